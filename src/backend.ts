@@ -1,0 +1,193 @@
+/**
+ * The one place that chooses the tfjs backend.
+ *
+ * `--backend auto|webgpu|wasm|cpu` and `--kernels auto|fast|stock`:
+ * - `auto` uses WebGPU when `navigator.gpu` gives a hardware adapter, and the
+ *   fastest CPU path (darl's fast CPU kernels) when the only adapter is a
+ *   software rasteriser such as llvmpipe, or there is none.
+ * - `fast` kernels are darl's own (registered as the tfjs backends
+ *   `darl-cpu` and `darl-webgpu`); `stock` is plain tfjs.
+ *
+ * Nothing falls back silently: `tf.setBackend` returns false instead of
+ * throwing, and that is turned into an error naming the flag.
+ *
+ * @module
+ */
+import "@tensorflow/tfjs-backend-wasm";
+import "@tensorflow/tfjs-backend-webgpu";
+import { tf } from "./tf.ts";
+import { DarlError } from "./errors.ts";
+
+/** Backends a user can ask for. */
+export type BackendChoice = "auto" | "webgpu" | "wasm" | "cpu";
+/** Kernel sets a user can ask for. */
+export type KernelChoice = "auto" | "fast" | "stock";
+
+/** What was chosen and where it runs. */
+export interface BackendInfo {
+  /** The tfjs backend name in use. */
+  backend: string;
+  /** The device family: "webgpu", "wasm" or "cpu". */
+  device: "webgpu" | "wasm" | "cpu";
+  /** Which kernels run: darl's fast ones or stock tfjs. */
+  kernels: "fast" | "stock";
+  /** Human-readable adapter/device description. */
+  adapter: string;
+  /** Why `auto` chose this, when it did. */
+  reason?: string;
+}
+
+/** A description of the WebGPU adapter, or null when there is none. */
+export interface GpuAdapterSummary {
+  /** The adapter's description, e.g. "llvmpipe (LLVM 15.0.6, 256 bits)". */
+  description: string;
+  /** True for software rasterisers (llvmpipe, SwiftShader, lavapipe, WARP). */
+  software: boolean;
+}
+
+/**
+ * Asks `navigator.gpu` for an adapter and says whether it is software.
+ *
+ * @returns The adapter summary, or null.
+ * @example
+ * ```ts
+ * import { probeGpuAdapter } from "./backend.ts";
+ * const a = await probeGpuAdapter();
+ * if (a && typeof a.software !== "boolean") throw new Error();
+ * ```
+ */
+export async function probeGpuAdapter(): Promise<GpuAdapterSummary | null> {
+  const gpu = (globalThis.navigator as Navigator & { gpu?: GPU }).gpu;
+  if (!gpu) return null;
+  let adapter: GPUAdapter | null = null;
+  try {
+    adapter = await gpu.requestAdapter({ powerPreference: "high-performance" });
+  } catch {
+    return null;
+  }
+  if (!adapter) return null;
+  const info = adapter.info as GPUAdapterInfo & { isFallbackAdapter?: boolean };
+  const description = [info.description, info.vendor && `vendor ${info.vendor}`, info.architecture, info.device]
+    .filter((s) => s && s !== "0").join(", ") || "unknown adapter";
+  const software = !!info.isFallbackAdapter || /llvmpipe|lavapipe|swiftshader|software|warp|softpipe/i.test(
+    `${info.description} ${info.vendor} ${info.architecture}`,
+  );
+  return { description, software };
+}
+
+/** A hook that registers darl's fast kernels for a device (set by `src/kernels`). */
+export type FastBackendRegistrar = () => Promise<string>;
+
+const fastRegistrars: Partial<Record<"cpu" | "webgpu", FastBackendRegistrar>> = {};
+
+/**
+ * Lets a kernel package provide darl's fast backend for a device.
+ *
+ * @param device "cpu" or "webgpu".
+ * @param registrar Registers the backend and returns its tfjs name.
+ */
+export function provideFastBackend(device: "cpu" | "webgpu", registrar: FastBackendRegistrar): void {
+  fastRegistrars[device] = registrar;
+}
+
+function cpuDescription(): string {
+  let model = "";
+  try {
+    const text = Deno.readTextFileSync("/proc/cpuinfo");
+    model = /model name\s*:\s*(.*)/.exec(text)?.[1]?.trim() ?? "";
+  } catch { /* not Linux */ }
+  const threads = navigator.hardwareConcurrency ?? 1;
+  return `${model || Deno.build.arch} (${threads} hardware threads)`;
+}
+
+async function activate(name: string, flag: string): Promise<void> {
+  let ok: boolean;
+  try {
+    ok = await tf.setBackend(name);
+  } catch (e) {
+    throw new DarlError(`${flag}: backend "${name}" failed to start (${(e as Error).message})`);
+  }
+  if (!ok) throw new DarlError(`${flag}: backend "${name}" failed to start (tf.setBackend returned false)`);
+  await tf.ready();
+  if (tf.getBackend() !== name) throw new DarlError(`${flag}: asked for "${name}" but tfjs runs "${tf.getBackend()}"`);
+  if (name === "cpu" || name === "darl-cpu") {
+    // Silence tfjs's one-time "you are running in Node.js" banner.
+    (tf.backend() as unknown as { firstUse: boolean }).firstUse = false;
+  }
+}
+
+/**
+ * Chooses, starts and describes the backend.
+ *
+ * @param backend The requested backend.
+ * @param kernels The requested kernel set.
+ * @returns What runs.
+ * @example
+ * ```ts
+ * import { selectBackend } from "./backend.ts";
+ * const info = await selectBackend("cpu", "stock");
+ * if (info.backend !== "cpu") throw new Error();
+ * ```
+ */
+export async function selectBackend(
+  backend: BackendChoice = "auto",
+  kernels: KernelChoice = "auto",
+): Promise<BackendInfo> {
+  if (!["auto", "webgpu", "wasm", "cpu"].includes(backend)) {
+    throw new DarlError(`--backend: expected auto, webgpu, wasm or cpu, got "${backend}"`);
+  }
+  if (!["auto", "fast", "stock"].includes(kernels)) {
+    throw new DarlError(`--kernels: expected auto, fast or stock, got "${kernels}"`);
+  }
+  let device: "webgpu" | "wasm" | "cpu" = backend === "auto" ? "cpu" : backend;
+  let reason: string | undefined;
+  let adapter = "";
+  if (backend === "auto" || backend === "webgpu") {
+    const gpu = await probeGpuAdapter();
+    if (backend === "webgpu" && !gpu) {
+      throw new DarlError(`--backend webgpu: navigator.gpu gave no adapter on this machine`);
+    }
+    if (gpu) adapter = `${gpu.description}${gpu.software ? " [software]" : ""}`;
+    if (backend === "auto") {
+      if (gpu && !gpu.software) {
+        device = "webgpu";
+        reason = "hardware WebGPU adapter found";
+      } else {
+        device = "cpu";
+        reason = gpu ? `only a software WebGPU adapter (${gpu.description})` : "no WebGPU adapter";
+      }
+    }
+  }
+  // With stock kernels on a CPU-only machine, tfjs-wasm is the fastest stock backend.
+  if (backend === "auto" && device === "cpu" && kernels === "stock") device = "wasm";
+  const wantFast = kernels !== "stock";
+  let name: string = device;
+  let kind: "fast" | "stock" = "stock";
+  if (wantFast && device !== "wasm") {
+    const reg = fastRegistrars[device];
+    if (reg) {
+      name = await reg();
+      kind = "fast";
+    } else if (kernels === "fast") {
+      throw new DarlError(`--kernels fast: no fast kernels are available for --backend ${device}`);
+    }
+  } else if (kernels === "fast" && device === "wasm") {
+    throw new DarlError(`--kernels fast: darl's fast CPU kernels run as --backend cpu (tfjs-wasm is stock only)`);
+  }
+  await activate(name, backend === "auto" ? "--backend auto" : `--backend ${backend}`);
+  if (device !== "webgpu") adapter = cpuDescription();
+  const info: BackendInfo = { backend: name, device, kernels: kind, adapter };
+  if (reason) info.reason = reason;
+  return info;
+}
+
+/**
+ * One line describing the backend, printed by every task.
+ *
+ * @param info From {@linkcode selectBackend}.
+ * @returns e.g. `backend: darl-cpu (cpu, fast kernels) on AMD EPYC (2 hardware threads)`.
+ */
+export function describeBackend(info: BackendInfo): string {
+  const why = info.reason ? ` — auto: ${info.reason}` : "";
+  return `backend: ${info.backend} (${info.device}, ${info.kernels} kernels) on ${info.adapter}${why}`;
+}

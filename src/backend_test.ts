@@ -1,0 +1,61 @@
+import assert from "node:assert/strict";
+import { tf } from "./tf.ts";
+import { describeBackend, probeGpuAdapter, selectBackend } from "./backend.ts";
+import { darlConfig } from "./config.ts";
+import { darlMseLoss } from "./darl/loss.ts";
+import { initDarl } from "./darl/model.ts";
+import { namedLeaves } from "./nn/tree.ts";
+
+/** Loss and gradients of a small DARL model on the active backend. */
+async function lossAndGrads(): Promise<{ loss: number; grads: Map<string, Float32Array> }> {
+  const cfg = darlConfig("tiny", { imageSize: 8, channels: 1, patchSize: 2, dim: 32, depth: 2, heads: 2 });
+  const params = initDarl(cfg, 11);
+  const leaves = namedLeaves(params as never);
+  const x = tf.tensor4d(Float32Array.from({ length: 3 * 64 }, (_, i) => Math.sin(i * 0.37)), [3, 8, 8, 1]);
+  const { value, grads } = tf.variableGrads(() => darlMseLoss(params, cfg, x).loss, leaves.map(([, t]) => t as tf.Variable));
+  const out = new Map<string, Float32Array>();
+  for (const [name, t] of leaves) out.set(name, (await grads[(t as tf.Variable).name]!.data()) as Float32Array);
+  const loss = (await value.data())[0]!;
+  tf.dispose([value, ...Object.values(grads), x]);
+  leaves.forEach(([, t]) => t.dispose());
+  return { loss, grads: out };
+}
+
+Deno.test("selectBackend() starts what is asked for and rejects bad flags", async () => {
+  const info = await selectBackend("cpu", "stock");
+  assert.equal(info.backend, "cpu");
+  assert.match(describeBackend(info), /^backend: cpu \(cpu, stock kernels\) on /);
+  const wasm = await selectBackend("wasm", "stock");
+  assert.equal(tf.getBackend(), "wasm");
+  assert.equal(wasm.kernels, "stock");
+  await assert.rejects(selectBackend("tpu" as never), /--backend: expected auto, webgpu, wasm or cpu, got "tpu"/);
+  await assert.rejects(selectBackend("wasm", "fast"), /--kernels fast/);
+  const auto = await selectBackend("auto", "stock");
+  const gpu = await probeGpuAdapter();
+  assert.equal(auto.device, gpu && !gpu.software ? "webgpu" : "wasm");
+  assert.ok(auto.reason);
+});
+
+Deno.test("WebGPU (llvmpipe here) and CPU agree on the DARL loss and every gradient", async () => {
+  const gpu = await probeGpuAdapter();
+  assert.ok(gpu, "navigator.gpu gave no adapter: this test needs WebGPU (Mesa llvmpipe is enough)");
+  await selectBackend("cpu", "stock");
+  const cpu = await lossAndGrads();
+  const info = await selectBackend("webgpu", "stock");
+  assert.equal(tf.getBackend(), "webgpu");
+  assert.ok(info.adapter.length > 0);
+  const web = await lossAndGrads();
+  // float32 on both; reductions run in a different order, so agreement is to ~1e-5 relative.
+  const tol = 2e-4;
+  assert.ok(Math.abs(cpu.loss - web.loss) <= tol * Math.abs(cpu.loss), `loss ${cpu.loss} vs ${web.loss}`);
+  for (const [name, g] of cpu.grads) {
+    const h = web.grads.get(name)!;
+    let maxDiff = 0, scale = 1e-6;
+    for (let i = 0; i < g.length; i++) {
+      maxDiff = Math.max(maxDiff, Math.abs(g[i]! - h[i]!));
+      scale = Math.max(scale, Math.abs(g[i]!));
+    }
+    assert.ok(maxDiff <= tol * scale, `${name}: max |Δ| ${maxDiff} vs max |g| ${scale}`);
+  }
+  await selectBackend("cpu", "stock");
+});

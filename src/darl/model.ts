@@ -1,0 +1,232 @@
+/**
+ * The DARL backbone: a decoder-only ViT that reads image patches in raster
+ * order and predicts the next patch (spec §1).
+ *
+ *   patches x1..xT ──▶ [SOS, x1 … x_{T−1}] ──▶ linear embed (+ abs. pos)
+ *     ──▶ depth × pre-LN block (causal MHSA with 2D RoPE, MLP)
+ *     ──▶ final LayerNorm ("normed") ──▶ head: LN → Linear → P²·C ("pred")
+ *
+ * Output t predicts x_t, so every patch gets a loss. The model is a pure
+ * function over a typed parameter tree; the forward pass returns named
+ * intermediates so probes can tap any layer.
+ *
+ * @module
+ */
+import { tf } from "../tf.ts";
+import type { DarlConfig } from "../config.ts";
+import { gridSize } from "../config.ts";
+import { createRng } from "../rng.ts";
+import { attention, type RopeTensors } from "../nn/attention.ts";
+import { truncNormal } from "../nn/init.ts";
+import { initLayerNorm, layerNorm, type LayerNormParams } from "../nn/layer_norm.ts";
+import { initLinear, linear, type LinearParams } from "../nn/linear.ts";
+import { initMlp, mlp, type MlpParams } from "../nn/mlp.ts";
+import { sincos2d } from "../nn/posenc.ts";
+import { ropeTables, type RopeTables, type TokenPosition } from "../nn/rope.ts";
+
+/** One pre-LN transformer block. */
+export interface BlockParams {
+  /** LayerNorm before attention. */
+  ln1: LayerNormParams;
+  /** Packed q, k, v projection d → 3d. */
+  qkv: LinearParams;
+  /** Attention output projection d → d. */
+  proj: LinearParams;
+  /** LayerNorm before the MLP. */
+  ln2: LayerNormParams;
+  /** The MLP d → ratio·d → d. */
+  mlp: MlpParams;
+}
+
+/** All parameters of a DARL model. */
+export interface DarlParams {
+  /** Patch embedding P²C → d. */
+  patchEmbed: LinearParams;
+  /** The learned start-of-sequence token [d]. */
+  sos: tf.Tensor;
+  /** Learned absolute positions [T + 1, d] (only with `posEncoding: "learned"`). */
+  pos?: tf.Tensor;
+  /** The transformer blocks. */
+  blocks: BlockParams[];
+  /** Final LayerNorm; its output is the representation. */
+  norm: LayerNormParams;
+  /** Next-patch head: LN → Linear(d → P²C). */
+  head: { norm: LayerNormParams; out: LinearParams };
+}
+
+/**
+ * Initialises a DARL model deterministically from its config and a seed.
+ *
+ * @param cfg The model config.
+ * @param seed Integer seed.
+ * @returns A parameter tree of trainable variables.
+ * @example
+ * ```ts
+ * import { darlConfig } from "../config.ts";
+ * import { initDarl } from "./model.ts";
+ * const params = initDarl(darlConfig("tiny", { depth: 1, dim: 32, heads: 2 }), 0);
+ * if (params.blocks.length !== 1) throw new Error();
+ * ```
+ */
+export function initDarl(cfg: DarlConfig, seed: number): DarlParams {
+  const rng = createRng(seed);
+  const patchDim = cfg.patchSize * cfg.patchSize * cfg.channels;
+  const T = gridSize(cfg) ** 2;
+  const hidden = Math.round(cfg.dim * cfg.mlpRatio);
+  const params: DarlParams = {
+    patchEmbed: initLinear(rng, patchDim, cfg.dim),
+    sos: truncNormal(rng, [cfg.dim], 0.02),
+    blocks: [],
+    norm: initLayerNorm(cfg.dim),
+    head: { norm: initLayerNorm(cfg.dim), out: initLinear(rng, cfg.dim, patchDim) },
+  };
+  if (cfg.posEncoding === "learned") params.pos = truncNormal(rng, [T + 1, cfg.dim], 0.02);
+  for (let i = 0; i < cfg.depth; i++) {
+    params.blocks.push({
+      ln1: initLayerNorm(cfg.dim),
+      qkv: initLinear(rng, cfg.dim, 3 * cfg.dim),
+      proj: initLinear(rng, cfg.dim, cfg.dim),
+      ln2: initLayerNorm(cfg.dim),
+      mlp: initMlp(rng, cfg.dim, hidden),
+    });
+  }
+  return params;
+}
+
+/** Options of {@linkcode darlForward}. */
+export interface DarlForwardOptions {
+  /** Causal attention (pretraining, default) or bidirectional (fine-tuning). */
+  causal?: boolean;
+  /**
+   * true (default, pretraining): the input is [SOS, x1 … x_{T−1}] and token t
+   * predicts x_t. false (features): the input is [SOS, x1 … x_T], T + 1 tokens.
+   */
+  shift?: boolean;
+  /** Compute the next-patch head (default true). */
+  head?: boolean;
+}
+
+/** Named intermediates of {@linkcode darlForward}, all [B, L, ·]. */
+export interface DarlForward {
+  /** Token embeddings entering block 0 (after SOS and absolute positions). */
+  embed: tf.Tensor3D;
+  /** The output of every block. */
+  blocks: tf.Tensor3D[];
+  /** The final LayerNorm of the last block: the representation. */
+  normed: tf.Tensor3D;
+  /** Next-patch predictions [B, L, P²C] (when `head` is set). */
+  pred?: tf.Tensor3D;
+}
+
+/**
+ * Runs the backbone on patches.
+ *
+ * @param params The model.
+ * @param cfg Its config.
+ * @param patches Globally normalised patches [B, T, P²C] in raster order.
+ * @param opts Causality, shift and head.
+ * @returns Named intermediates.
+ * @example
+ * ```ts
+ * import { tf } from "../tf.ts";
+ * import { darlConfig } from "../config.ts";
+ * import { darlForward, initDarl } from "./model.ts";
+ * const cfg = darlConfig("tiny", { depth: 1, dim: 32, heads: 2 });
+ * const out = darlForward(initDarl(cfg, 0), cfg, tf.zeros([2, 49, 16]));
+ * if (out.pred!.shape.join() !== "2,49,16") throw new Error();
+ * ```
+ */
+export function darlForward(
+  params: DarlParams,
+  cfg: DarlConfig,
+  patches: tf.Tensor,
+  opts: DarlForwardOptions = {},
+): DarlForward {
+  const { causal = true, shift = true, head = true } = opts;
+  const [B, T] = patches.shape as [number, number, number];
+  const L = shift ? T : T + 1; // tokens: SOS + (T − 1) or T patches
+
+  // Embed: [SOS, x1 … x_{L−1}] -> (B, L, d)
+  const inputs = shift ? patches.slice([0, 0, 0], [B, T - 1, -1]) : patches;
+  const sos = params.sos.reshape([1, 1, cfg.dim]).tile([B, 1, 1]);
+  let x = tf.concat([sos, linear(params.patchEmbed, inputs)], 1) as tf.Tensor3D;
+  if (cfg.posEncoding === "learned") {
+    x = tf.add(x, params.pos!.slice([0, 0], [L, cfg.dim]));
+  } else if (cfg.posEncoding === "sincos") {
+    x = tf.add(x, tf.tensor2d(sincosTokens(cfg, L), [L, cfg.dim]));
+  }
+  const embed = x;
+
+  const rope = ropeFor(cfg, L);
+  const blocks: tf.Tensor3D[] = [];
+  for (const blk of params.blocks) {
+    const a = attention(linear(blk.qkv, layerNorm(blk.ln1, x)), cfg.heads, rope, causal);
+    x = tf.add(x, linear(blk.proj, a));
+    x = tf.add(x, mlp(blk.mlp, layerNorm(blk.ln2, x)));
+    blocks.push(x);
+  }
+  const normed = layerNorm(params.norm, x) as tf.Tensor3D;
+  const out: DarlForward = { embed, blocks, normed };
+  if (head) out.pred = linear(params.head.out, layerNorm(params.head.norm, normed)) as tf.Tensor3D;
+  return out;
+}
+
+/** Grid coordinates of the tokens [SOS, patch 0, patch 1, …]. */
+export function tokenPositions(grid: number, length: number): TokenPosition[] {
+  const pos: TokenPosition[] = [null];
+  for (let i = 1; i < length; i++) {
+    pos.push({ row: Math.floor((i - 1) / grid), col: (i - 1) % grid, index: i });
+  }
+  return pos;
+}
+
+const ropeCache = new Map<string, RopeTables>();
+
+/**
+ * RoPE tables for a config and sequence length, as tensors (or null when the
+ * config uses no RoPE). The float tables are cached; the tensors are not, so
+ * they live in the caller's tidy scope on the active backend.
+ *
+ * @param cfg The model config.
+ * @param length Number of tokens L.
+ * @returns Tensors for {@linkcode attention}, or null.
+ */
+export function ropeFor(cfg: DarlConfig, length: number): RopeTensors | null {
+  if (cfg.posEncoding !== "rope2d" && cfg.posEncoding !== "rope1d") return null;
+  const dh = cfg.dim / cfg.heads;
+  const key = `${cfg.posEncoding}:${gridSize(cfg)}:${length}:${dh}:${cfg.ropeBase}`;
+  let t = ropeCache.get(key);
+  if (!t) {
+    t = ropeTables(tokenPositions(gridSize(cfg), length), dh, cfg.posEncoding, cfg.ropeBase);
+    ropeCache.set(key, t);
+  }
+  return {
+    cos: tf.tensor2d(t.cos, [length, dh]),
+    sin: tf.tensor2d(t.sin, [length, dh]),
+    segment: t.segment,
+  };
+}
+
+function sincosTokens(cfg: DarlConfig, length: number): Float32Array {
+  const table = sincos2d(gridSize(cfg), cfg.dim);
+  const out = new Float32Array(length * cfg.dim); // SOS row stays zero
+  out.set(table.subarray(0, (length - 1) * cfg.dim), cfg.dim);
+  return out;
+}
+
+/**
+ * Counts the parameters of a model.
+ *
+ * @param params The model.
+ * @returns The number of scalars.
+ */
+export function countParams(params: DarlParams): number {
+  let n = 0;
+  const walk = (v: unknown): void => {
+    if (v instanceof tf.Tensor) n += v.size;
+    else if (Array.isArray(v)) v.forEach(walk);
+    else if (v && typeof v === "object") Object.values(v).forEach(walk);
+  };
+  walk(params);
+  return n;
+}

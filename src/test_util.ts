@@ -1,0 +1,47 @@
+/**
+ * Helpers shared by the test suite (not exported from `mod.ts`).
+ *
+ * @module
+ */
+import { tf } from "./tf.ts";
+
+/** The repository root (with a trailing slash). */
+export const ROOT = new URL("../", import.meta.url).pathname;
+
+/** Path of a fixture file or folder. */
+export function fixture(path: string): string {
+  return `${ROOT}fixtures/${path}`;
+}
+
+/** Switches to the stock tfjs CPU backend (deterministic, always present). */
+export async function useCpu(): Promise<void> {
+  if (tf.getBackend() !== "cpu") {
+    if (!(await tf.setBackend("cpu"))) throw new Error("tfjs cpu backend failed to start");
+  }
+  (tf.backend() as unknown as { firstUse: boolean }).firstUse = false;
+}
+
+/** Largest absolute difference between two arrays. */
+export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  if (a.length !== b.length) throw new Error(`length ${a.length} != ${b.length}`);
+  let m = 0;
+  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]! - b[i]!));
+  return m;
+}
+
+/** Runs a task script in a subprocess and returns its exit code and output. */
+export async function runTaskProcess(
+  script: string,
+  args: string[],
+  cwd = ROOT,
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  const cmd = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", "--config", `${ROOT}deno.json`, `${ROOT}tasks/${script}`, ...args],
+    cwd,
+    stdout: "piped",
+    stderr: "piped",
+  });
+  const out = await cmd.output();
+  const dec = new TextDecoder();
+  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
+}

@@ -1,0 +1,193 @@
+/**
+ * AdamW with decoupled weight decay (PyTorch semantics), global-norm
+ * gradient clipping, and the warm-up + cosine learning-rate schedule.
+ * A fused multi-tensor update kernel (`DarlAdamW`) is used when the backend
+ * has one.
+ *
+ * @module
+ */
+import { hasKernel, tf } from "../tf.ts";
+
+/** Kernel name of the fused multi-tensor AdamW update. */
+export const ADAMW_KERNEL = "DarlAdamW";
+
+/** AdamW hyper-parameters (lr is given per step). */
+export interface AdamWConfig {
+  /** β1 (0.9). */
+  beta1: number;
+  /** β2 (0.95, as MAE pretraining). */
+  beta2: number;
+  /** ε (1e-8). */
+  eps: number;
+  /** Decoupled weight decay, applied to matrices only. */
+  weightDecay: number;
+}
+
+/** Optimiser state: one first and second moment per parameter. */
+export interface AdamWState {
+  /** Updates taken so far (for bias correction). */
+  step: number;
+  /** First moments. */
+  m: tf.Variable[];
+  /** Second moments. */
+  v: tf.Variable[];
+}
+
+/**
+ * Zero-initialised state for a list of parameters.
+ *
+ * @param params The parameters.
+ * @returns The state.
+ * @example
+ * ```ts
+ * import { tf } from "../tf.ts";
+ * import { initAdamW } from "./optim.ts";
+ * const s = initAdamW([tf.variable(tf.ones([2]))]);
+ * if (s.m.length !== 1 || s.step !== 0) throw new Error();
+ * ```
+ */
+export function initAdamW(params: tf.Tensor[]): AdamWState {
+  return {
+    step: 0,
+    m: params.map((p) => tf.variable(tf.zerosLike(p), false)),
+    v: params.map((p) => tf.variable(tf.zerosLike(p), false)),
+  };
+}
+
+/**
+ * Whether a parameter gets weight decay: matrices only (rank ≥ 2), never
+ * biases, LayerNorm gains, tokens or position tables.
+ *
+ * @param name The parameter's path.
+ * @param p The parameter.
+ * @returns True to decay.
+ */
+export function decays(name: string, p: tf.Tensor): boolean {
+  return p.rank >= 2 && !name.endsWith("pos");
+}
+
+/**
+ * Scales gradients so their global L2 norm is at most `maxNorm`.
+ *
+ * @param grads The gradients.
+ * @param maxNorm The clip threshold (≤ 0 disables clipping).
+ * @returns The (scaled) gradients and the norm before clipping.
+ * @example
+ * ```ts
+ * import { tf } from "../tf.ts";
+ * import { clipByGlobalNorm } from "./optim.ts";
+ * const { grads, norm } = clipByGlobalNorm([tf.tensor1d([3, 4])], 1);
+ * if (Math.abs((await norm.data())[0]! - 5) > 1e-5) throw new Error();
+ * if (Math.abs((await tf.norm(grads[0]!).data())[0]! - 1) > 1e-4) throw new Error();
+ * ```
+ */
+export function clipByGlobalNorm(grads: tf.Tensor[], maxNorm: number): { grads: tf.Tensor[]; norm: tf.Scalar } {
+  const norm = tf.sqrt(tf.addN(grads.map((g) => tf.sum(tf.square(g))))) as tf.Scalar;
+  if (!(maxNorm > 0)) return { grads, norm };
+  const scale = tf.div(maxNorm, tf.maximum(norm, maxNorm));
+  return { grads: grads.map((g) => tf.mul(g, scale)), norm };
+}
+
+/**
+ * One AdamW update, in place on the variables.
+ *
+ * @param params Parameters (variables).
+ * @param grads Their gradients.
+ * @param state Moments and step count (step is incremented).
+ * @param lr The learning rate for this step.
+ * @param cfg β1, β2, ε and weight decay.
+ * @param decayMask Per parameter: apply weight decay.
+ * @example
+ * ```ts
+ * import { tf } from "../tf.ts";
+ * import { adamwUpdate, initAdamW } from "./optim.ts";
+ * const p = tf.variable(tf.tensor1d([1]));
+ * const s = initAdamW([p]);
+ * adamwUpdate([p], [tf.tensor1d([1])], s, 0.1, { beta1: 0.9, beta2: 0.95, eps: 1e-8, weightDecay: 0 }, [false]);
+ * if (Math.abs((await p.data())[0]! - 0.9) > 1e-5) throw new Error();
+ * ```
+ */
+export function adamwUpdate(
+  params: tf.Variable[],
+  grads: tf.Tensor[],
+  state: AdamWState,
+  lr: number,
+  cfg: AdamWConfig,
+  decayMask: boolean[],
+): void {
+  state.step += 1;
+  const t = state.step;
+  const bc1 = 1 - Math.pow(cfg.beta1, t), bc2 = 1 - Math.pow(cfg.beta2, t);
+  if (hasKernel(ADAMW_KERNEL)) {
+    const inputs: tf.NamedTensorMap = {};
+    params.forEach((p, i) => {
+      inputs[`p${i}`] = p;
+      inputs[`g${i}`] = grads[i]!;
+      inputs[`m${i}`] = state.m[i]!;
+      inputs[`v${i}`] = state.v[i]!;
+    });
+    const outs = tf.engine().runKernel(ADAMW_KERNEL, inputs, {
+      n: params.length,
+      lr,
+      beta1: cfg.beta1,
+      beta2: cfg.beta2,
+      eps: cfg.eps,
+      weightDecay: cfg.weightDecay,
+      bc1,
+      bc2,
+      decayMask,
+    }) as tf.Tensor[];
+    params.forEach((p, i) => {
+      p.assign(outs[i]!);
+      state.m[i]!.assign(outs[params.length + i]!);
+      state.v[i]!.assign(outs[2 * params.length + i]!);
+    });
+    tf.dispose(outs);
+    return;
+  }
+  tf.tidy(() => {
+    params.forEach((p, i) => {
+      const g = grads[i]!, m = state.m[i]!, v = state.v[i]!;
+      const m1 = tf.add(tf.mul(m, cfg.beta1), tf.mul(g, 1 - cfg.beta1));
+      const v1 = tf.add(tf.mul(v, cfg.beta2), tf.mul(tf.square(g), 1 - cfg.beta2));
+      const update = tf.div(tf.div(m1, bc1), tf.add(tf.sqrt(tf.div(v1, bc2)), cfg.eps));
+      const decayed = decayMask[i] ? tf.mul(p, 1 - lr * cfg.weightDecay) : p;
+      p.assign(tf.sub(decayed, tf.mul(update, lr)));
+      m.assign(m1);
+      v.assign(v1);
+    });
+  });
+}
+
+/** A warm-up + cosine schedule. */
+export interface ScheduleConfig {
+  /** Peak learning rate. */
+  lr: number;
+  /** Final learning rate. */
+  minLr: number;
+  /** Linear warm-up steps. */
+  warmupSteps: number;
+  /** Total steps. */
+  steps: number;
+}
+
+/**
+ * Learning rate at a step: linear warm-up from 0 to `lr`, then cosine decay
+ * to `minLr` at `steps`.
+ *
+ * @param step The step (0-based; the update about to be taken).
+ * @param s The schedule.
+ * @returns The learning rate.
+ * @example
+ * ```ts
+ * import { warmupCosine } from "./optim.ts";
+ * const s = { lr: 1, minLr: 0, warmupSteps: 10, steps: 110 };
+ * if (warmupCosine(4, s) !== 0.5 || warmupCosine(110, s) !== 0) throw new Error();
+ * ```
+ */
+export function warmupCosine(step: number, s: ScheduleConfig): number {
+  if (step < s.warmupSteps) return (s.lr * (step + 1)) / s.warmupSteps;
+  const span = Math.max(1, s.steps - s.warmupSteps);
+  const progress = Math.min(1, (step - s.warmupSteps) / span);
+  return s.minLr + 0.5 * (s.lr - s.minLr) * (1 + Math.cos(Math.PI * progress));
+}

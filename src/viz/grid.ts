@@ -1,0 +1,81 @@
+/**
+ * Image grids as PNG: sample sheets, inputs beside predictions.
+ *
+ * @module
+ */
+import { encodePngImage, type RasterImage } from "../data/png.ts";
+import { writeFileAtomic } from "../data/files.ts";
+
+/**
+ * Converts floats in [−1, 1] to uint8 pixels (clamped).
+ *
+ * @param x Values in [−1, 1].
+ * @returns round((x + 1)·127.5).
+ * @example
+ * ```ts
+ * import { unitToU8 } from "./grid.ts";
+ * if (unitToU8(new Float32Array([-1, 1, 3])).join() !== "0,255,255") throw new Error();
+ * ```
+ */
+export function unitToU8(x: ArrayLike<number>): Uint8Array {
+  const out = new Uint8Array(x.length);
+  for (let i = 0; i < x.length; i++) out[i] = Math.max(0, Math.min(255, Math.round((x[i]! + 1) * 127.5)));
+  return out;
+}
+
+/** Layout of {@linkcode imageGrid}. */
+export interface GridOptions {
+  /** Images per row. */
+  cols: number;
+  /** Pixels between cells. */
+  pad?: number;
+  /** Integer magnification. */
+  scale?: number;
+  /** Background grey level. */
+  background?: number;
+}
+
+/**
+ * Lays out N images of [H, W, C] (C = 1 or 3) as an RGB grid.
+ *
+ * @param images N·H·W·C uint8 values.
+ * @param shape [H, W, C].
+ * @param opts Columns, padding, scale.
+ * @returns The grid image.
+ * @example
+ * ```ts
+ * import { imageGrid } from "./grid.ts";
+ * const g = imageGrid(new Uint8Array(4 * 2 * 2), [2, 2, 1], { cols: 2, pad: 1 });
+ * if (g.width !== 7 || g.height !== 7) throw new Error();
+ * ```
+ */
+export function imageGrid(images: Uint8Array, shape: [number, number, number], opts: GridOptions): RasterImage {
+  const [H, W, C] = shape;
+  const { cols, pad = 2, scale = 1, background = 40 } = opts;
+  const n = images.length / (H * W * C);
+  const rows = Math.ceil(n / cols);
+  const cw = W * scale, ch = H * scale;
+  const width = pad + cols * (cw + pad), height = pad + rows * (ch + pad);
+  const data = new Uint8Array(width * height * 3).fill(background);
+  for (let k = 0; k < n; k++) {
+    const ox = pad + (k % cols) * (cw + pad), oy = pad + Math.floor(k / cols) * (ch + pad);
+    for (let y = 0; y < ch; y++) {
+      for (let x = 0; x < cw; x++) {
+        const src = (k * H * W + Math.floor(y / scale) * W + Math.floor(x / scale)) * C;
+        const dst = ((oy + y) * width + ox + x) * 3;
+        for (let c = 0; c < 3; c++) data[dst + c] = images[src + (C === 3 ? c : 0)]!;
+      }
+    }
+  }
+  return { width, height, channels: 3, data };
+}
+
+/**
+ * Writes an image as PNG, atomically.
+ *
+ * @param path The destination.
+ * @param img The image.
+ */
+export async function writePng(path: string, img: RasterImage): Promise<void> {
+  await writeFileAtomic(path, encodePngImage(img));
+}

@@ -1,0 +1,199 @@
+/**
+ * Line plots and bar charts rendered straight to RGB pixels (for loss
+ * curves and evaluation summaries), with axes, ticks and labels.
+ *
+ * @module
+ */
+import type { RasterImage } from "../data/png.ts";
+import { CHAR_HEIGHT, drawText, textWidth } from "./font.ts";
+
+/** A named series of points. */
+export interface Series {
+  /** Legend label. */
+  name: string;
+  /** x values. */
+  xs: number[];
+  /** y values (non-finite values are skipped). */
+  ys: number[];
+  /** RGB colour (default: from a palette). */
+  color?: [number, number, number];
+}
+
+/** Options of {@linkcode linePlot}. */
+export interface PlotOptions {
+  /** Title above the plot. */
+  title?: string;
+  /** x-axis label. */
+  xLabel?: string;
+  /** y-axis label. */
+  yLabel?: string;
+  /** Logarithmic y axis. */
+  logY?: boolean;
+  /** Image width. */
+  width?: number;
+  /** Image height. */
+  height?: number;
+}
+
+/** Distinct colours for series and bars. */
+export const PALETTE: [number, number, number][] = [
+  [31, 119, 180],
+  [255, 127, 14],
+  [44, 160, 44],
+  [214, 39, 40],
+  [148, 103, 189],
+  [140, 86, 75],
+  [227, 119, 194],
+  [127, 127, 127],
+];
+
+function fmt(v: number): string {
+  if (v === 0) return "0";
+  const a = Math.abs(v);
+  if (a >= 1e4 || a < 1e-2) return v.toExponential(1).replace("e+", "e");
+  return String(Number(v.toPrecision(3)));
+}
+
+function niceTicks(lo: number, hi: number, n: number): number[] {
+  const span = hi - lo || 1;
+  const raw = span / n, mag = Math.pow(10, Math.floor(Math.log10(raw)));
+  const step = [1, 2, 5, 10].map((m) => m * mag).find((s) => s >= raw)!;
+  const out = [];
+  for (let v = Math.ceil(lo / step) * step; v <= hi + 1e-9 * span; v += step) out.push(Number(v.toPrecision(12)));
+  return out;
+}
+
+function line(img: Uint8Array, w: number, h: number, x0: number, y0: number, x1: number, y1: number, c: number[]) {
+  const n = Math.max(Math.abs(x1 - x0), Math.abs(y1 - y0), 1);
+  for (let i = 0; i <= n; i++) {
+    const x = Math.round(x0 + ((x1 - x0) * i) / n), y = Math.round(y0 + ((y1 - y0) * i) / n);
+    if (x >= 0 && y >= 0 && x < w && y < h) img.set(c, (y * w + x) * 3);
+  }
+}
+
+/**
+ * Renders series as a line plot.
+ *
+ * @param series The data.
+ * @param opts Title, labels, size, log scale.
+ * @returns An RGB image.
+ * @example
+ * ```ts
+ * import { linePlot } from "./plot.ts";
+ * const img = linePlot([{ name: "loss", xs: [0, 1, 2], ys: [1, 0.5, 0.3] }], { title: "Loss" });
+ * if (img.channels !== 3 || img.width < 100) throw new Error();
+ * ```
+ */
+export function linePlot(series: Series[], opts: PlotOptions = {}): RasterImage {
+  const { width = 640, height = 400, logY = false } = opts;
+  const data = new Uint8Array(width * height * 3).fill(255);
+  const left = 70, right = 20, top = 30, bottom = 45;
+  const pw = width - left - right, ph = height - top - bottom;
+  const tf = (y: number) => (logY ? Math.log10(y) : y);
+  const pts = series.flatMap((s) => s.xs.map((x, i) => [x, s.ys[i]!] as const)).filter(([x, y]) =>
+    Number.isFinite(x) && Number.isFinite(y) && (!logY || y > 0)
+  );
+  let [xlo, xhi] = [Math.min(...pts.map((p) => p[0])), Math.max(...pts.map((p) => p[0]))];
+  let [ylo, yhi] = [Math.min(...pts.map((p) => tf(p[1]))), Math.max(...pts.map((p) => tf(p[1])))];
+  if (!pts.length) [xlo, xhi, ylo, yhi] = [0, 1, 0, 1];
+  if (xhi === xlo) xhi = xlo + 1;
+  if (yhi === ylo) [ylo, yhi] = [ylo - 0.5, yhi + 0.5];
+  const ypad = (yhi - ylo) * 0.05;
+  ylo -= ypad;
+  yhi += ypad;
+  const X = (x: number) => left + ((x - xlo) / (xhi - xlo)) * pw;
+  const Y = (y: number) => top + ph - ((tf(y) - ylo) / (yhi - ylo)) * ph;
+  const grey = [220, 220, 220], black: [number, number, number] = [0, 0, 0];
+  for (const t of niceTicks(xlo, xhi, 6)) {
+    const x = Math.round(X(t));
+    line(data, width, height, x, top, x, top + ph, grey);
+    const s = fmt(t);
+    drawText(data, width, height, x - textWidth(s) / 2, top + ph + 6, s, black);
+  }
+  const yt = logY
+    ? niceTicks(ylo, yhi, 5).map((v) => Math.pow(10, v))
+    : niceTicks(ylo, yhi, 6);
+  for (const t of yt) {
+    const y = Math.round(Y(t));
+    if (y < top || y > top + ph) continue;
+    line(data, width, height, left, y, left + pw, y, grey);
+    const s = fmt(t);
+    drawText(data, width, height, left - 6 - textWidth(s), y - 3, s, black);
+  }
+  line(data, width, height, left, top + ph, left + pw, top + ph, black);
+  line(data, width, height, left, top, left, top + ph, black);
+  series.forEach((s, k) => {
+    const c = s.color ?? PALETTE[k % PALETTE.length]!;
+    let prev: [number, number] | null = null;
+    s.xs.forEach((x, i) => {
+      const y = s.ys[i]!;
+      if (!Number.isFinite(y) || (logY && y <= 0)) return void (prev = null);
+      const p: [number, number] = [Math.round(X(x)), Math.round(Y(y))];
+      if (prev) line(data, width, height, prev[0], prev[1], p[0], p[1], c);
+      else line(data, width, height, p[0], p[1], p[0], p[1], c);
+      prev = p;
+    });
+    const lx = left + pw - 150, ly = top + 6 + k * (CHAR_HEIGHT + 4);
+    line(data, width, height, lx, ly + 3, lx + 14, ly + 3, c);
+    drawText(data, width, height, lx + 18, ly, s.name, black);
+  });
+  if (opts.title) drawText(data, width, height, left, 10, opts.title, black);
+  if (opts.xLabel) drawText(data, width, height, left + pw / 2 - textWidth(opts.xLabel) / 2, height - 14, opts.xLabel, black);
+  if (opts.yLabel) drawText(data, width, height, 4, top - 14, opts.yLabel, black);
+  return { width, height, channels: 3, data };
+}
+
+/** One labelled bar. */
+export interface Bar {
+  /** Label under the bar. */
+  label: string;
+  /** Height. */
+  value: number;
+  /** Colour group index (e.g. VTAB group). */
+  group?: number;
+}
+
+/**
+ * Renders a vertical bar chart with value labels.
+ *
+ * @param bars The bars.
+ * @param opts Title and size.
+ * @returns An RGB image.
+ * @example
+ * ```ts
+ * import { barChart } from "./plot.ts";
+ * const img = barChart([{ label: "a", value: 0.5 }, { label: "b", value: 0.9 }], { title: "Acc" });
+ * if (img.height < 100) throw new Error();
+ * ```
+ */
+export function barChart(bars: Bar[], opts: { title?: string; width?: number; height?: number; max?: number } = {}): RasterImage {
+  const maxLabel = Math.max(1, ...bars.map((b) => b.label.length));
+  const width = opts.width ?? Math.max(320, 60 + bars.length * 44);
+  const bottom = 16 + maxLabel * 8;
+  const height = opts.height ?? 300 + bottom;
+  const data = new Uint8Array(width * height * 3).fill(255);
+  const left = 50, top = 40, ph = height - top - bottom, pw = width - left - 10;
+  const vmax = opts.max ?? Math.max(1e-9, ...bars.map((b) => b.value));
+  const black: [number, number, number] = [0, 0, 0];
+  for (const t of niceTicks(0, vmax, 5)) {
+    const y = Math.round(top + ph - (t / vmax) * ph);
+    line(data, width, height, left, y, left + pw, y, [225, 225, 225]);
+    drawText(data, width, height, left - 6 - textWidth(fmt(t)), y - 3, fmt(t), black);
+  }
+  const bw = pw / Math.max(1, bars.length);
+  bars.forEach((b, i) => {
+    const c = PALETTE[(b.group ?? 0) % PALETTE.length]!;
+    const x0 = Math.round(left + i * bw + bw * 0.15), x1 = Math.round(left + (i + 1) * bw - bw * 0.15);
+    const h = Math.max(0, Math.round((Math.max(0, b.value) / vmax) * ph));
+    for (let y = top + ph - h; y < top + ph; y++) for (let x = x0; x < x1; x++) data.set(c, (y * width + x) * 3);
+    const v = fmt(Number(b.value.toFixed(3)));
+    drawText(data, width, height, Math.round((x0 + x1) / 2 - textWidth(v) / 2), top + ph - h - 10, v, black);
+    // Labels are written vertically, one character per line.
+    [...b.label].forEach((ch, k) =>
+      drawText(data, width, height, Math.round((x0 + x1) / 2 - 3), top + ph + 6 + k * 8, ch, black)
+    );
+  });
+  line(data, width, height, left, top + ph, left + pw, top + ph, black);
+  if (opts.title) drawText(data, width, height, left, 12, opts.title, black);
+  return { width, height, channels: 3, data };
+}

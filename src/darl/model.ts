@@ -148,7 +148,7 @@ export function darlForward(
 
   // Embed: [SOS, x1 … x_{L−1}] -> (B, L, d)
   const inputs = shift ? patches.slice([0, 0, 0], [B, T - 1, -1]) : patches;
-  const sos = params.sos.reshape([1, 1, cfg.dim]).tile([B, 1, 1]);
+  const sos = tf.broadcastTo(params.sos.reshape([1, 1, cfg.dim]), [B, 1, cfg.dim]);
   let x = tf.concat([sos, linear(params.patchEmbed, inputs)], 1) as tf.Tensor3D;
   if (cfg.posEncoding === "learned") {
     x = tf.add(x, params.pos!.slice([0, 0], [L, cfg.dim]));

@@ -28,8 +28,9 @@ import {
   adamwUpdate,
   type AdamWConfig,
   type AdamWState,
-  clipByGlobalNorm,
+  clipScale,
   decays,
+  globalNorm,
   initAdamW,
   warmupCosine,
 } from "../train/optim.ts";
@@ -192,8 +193,9 @@ export function darlTrainStep(
       () => darlMseLoss(state.params, state.cfg, images).loss,
       state.vars,
     );
-    const { grads: clipped, norm } = clipByGlobalNorm(state.vars.map((v) => grads[v.name]!), state.clip);
-    adamwUpdate(state.vars, clipped, state.opt, lr, state.adam, state.decayMask);
+    const g = state.vars.map((v) => grads[v.name]!);
+    const norm = globalNorm(g);
+    adamwUpdate(state.vars, g, state.opt, lr, state.adam, state.decayMask, clipScale(norm, state.clip));
     return { loss: value, gradNorm: norm };
   });
 }

@@ -1,7 +1,14 @@
 /**
- * Registers darl's fast kernels with the backend chooser. Importing this
- * module makes `--kernels fast` (and `auto`) available.
+ * darl's fast kernels. Importing this module registers them with the backend
+ * chooser, so `--kernels fast` (and `auto`) can select `darl-cpu` (and
+ * `darl-webgpu`, where implemented).
  *
  * @module
  */
-export {};
+import { provideFastBackend } from "../backend.ts";
+import { registerDarlCpu } from "./cpu/backend.ts";
+
+provideFastBackend("cpu", registerDarlCpu);
+
+export { DARL_CPU, DarlCpuBackend, registerDarlCpu } from "./cpu/backend.ts";
+export { registerFusedGradients } from "./grads.ts";

@@ -47,16 +47,16 @@ export function attention(
   const [B, T, d3] = qkv.shape as [number, number, number];
   const d = d3 / 3, dh = d / heads;
   if (hasKernel(ATTENTION_KERNEL)) {
-    const inputs: tf.NamedTensorMap = { qkv };
-    if (rope) {
-      inputs.cos = rope.cos;
-      inputs.sin = rope.sin;
-    }
-    return tf.engine().runKernel(ATTENTION_KERNEL, inputs, {
+    // Without RoPE the fused kernel gets the identity rotation (cos 1, sin 0).
+    const cos = rope ? rope.cos : tf.ones([T, dh]), sin = rope ? rope.sin : tf.zeros([T, dh]);
+    const [out, lse] = tf.engine().runKernel(ATTENTION_KERNEL, { qkv, cos, sin }, {
       heads,
       causal,
-      segment: rope ? rope.segment : 0,
-    }) as tf.Tensor;
+      segment: rope ? rope.segment : dh,
+    }) as tf.Tensor[];
+    lse!.dispose();
+    if (!rope) tf.dispose([cos, sin]);
+    return out!;
   }
   return tf.tidy(() => {
     // (B, T, 3, H, dh) -> (3, B, H, T, dh)

@@ -52,7 +52,9 @@ export function initLayerNorm(dim: number): LayerNormParams {
  */
 export function layerNorm(p: LayerNormParams | null, x: tf.Tensor, eps = 1e-5): tf.Tensor {
   if (p && hasKernel(LAYER_NORM_KERNEL)) {
-    return tf.engine().runKernel(LAYER_NORM_KERNEL, { x, g: p.g, b: p.b }, { eps }) as tf.Tensor;
+    const [y, mean, rstd] = tf.engine().runKernel(LAYER_NORM_KERNEL, { x, g: p.g, b: p.b }, { eps }) as tf.Tensor[];
+    tf.dispose([mean!, rstd!]);
+    return y!;
   }
   return tf.tidy(() => {
     const mean = tf.mean(x, -1, true);

@@ -10,6 +10,8 @@ import { hasKernel, tf } from "../tf.ts";
 
 /** Kernel name of the fused multi-tensor AdamW update. */
 export const ADAMW_KERNEL = "DarlAdamW";
+/** Kernel name of the fused multi-tensor global L2 norm. */
+export const GLOBAL_NORM_KERNEL = "DarlGlobalNorm";
 
 /** AdamW hyper-parameters (lr is given per step). */
 export interface AdamWConfig {
@@ -67,6 +69,40 @@ export function decays(name: string, p: tf.Tensor): boolean {
 }
 
 /**
+ * The global L2 norm √(Σ‖g‖²) of a list of tensors, as a scalar tensor.
+ *
+ * @param grads The tensors.
+ * @returns The norm.
+ * @example
+ * ```ts
+ * import { tf } from "../tf.ts";
+ * import { globalNorm } from "./optim.ts";
+ * const n = globalNorm([tf.tensor1d([3]), tf.tensor1d([4])]);
+ * if (Math.abs((await n.data())[0]! - 5) > 1e-6) throw new Error();
+ * ```
+ */
+export function globalNorm(grads: tf.Tensor[]): tf.Scalar {
+  if (hasKernel(GLOBAL_NORM_KERNEL)) {
+    const inputs: tf.NamedTensorMap = {};
+    grads.forEach((g, i) => (inputs[`g${i}`] = g));
+    return tf.engine().runKernel(GLOBAL_NORM_KERNEL, inputs, { n: grads.length }) as tf.Scalar;
+  }
+  return tf.tidy(() => tf.sqrt(tf.addN(grads.map((g) => tf.sum(tf.square(g))))) as tf.Scalar);
+}
+
+/**
+ * The factor min(1, maxNorm / norm) that clips gradients to a global norm.
+ *
+ * @param norm The global norm.
+ * @param maxNorm The threshold (≤ 0: no clipping, factor 1).
+ * @returns A scalar tensor.
+ */
+export function clipScale(norm: tf.Scalar, maxNorm: number): tf.Scalar {
+  if (!(maxNorm > 0)) return tf.onesLike(norm);
+  return tf.div(maxNorm, tf.maximum(norm, maxNorm));
+}
+
+/**
  * Scales gradients so their global L2 norm is at most `maxNorm`.
  *
  * @param grads The gradients.
@@ -82,9 +118,9 @@ export function decays(name: string, p: tf.Tensor): boolean {
  * ```
  */
 export function clipByGlobalNorm(grads: tf.Tensor[], maxNorm: number): { grads: tf.Tensor[]; norm: tf.Scalar } {
-  const norm = tf.sqrt(tf.addN(grads.map((g) => tf.sum(tf.square(g))))) as tf.Scalar;
+  const norm = globalNorm(grads);
   if (!(maxNorm > 0)) return { grads, norm };
-  const scale = tf.div(maxNorm, tf.maximum(norm, maxNorm));
+  const scale = clipScale(norm, maxNorm);
   return { grads: grads.map((g) => tf.mul(g, scale)), norm };
 }
 
@@ -97,6 +133,7 @@ export function clipByGlobalNorm(grads: tf.Tensor[], maxNorm: number): { grads: 
  * @param lr The learning rate for this step.
  * @param cfg β1, β2, ε and weight decay.
  * @param decayMask Per parameter: apply weight decay.
+ * @param gradScale Optional scalar multiplying every gradient (the clip factor).
  * @example
  * ```ts
  * import { tf } from "../tf.ts";
@@ -114,6 +151,7 @@ export function adamwUpdate(
   lr: number,
   cfg: AdamWConfig,
   decayMask: boolean[],
+  gradScale?: tf.Tensor,
 ): void {
   state.step += 1;
   const t = state.step;
@@ -126,6 +164,7 @@ export function adamwUpdate(
       inputs[`m${i}`] = state.m[i]!;
       inputs[`v${i}`] = state.v[i]!;
     });
+    if (gradScale) inputs.scale = gradScale;
     const outs = tf.engine().runKernel(ADAMW_KERNEL, inputs, {
       n: params.length,
       lr,
@@ -147,7 +186,7 @@ export function adamwUpdate(
   }
   tf.tidy(() => {
     params.forEach((p, i) => {
-      const g = grads[i]!, m = state.m[i]!, v = state.v[i]!;
+      const g = gradScale ? tf.mul(grads[i]!, gradScale) : grads[i]!, m = state.m[i]!, v = state.v[i]!;
       const m1 = tf.add(tf.mul(m, cfg.beta1), tf.mul(g, 1 - cfg.beta1));
       const v1 = tf.add(tf.mul(v, cfg.beta2), tf.mul(tf.square(g), 1 - cfg.beta2));
       const update = tf.div(tf.div(m1, bc1), tf.add(tf.sqrt(tf.div(v1, bc2)), cfg.eps));

@@ -1,0 +1,608 @@
+/**
+ * `darl-cpu`: tfjs's CPU backend with darl's multi-threaded WebAssembly SIMD
+ * kernels for the work that dominates training: every matrix product
+ * (including the transposed ones backprop uses), fused attention with RoPE,
+ * layer norm, bias + GELU, bias gradients, large element-wise ops and a
+ * multi-tensor AdamW. Everything else falls through to the stock kernels.
+ *
+ * Tensors produced by darl's kernels live in the shared WebAssembly memory,
+ * so chained kernels never copy; stock kernels read them as ordinary typed
+ * arrays, and anything handed back to user code is copied out.
+ *
+ * @module
+ */
+import { tf } from "../../tf.ts";
+import { registerFusedGradients } from "../grads.ts";
+import { createRuntime, FN, type Runtime } from "./runtime.ts";
+
+/** The tfjs backend name of darl's CPU kernels. */
+export const DARL_CPU = "darl-cpu";
+
+type DataId = object;
+type Info = tf.TensorInfo;
+interface Block {
+  ptr: number;
+  bytes: number;
+}
+
+/** tfjs's CPU backend, storing darl kernel outputs in WebAssembly memory. */
+export class DarlCpuBackend extends tf.MathBackendCPU {
+  /** The kernels' runtime (memory, threads, allocator). */
+  readonly rt: Runtime;
+  readonly #owned = new Map<DataId, Block>();
+
+  /** Wraps a runtime. */
+  constructor(rt: Runtime) {
+    super();
+    this.rt = rt;
+    (this as unknown as { firstUse: boolean }).firstUse = false;
+  }
+
+  // Stock kernels may slice our arrays as views (e.g. contiguous Slice); copy
+  // them, so a tensor never aliases memory another tensor will free.
+  override write(values: tf.backend_util.BackendValues, shape: number[], dtype: tf.DataType): DataId {
+    if (ArrayBuffer.isView(values) && values.buffer instanceof SharedArrayBuffer) {
+      values = (values as Float32Array).slice();
+    }
+    return super.write(values, shape, dtype);
+  }
+
+  /** Allocates a float32 output in WebAssembly memory. */
+  alloc(shape: number[]): { info: Info; ptr: number; view: Float32Array } {
+    const n = tf.util.sizeFromShape(shape);
+    const bytes = Math.max(4, n * 4);
+    const ptr = this.rt.heap.alloc(bytes);
+    const view = new Float32Array(this.rt.memory.buffer, ptr, n);
+    const dataId = super.write(view, shape, "float32");
+    this.#owned.set(dataId, { ptr, bytes });
+    return { info: { dataId, shape, dtype: "float32" }, ptr, view };
+  }
+
+  /** Address of a float32 input; inputs living elsewhere are copied into `temps`. */
+  ptrOf(t: Info, temps: Block[]): number {
+    const values = this.data.get(t.dataId).values as Float32Array;
+    if (values.buffer instanceof SharedArrayBuffer) return values.byteOffset;
+    const bytes = Math.max(4, values.length * 4);
+    const ptr = this.rt.heap.alloc(bytes);
+    new Float32Array(this.rt.memory.buffer, ptr, values.length).set(values);
+    temps.push({ ptr, bytes });
+    return ptr;
+  }
+
+  /** A temporary block of `floats` floats. */
+  temp(floats: number, temps: Block[]): number {
+    const bytes = Math.max(4, floats * 4);
+    const ptr = this.rt.heap.alloc(bytes);
+    temps.push({ ptr, bytes });
+    return ptr;
+  }
+
+  /** Frees temporaries. */
+  release(temps: Block[]): void {
+    for (const t of temps) this.rt.heap.free(t.ptr, t.bytes);
+  }
+
+  override disposeData(dataId: DataId, force = false): boolean {
+    const block = this.#owned.get(dataId);
+    const released = super.disposeData(dataId, force);
+    if (block && !this.data.has(dataId)) {
+      this.rt.heap.free(block.ptr, block.bytes);
+      this.#owned.delete(dataId);
+    }
+    return released;
+  }
+
+  override readSync(dataId: DataId): tf.backend_util.BackendValues {
+    const v = super.readSync(dataId);
+    return ArrayBuffer.isView(v) && v.buffer instanceof SharedArrayBuffer ? (v as Float32Array).slice() : v;
+  }
+
+  override dispose(): void {
+    this.rt.close();
+    super.dispose();
+  }
+}
+
+type KernelArgs = { inputs: tf.NamedTensorInfoMap; backend: DarlCpuBackend; attrs: tf.NamedAttrMap };
+const stockKernels = new Map<string, tf.KernelFunc>();
+
+function stock(name: string, args: KernelArgs): Info | Info[] {
+  const f = stockKernels.get(name);
+  if (!f) throw new Error(`darl-cpu: no stock kernel ${name}`);
+  return f(args as unknown as Parameters<tf.KernelFunc>[0]) as Info | Info[];
+}
+
+const isF32 = (...ts: (Info | undefined)[]) => ts.every((t) => !t || t.dtype === "float32");
+const prod = (s: number[]) => s.reduce((a, b) => a * b, 1);
+const sizeOf = (t: Info) => prod(t.shape);
+
+// --- matrix products --------------------------------------------------------
+
+function gemm(
+  be: DarlCpuBackend,
+  a: Info,
+  b: Info,
+  transA: boolean,
+  transB: boolean,
+  bias: Info | null,
+): Info | null {
+  const ra = a.shape.length, rb = b.shape.length;
+  const M = transA ? a.shape[ra - 1]! : a.shape[ra - 2]!, K = transA ? a.shape[ra - 2]! : a.shape[ra - 1]!;
+  const N = transB ? b.shape[rb - 2]! : b.shape[rb - 1]!;
+  const batchA = prod(a.shape.slice(0, -2)), batchB = prod(b.shape.slice(0, -2));
+  const outBatch = tf.backend_util.assertAndGetBroadcastShape(a.shape.slice(0, -2), b.shape.slice(0, -2));
+  const batch = prod(outBatch);
+  if ((batchA !== batch && batchA !== 1) || (batchB !== batch && batchB !== 1)) return null;
+  if (batchA === batch && batchA > 1 && a.shape.slice(0, -2).join() !== outBatch.join()) return null;
+  if (batchB === batch && batchB > 1 && b.shape.slice(0, -2).join() !== outBatch.join()) return null;
+  if (bias && sizeOf(bias) !== N) return null;
+  const temps: Block[] = [];
+  const out = be.alloc([...outBatch, M, N]);
+  const scratch = be.rt.scratch(be.rt.gemmScratchFloats);
+  const packedB = be.temp(be.rt.packedBFloats(N, K, batchB === 1 ? 1 : batch), temps);
+  const args = be.rt.args(18);
+  args.i32.set([
+    be.ptrOf(a, temps),
+    be.ptrOf(b, temps),
+    out.ptr,
+    bias ? be.ptrOf(bias, temps) : 0,
+    M,
+    N,
+    K,
+    a.shape[ra - 1]!,
+    b.shape[rb - 1]!,
+    N,
+    transA ? 1 : 0,
+    transB ? 1 : 0,
+    batch,
+    batchA === 1 ? 0 : M * K,
+    batchB === 1 ? 0 : K * N,
+    M * N,
+    scratch,
+    packedB,
+  ]);
+  const parallel = M * N * K >= 32768;
+  be.rt.run(FN.GEMM_PACK_B, args.ptr, parallel);
+  be.rt.run(FN.GEMM, args.ptr, parallel);
+  be.release(temps);
+  return out.info;
+}
+
+function batchMatMul(args: KernelArgs): Info | Info[] {
+  const { a, b } = args.inputs as { a: Info; b: Info };
+  const { transposeA, transposeB } = args.attrs as { transposeA: boolean; transposeB: boolean };
+  if (isF32(a, b)) {
+    const out = gemm(args.backend, a, b, transposeA, transposeB, null);
+    if (out) return out;
+  }
+  return stock("BatchMatMul", args);
+}
+
+function fusedMatMul(args: KernelArgs): Info | Info[] {
+  const { a, b, bias, preluActivationWeights } = args.inputs as Record<string, Info | undefined>;
+  const { transposeA, transposeB, activation } = args.attrs as {
+    transposeA: boolean;
+    transposeB: boolean;
+    activation: string;
+  };
+  if (activation === "linear" && !preluActivationWeights && isF32(a, b, bias)) {
+    const out = gemm(args.backend, a!, b!, transposeA, transposeB, bias ?? null);
+    if (out) return out;
+  }
+  return stock("_FusedMatMul", args);
+}
+
+// --- reductions and element-wise ---------------------------------------------
+
+function sumColumns(be: DarlCpuBackend, x: Info, rows: number, cols: number, outShape: number[]): Info {
+  const temps: Block[] = [];
+  const nt = be.rt.threads;
+  const partial = be.temp(nt * cols, temps);
+  const a = be.rt.args(4);
+  a.i32.set([be.ptrOf(x, temps), partial, rows, cols]);
+  be.rt.run(FN.COLSUM, a.ptr);
+  const out = be.alloc(outShape);
+  const r = be.rt.args(4);
+  r.i32.set([partial, out.ptr, cols, nt]);
+  be.rt.run(FN.REDUCE, r.ptr, cols >= 4096);
+  be.release(temps);
+  return out.info;
+}
+
+function sum(args: KernelArgs): Info | Info[] {
+  const { x } = args.inputs as { x: Info };
+  const { axis, keepDims } = args.attrs as { axis: number | number[]; keepDims: boolean };
+  const rank = x.shape.length;
+  const axes = tf.util.parseAxisParam(axis, x.shape).sort((p, q) => p - q);
+  if (x.dtype === "float32" && axes.length > 0 && sizeOf(x) >= 4096) {
+    const k = axes.length;
+    const outShape = keepDims
+      ? x.shape.map((d, i) => (axes.includes(i) ? 1 : d))
+      : x.shape.filter((_, i) => !axes.includes(i));
+    const leading = axes.every((v, i) => v === i), trailing = axes.every((v, i) => v === rank - k + i);
+    if (leading) return sumColumns(args.backend, x, prod(x.shape.slice(0, k)), prod(x.shape.slice(k)), outShape);
+    if (trailing) {
+      const be = args.backend, temps: Block[] = [];
+      const rows = prod(x.shape.slice(0, rank - k)), cols = prod(x.shape.slice(rank - k));
+      const out = be.alloc(outShape);
+      const a = be.rt.args(4);
+      a.i32.set([be.ptrOf(x, temps), out.ptr, rows, cols]);
+      be.rt.run(FN.ROWSUM, a.ptr);
+      be.release(temps);
+      return out.info;
+    }
+  }
+  return stock("Sum", args);
+}
+
+// --- data movement --------------------------------------------------------------
+
+/**
+ * Copies the box [begin, begin + size) of a row-major tensor into `dst`,
+ * one `set` per contiguous run (stock tfjs walks it element by element).
+ */
+function copyBox(src: Float32Array, shape: number[], begin: number[], size: number[], dst: Float32Array): void {
+  const r = shape.length;
+  let d = r - 1; // innermost dimension that is not taken whole
+  while (d > 0 && begin[d] === 0 && size[d] === shape[d]) d--;
+  let run = size[d]!;
+  for (let i = d + 1; i < r; i++) run *= shape[i]!;
+  const strides = new Array(r).fill(1);
+  for (let i = r - 2; i >= 0; i--) strides[i] = strides[i + 1] * shape[i + 1]!;
+  const outer = size.slice(0, d).reduce((a, b) => a * b, 1);
+  const idx = new Array(d).fill(0);
+  let o = 0;
+  for (let n = 0; n < outer; n++) {
+    let off = begin[d]! * strides[d]!;
+    for (let i = 0; i < d; i++) off += (begin[i]! + idx[i]) * strides[i]!;
+    dst.set(src.subarray(off, off + run), o);
+    o += run;
+    for (let i = d - 1; i >= 0; i--) {
+      if (++idx[i] < size[i]!) break;
+      idx[i] = 0;
+    }
+  }
+}
+
+function slice(args: KernelArgs): Info | Info[] {
+  const { x } = args.inputs as { x: Info };
+  if (x.dtype !== "float32" || x.shape.length === 0) return stock("Slice", args);
+  const [begin, size] = tf.slice_util.parseSliceParams(
+    x as unknown as tf.Tensor,
+    args.attrs.begin as number[],
+    args.attrs.size as number[],
+  ) as [number[], number[]];
+  const out = args.backend.alloc(size);
+  if (out.view.length) {
+    copyBox(args.backend.data.get(x.dataId).values as Float32Array, x.shape, begin, size, out.view);
+  }
+  return out.info;
+}
+
+function splitV(args: KernelArgs): Info | Info[] {
+  const { x } = args.inputs as { x: Info };
+  if (x.dtype !== "float32") return stock("SplitV", args);
+  const axis = tf.util.parseAxisParam(args.attrs.axis as number, x.shape)[0]!;
+  const sizes = tf.backend_util.prepareSplitSize(
+    x as unknown as tf.Tensor,
+    args.attrs.numOrSizeSplits as number[] | number,
+    axis,
+  );
+  const src = args.backend.data.get(x.dataId).values as Float32Array;
+  const begin = new Array(x.shape.length).fill(0);
+  return sizes.map((s) => {
+    const size = x.shape.slice();
+    size[axis] = s;
+    const out = args.backend.alloc(size);
+    if (out.view.length) copyBox(src, x.shape, begin, size, out.view);
+    begin[axis] += s;
+    return out.info;
+  });
+}
+
+// Element-wise binary ops with broadcasting, for the shapes models produce:
+// equal shapes, scalars, trailing vectors ([..., C] with [C]) and per-row
+// values ([..., C] with [..., 1]). Anything else goes to the stock kernel.
+type BinaryFn = (a: number, b: number) => number;
+const BINARY_FNS: Record<string, BinaryFn> = {
+  Add: (a, b) => a + b,
+  Sub: (a, b) => a - b,
+  Multiply: (a, b) => a * b,
+  RealDiv: (a, b) => a / b,
+  SquaredDifference: (a, b) => (a - b) * (a - b),
+  Maximum: (a, b) => (a > b ? a : b),
+  Minimum: (a, b) => (a < b ? a : b),
+};
+const WASM_OPS: Record<string, number> = { Add: 0, Sub: 1, Multiply: 2 };
+
+/** How an operand maps output index i to its own index: full, scalar, i % period, or ⌊i / inner⌋. */
+function indexer(shape: number[], out: number[]): ((i: number) => number) | null {
+  const n = prod(shape), total = prod(out);
+  if (n === total && shape.length <= out.length && prod(shape) === total) {
+    const pad = [...new Array(out.length - shape.length).fill(1), ...shape];
+    if (pad.join() === out.join()) return (i) => i;
+  }
+  if (n === 1) return () => 0;
+  const pad = [...new Array(out.length - shape.length).fill(1), ...shape];
+  let first = 0;
+  while (first < pad.length && pad[first] === 1) first++;
+  if (pad.slice(first).join() === out.slice(first).join()) return (i) => i % n; // trailing block
+  let last = pad.length;
+  while (last > 0 && pad[last - 1] === 1) last--;
+  if (pad.slice(0, last).join() === out.slice(0, last).join()) {
+    const inner = prod(out.slice(last));
+    return (i) => Math.floor(i / inner); // leading block, repeated along trailing axes
+  }
+  return null;
+}
+
+function binaryOp(name: string) {
+  const f = BINARY_FNS[name]!;
+  return (args: KernelArgs): Info | Info[] => {
+    const { a, b } = args.inputs as { a: Info; b: Info };
+    if (!isF32(a, b)) return stock(name, args);
+    const be = args.backend;
+    if (name in WASM_OPS && sizeOf(a) >= 16384 && a.shape.join() === b.shape.join()) {
+      const temps: Block[] = [];
+      const out = be.alloc(a.shape);
+      const r = be.rt.args(5);
+      r.i32.set([be.ptrOf(a, temps), be.ptrOf(b, temps), out.ptr, sizeOf(a), WASM_OPS[name]!]);
+      be.rt.run(FN.BINARY, r.ptr);
+      be.release(temps);
+      return out.info;
+    }
+    const outShape = tf.backend_util.assertAndGetBroadcastShape(a.shape, b.shape);
+    const ia = indexer(a.shape, outShape), ib = indexer(b.shape, outShape);
+    if (!ia || !ib) return stock(name, args);
+    const av = be.data.get(a.dataId).values as Float32Array, bv = be.data.get(b.dataId).values as Float32Array;
+    const out = be.alloc(outShape);
+    const y = out.view, n = y.length;
+    for (let i = 0; i < n; i++) y[i] = f(av[ia(i)]!, bv[ib(i)]!);
+    return out.info;
+  };
+}
+
+// --- fused ops -------------------------------------------------------------------
+
+function layerNormFwd(args: KernelArgs): Info[] {
+  const { x, g, b } = args.inputs as { x: Info; g: Info; b: Info };
+  const be = args.backend, temps: Block[] = [];
+  const D = x.shape[x.shape.length - 1]!, rows = sizeOf(x) / D;
+  const y = be.alloc(x.shape), mean = be.alloc([rows]), rstd = be.alloc([rows]);
+  const a = be.rt.args(9);
+  a.i32.set([be.ptrOf(x, temps), be.ptrOf(g, temps), be.ptrOf(b, temps), y.ptr, mean.ptr, rstd.ptr, rows, D]);
+  a.f32[8] = (args.attrs.eps as number) ?? 1e-5;
+  be.rt.run(FN.LN_FWD, a.ptr, sizeOf(x) >= 8192);
+  be.release(temps);
+  return [y.info, mean.info, rstd.info];
+}
+
+function layerNormBwd(args: KernelArgs): Info[] {
+  const { x, g, dy, mean, rstd } = args.inputs as Record<string, Info>;
+  const be = args.backend, temps: Block[] = [];
+  const D = x!.shape[x!.shape.length - 1]!, rows = sizeOf(x!) / D, nt = be.rt.threads;
+  const dx = be.alloc(x!.shape);
+  const partial = be.temp(nt * 2 * D, temps);
+  const a = be.rt.args(9);
+  a.i32.set([
+    be.ptrOf(x!, temps),
+    be.ptrOf(g!, temps),
+    be.ptrOf(dy!, temps),
+    be.ptrOf(mean!, temps),
+    be.ptrOf(rstd!, temps),
+    dx.ptr,
+    partial,
+    rows,
+    D,
+  ]);
+  be.rt.run(FN.LN_BWD, a.ptr);
+  const both = be.temp(2 * D, temps);
+  const r = be.rt.args(4);
+  r.i32.set([partial, both, 2 * D, nt]);
+  be.rt.run(FN.REDUCE, r.ptr, false);
+  const dg = be.alloc([D]), db = be.alloc([D]);
+  const sums = new Float32Array(be.rt.memory.buffer, both, 2 * D);
+  dg.view.set(sums.subarray(0, D));
+  db.view.set(sums.subarray(D));
+  be.release(temps);
+  return [dx.info, dg.info, db.info];
+}
+
+function biasGeluFwd(args: KernelArgs): Info {
+  const { x, b } = args.inputs as { x: Info; b: Info };
+  const be = args.backend, temps: Block[] = [];
+  const C = sizeOf(b), rows = sizeOf(x) / C;
+  const y = be.alloc(x.shape);
+  const a = be.rt.args(5);
+  a.i32.set([be.ptrOf(x, temps), be.ptrOf(b, temps), y.ptr, rows, C]);
+  be.rt.run(FN.BIAS_GELU_FWD, a.ptr, sizeOf(x) >= 8192);
+  be.release(temps);
+  return y.info;
+}
+
+function biasGeluBwd(args: KernelArgs): Info[] {
+  const { x, b, dy } = args.inputs as { x: Info; b: Info; dy: Info };
+  const be = args.backend, temps: Block[] = [];
+  const C = sizeOf(b), rows = sizeOf(x) / C, nt = be.rt.threads;
+  const dx = be.alloc(x.shape);
+  const partial = be.temp(nt * C, temps);
+  const a = be.rt.args(7);
+  a.i32.set([be.ptrOf(x, temps), be.ptrOf(b, temps), be.ptrOf(dy, temps), dx.ptr, partial, rows, C]);
+  be.rt.run(FN.BIAS_GELU_BWD, a.ptr);
+  const db = be.alloc(b.shape);
+  const r = be.rt.args(4);
+  r.i32.set([partial, db.ptr, C, nt]);
+  be.rt.run(FN.REDUCE, r.ptr, false);
+  be.release(temps);
+  return [dx.info, db.info];
+}
+
+function attnArgs(be: DarlCpuBackend, inputs: Record<string, Info>, attrs: tf.NamedAttrMap, temps: Block[]) {
+  const { qkv, cos, sin } = inputs;
+  const [B, T, d3] = qkv!.shape as [number, number, number];
+  const H = attrs.heads as number, dh = d3 / 3 / H;
+  const Tp = Math.ceil(T / 4) * 4;
+  const scratchFloats = 7 * T * dh + 2 * dh * Tp + 2 * Tp + dh + 64;
+  return {
+    B,
+    T,
+    H,
+    dh,
+    words: [
+      be.ptrOf(qkv!, temps),
+      be.ptrOf(cos!, temps),
+      be.ptrOf(sin!, temps),
+      0, // out
+      0, // lse
+      B,
+      T,
+      H,
+      dh,
+      attrs.segment as number,
+      attrs.causal ? 1 : 0,
+      be.rt.scratch(scratchFloats),
+      scratchFloats,
+    ],
+  };
+}
+
+function attentionFwd(args: KernelArgs): Info[] {
+  const be = args.backend, temps: Block[] = [];
+  const { B, T, H, dh, words } = attnArgs(be, args.inputs as Record<string, Info>, args.attrs, temps);
+  const out = be.alloc([B, T, H * dh]), lse = be.alloc([B, H, T]);
+  words[3] = out.ptr;
+  words[4] = lse.ptr;
+  const a = be.rt.args(words.length);
+  a.i32.set(words);
+  const t0 = performance.now();
+  be.rt.run(FN.ATTN_FWD, a.ptr, B * H > 1);
+  if (Deno.env.get("DARL_TIME")) console.log("attn fwd run ms", (performance.now() - t0).toFixed(2));
+  be.release(temps);
+  return [out.info, lse.info];
+}
+
+function attentionBwd(args: KernelArgs): Info {
+  const be = args.backend, temps: Block[] = [];
+  const inputs = args.inputs as Record<string, Info>;
+  const { B, T, H, dh, words } = attnArgs(be, inputs, args.attrs, temps);
+  const dqkv = be.alloc([B, T, 3 * H * dh]);
+  words[4] = be.ptrOf(inputs.lse!, temps);
+  words.push(be.ptrOf(inputs.dout!, temps), dqkv.ptr);
+  const a = be.rt.args(words.length);
+  a.i32.set(words);
+  be.rt.run(FN.ATTN_BWD, a.ptr, B * H > 1);
+  be.release(temps);
+  return dqkv.info;
+}
+
+function adamW(args: KernelArgs): Info[] {
+  const be = args.backend, temps: Block[] = [];
+  const at = args.attrs as {
+    n: number;
+    lr: number;
+    beta1: number;
+    beta2: number;
+    eps: number;
+    weightDecay: number;
+    bc1: number;
+    bc2: number;
+    decayMask: boolean[];
+  };
+  const inputs = args.inputs as Record<string, Info>;
+  const n = at.n;
+  const table = be.temp(8 * n, temps), decay = be.temp(n, temps);
+  const outs: Info[][] = [[], [], []];
+  let total = 0;
+  for (let i = 0; i < n; i++) {
+    const p = inputs[`p${i}`]!;
+    const words = [
+      be.ptrOf(p, temps),
+      be.ptrOf(inputs[`g${i}`]!, temps),
+      be.ptrOf(inputs[`m${i}`]!, temps),
+      be.ptrOf(inputs[`v${i}`]!, temps),
+    ];
+    for (let k = 0; k < 3; k++) {
+      const o = be.alloc(p.shape);
+      outs[k]!.push(o.info);
+      words.push(o.ptr);
+    }
+    words.push(sizeOf(p));
+    new Int32Array(be.rt.memory.buffer, table + 32 * i, 8).set(words);
+    new Float32Array(be.rt.memory.buffer, decay, n)[i] = at.decayMask[i] ? at.weightDecay : 0;
+    total += sizeOf(p);
+  }
+  let gradScale = 1;
+  if (inputs.scale) gradScale = (be.data.get(inputs.scale.dataId).values as Float32Array)[0]!;
+  const a = be.rt.args(13);
+  a.i32.set([table, decay, n, total]);
+  a.f32.set([at.lr, at.beta1, at.beta2, at.eps, at.bc1, at.bc2, gradScale], 4);
+  be.rt.run(FN.ADAMW, a.ptr, total >= 16384);
+  be.release(temps);
+  return [...outs[0]!, ...outs[1]!, ...outs[2]!];
+}
+
+function globalNorm(args: KernelArgs): Info {
+  const be = args.backend, temps: Block[] = [];
+  const n = args.attrs.n as number, nt = be.rt.threads;
+  const table = be.temp(2 * n, temps);
+  const partial = be.temp(2 * nt, temps);
+  let total = 0;
+  const words = new Int32Array(be.rt.memory.buffer, table, 2 * n);
+  for (let i = 0; i < n; i++) {
+    const g = (args.inputs as Record<string, Info>)[`g${i}`]!;
+    words[2 * i] = be.ptrOf(g, temps);
+    words[2 * i + 1] = sizeOf(g);
+    total += sizeOf(g);
+  }
+  const a = be.rt.args(4);
+  a.i32.set([table, partial, n, total]);
+  be.rt.run(FN.SUMSQ, a.ptr, total >= 16384);
+  const parts = new Float64Array(be.rt.memory.buffer, partial, nt);
+  let s = 0;
+  for (let t = 0; t < (total >= 16384 ? nt : 1); t++) s += parts[t]!;
+  const out = be.alloc([]);
+  out.view[0] = Math.sqrt(s);
+  be.release(temps);
+  return out.info;
+}
+
+const OVERRIDES: Record<string, (args: KernelArgs) => Info | Info[]> = {
+  BatchMatMul: batchMatMul,
+  _FusedMatMul: fusedMatMul,
+  Sum: sum,
+  ...Object.fromEntries(Object.keys(BINARY_FNS).map((k) => [k, binaryOp(k)])),
+  Slice: slice,
+  SplitV: splitV,
+  DarlLayerNorm: layerNormFwd,
+  DarlLayerNormGrad: layerNormBwd,
+  DarlBiasGelu: biasGeluFwd,
+  DarlBiasGeluGrad: biasGeluBwd,
+  DarlAttention: attentionFwd,
+  DarlAttentionGrad: attentionBwd,
+  DarlAdamW: adamW,
+  DarlGlobalNorm: globalNorm,
+};
+
+let registered = false;
+
+/**
+ * Registers the `darl-cpu` backend (once) and returns its name. The runtime
+ * (memory and worker threads) starts when the backend is first selected.
+ *
+ * @returns "darl-cpu".
+ */
+export function registerDarlCpu(): Promise<string> {
+  if (!registered) {
+    registered = true;
+    registerFusedGradients();
+    tf.registerBackend(DARL_CPU, async () => new DarlCpuBackend(await createRuntime()), 0);
+    for (const k of tf.getKernelsForBackend("cpu")) {
+      stockKernels.set(k.kernelName, k.kernelFunc);
+      if (!(k.kernelName in OVERRIDES)) tf.registerKernel({ ...k, backendName: DARL_CPU });
+    }
+    for (const [kernelName, f] of Object.entries(OVERRIDES)) {
+      tf.registerKernel({ kernelName, backendName: DARL_CPU, kernelFunc: f as unknown as tf.KernelFunc });
+    }
+  }
+  return Promise.resolve(DARL_CPU);
+}

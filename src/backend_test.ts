@@ -59,3 +59,30 @@ Deno.test("WebGPU (llvmpipe here) and CPU agree on the DARL loss and every gradi
   }
   await selectBackend("cpu", "stock");
 });
+
+Deno.test("every backend trains alike: losses of four steps agree (cpu, darl-cpu, webgpu, darl-webgpu)", async () => {
+  const { createTrainState, darlTrainStep } = await import("./darl/pretrain.ts");
+  await import("./kernels/mod.ts");
+  const cfg = darlConfig("tiny", { imageSize: 8, channels: 1, patchSize: 2, dim: 32, depth: 2, heads: 2 });
+  const run = async (backend: "cpu" | "webgpu", kernels: "stock" | "fast") => {
+    await selectBackend(backend, kernels);
+    const state = createTrainState(initDarl(cfg, 3), cfg, { beta1: 0.9, beta2: 0.95, weightDecay: 0.05, clip: 1 });
+    const x = tf.tensor4d(Float32Array.from({ length: 4 * 64 }, (_, i) => Math.cos(i * 0.21)), [4, 8, 8, 1]);
+    const losses: number[] = [];
+    for (let i = 0; i < 4; i++) {
+      const { loss, gradNorm } = darlTrainStep(state, x, 3e-3);
+      losses.push((await loss.data())[0]!);
+      tf.dispose([loss, gradNorm]);
+    }
+    tf.dispose([x, ...state.vars, ...state.opt.m, ...state.opt.v]);
+    return losses;
+  };
+  const ref = await run("cpu", "stock");
+  assert.ok(ref[3]! < ref[0]!, `loss should fall: ${ref}`);
+  const others = [await run("cpu", "fast")];
+  if (await probeGpuAdapter()) others.push(await run("webgpu", "stock"), await run("webgpu", "fast"));
+  for (const o of others) {
+    o.forEach((l, i) => assert.ok(Math.abs(l - ref[i]!) <= 1e-4 * Math.abs(ref[i]!), `step ${i}: ${o} vs ${ref}`));
+  }
+  await selectBackend("cpu", "stock");
+});

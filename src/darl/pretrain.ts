@@ -374,9 +374,9 @@ export async function pretrainDarl(
 
   const flush = async (): Promise<void> => {
     if (pending.length === 0) return;
-    const stacked = tf.stack(pending.flatMap((p) => [p.loss, p.gradNorm]));
-    const vals = await stacked.data();
-    stacked.dispose();
+    // One read per scalar: tfjs-webgpu's Stack is unreliable with many inputs.
+    const vals: number[] = [];
+    for (const p of pending) vals.push((await p.loss.data())[0]!, (await p.gradNorm.data())[0]!);
     const now = performance.now(), secs = (now - tLast) / 1000;
     const rate = (stepsSinceLast * train.batchSize) / secs;
     const records: MetricRecord[] = pending.map((p, i) => ({

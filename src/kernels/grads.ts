@@ -15,11 +15,11 @@ export function registerFusedGradients(): void {
   tf.registerGradient({
     kernelName: "DarlLayerNorm",
     inputsToSave: ["x", "g"],
-    outputsToSave: [false, true, true],
+    outputsToSave: [false, true],
     gradFunc: (dys, saved) => {
       const dy = Array.isArray(dys) ? dys[0]! : dys;
-      const [x, g, mean, rstd] = saved as tf.Tensor[];
-      const [dx, dg, db] = tf.engine().runKernel("DarlLayerNormGrad", { x: x!, g: g!, dy, mean: mean!, rstd: rstd! }, {}) as tf.Tensor[];
+      const [x, g, stats] = saved as tf.Tensor[];
+      const [dx, dg, db] = tf.engine().runKernel("DarlLayerNormGrad", { x: x!, g: g!, dy, stats: stats! }, {}) as tf.Tensor[];
       return { x: () => dx!, g: () => dg!, b: () => db! };
     },
   });

@@ -7,8 +7,11 @@
  */
 import { provideFastBackend } from "../backend.ts";
 import { registerDarlCpu } from "./cpu/backend.ts";
+import { registerDarlWebgpu } from "./webgpu/backend.ts";
 
 provideFastBackend("cpu", registerDarlCpu);
+provideFastBackend("webgpu", registerDarlWebgpu);
 
 export { DARL_CPU, DarlCpuBackend, registerDarlCpu } from "./cpu/backend.ts";
+export { countDispatches, DARL_WEBGPU, registerDarlWebgpu } from "./webgpu/backend.ts";
 export { registerFusedGradients } from "./grads.ts";

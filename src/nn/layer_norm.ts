@@ -52,8 +52,9 @@ export function initLayerNorm(dim: number): LayerNormParams {
  */
 export function layerNorm(p: LayerNormParams | null, x: tf.Tensor, eps = 1e-5): tf.Tensor {
   if (p && hasKernel(LAYER_NORM_KERNEL)) {
-    const [y, mean, rstd] = tf.engine().runKernel(LAYER_NORM_KERNEL, { x, g: p.g, b: p.b }, { eps }) as tf.Tensor[];
-    tf.dispose([mean!, rstd!]);
+    // Outputs: y, and per-row statistics [2, rows] (means, then 1/std) kept for the gradient.
+    const [y, stats] = tf.engine().runKernel(LAYER_NORM_KERNEL, { x, g: p.g, b: p.b }, { eps }) as tf.Tensor[];
+    stats!.dispose();
     return y!;
   }
   return tf.tidy(() => {

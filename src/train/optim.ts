@@ -49,11 +49,8 @@ export interface AdamWState {
  * ```
  */
 export function initAdamW(params: tf.Tensor[]): AdamWState {
-  return {
-    step: 0,
-    m: params.map((p) => tf.variable(tf.zerosLike(p), false)),
-    v: params.map((p) => tf.variable(tf.zerosLike(p), false)),
-  };
+  const zeros = (p: tf.Tensor) => tf.tidy(() => tf.variable(tf.zerosLike(p), false));
+  return { step: 0, m: params.map(zeros), v: params.map(zeros) };
 }
 
 /**
@@ -87,7 +84,32 @@ export function globalNorm(grads: tf.Tensor[]): tf.Scalar {
     grads.forEach((g, i) => (inputs[`g${i}`] = g));
     return tf.engine().runKernel(GLOBAL_NORM_KERNEL, inputs, { n: grads.length }) as tf.Scalar;
   }
-  return tf.tidy(() => tf.sqrt(tf.addN(grads.map((g) => tf.sum(tf.square(g))))) as tf.Scalar);
+  return tf.tidy(() => tf.sqrt(sumAll(grads.map((g) => tf.sum(tf.square(g))))) as tf.Scalar);
+}
+
+/**
+ * Sums same-shape tensors pairwise. (tfjs-webgpu 4.22's AddN and Stack give
+ * wrong results for more than a few inputs on some drivers, so many-input
+ * reductions are built from binary adds.)
+ *
+ * @param xs The tensors (at least one).
+ * @returns Their sum.
+ * @example
+ * ```ts
+ * import { tf } from "../tf.ts";
+ * import { sumAll } from "./optim.ts";
+ * const s = sumAll([1, 2, 3, 4, 5].map((v) => tf.scalar(v)));
+ * if ((await s.data())[0] !== 15) throw new Error();
+ * ```
+ */
+export function sumAll(xs: tf.Tensor[]): tf.Tensor {
+  let level = xs;
+  while (level.length > 1) {
+    const next: tf.Tensor[] = [];
+    for (let i = 0; i < level.length; i += 2) next.push(i + 1 < level.length ? tf.add(level[i]!, level[i + 1]!) : level[i]!);
+    level = next;
+  }
+  return level[0]!;
 }
 
 /**
@@ -164,7 +186,8 @@ export function adamwUpdate(
       inputs[`m${i}`] = state.m[i]!;
       inputs[`v${i}`] = state.v[i]!;
     });
-    if (gradScale) inputs.scale = gradScale;
+    const one = gradScale ? null : tf.scalar(1);
+    inputs.scale = gradScale ?? one!;
     const outs = tf.engine().runKernel(ADAMW_KERNEL, inputs, {
       n: params.length,
       lr,
@@ -182,6 +205,7 @@ export function adamwUpdate(
       state.v[i]!.assign(outs[2 * params.length + i]!);
     });
     tf.dispose(outs);
+    one?.dispose();
     return;
   }
   tf.tidy(() => {

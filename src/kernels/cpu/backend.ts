@@ -368,28 +368,29 @@ function layerNormFwd(args: KernelArgs): Info[] {
   const { x, g, b } = args.inputs as { x: Info; g: Info; b: Info };
   const be = args.backend, temps: Block[] = [];
   const D = x.shape[x.shape.length - 1]!, rows = sizeOf(x) / D;
-  const y = be.alloc(x.shape), mean = be.alloc([rows]), rstd = be.alloc([rows]);
+  const y = be.alloc(x.shape), stats = be.alloc([2, rows]); // means, then 1/std
   const a = be.rt.args(9);
-  a.i32.set([be.ptrOf(x, temps), be.ptrOf(g, temps), be.ptrOf(b, temps), y.ptr, mean.ptr, rstd.ptr, rows, D]);
+  a.i32.set([be.ptrOf(x, temps), be.ptrOf(g, temps), be.ptrOf(b, temps), y.ptr, stats.ptr, stats.ptr + 4 * rows, rows, D]);
   a.f32[8] = (args.attrs.eps as number) ?? 1e-5;
   be.rt.run(FN.LN_FWD, a.ptr, sizeOf(x) >= 8192);
   be.release(temps);
-  return [y.info, mean.info, rstd.info];
+  return [y.info, stats.info];
 }
 
 function layerNormBwd(args: KernelArgs): Info[] {
-  const { x, g, dy, mean, rstd } = args.inputs as Record<string, Info>;
+  const { x, g, dy, stats } = args.inputs as Record<string, Info>;
   const be = args.backend, temps: Block[] = [];
   const D = x!.shape[x!.shape.length - 1]!, rows = sizeOf(x!) / D, nt = be.rt.threads;
   const dx = be.alloc(x!.shape);
   const partial = be.temp(nt * 2 * D, temps);
   const a = be.rt.args(9);
+  const statsPtr = be.ptrOf(stats!, temps);
   a.i32.set([
     be.ptrOf(x!, temps),
     be.ptrOf(g!, temps),
     be.ptrOf(dy!, temps),
-    be.ptrOf(mean!, temps),
-    be.ptrOf(rstd!, temps),
+    statsPtr,
+    statsPtr + 4 * rows,
     dx.ptr,
     partial,
     rows,
@@ -442,7 +443,7 @@ function attnArgs(be: DarlCpuBackend, inputs: Record<string, Info>, attrs: tf.Na
   const [B, T, d3] = qkv!.shape as [number, number, number];
   const H = attrs.heads as number, dh = d3 / 3 / H;
   const Tp = Math.ceil(T / 4) * 4;
-  const scratchFloats = 7 * T * dh + 2 * dh * Tp + 2 * Tp + dh + 64;
+  const scratchFloats = 7 * T * dh + 2 * dh * Tp + 2 * T * Tp + 64;
   return {
     B,
     T,
@@ -474,9 +475,7 @@ function attentionFwd(args: KernelArgs): Info[] {
   words[4] = lse.ptr;
   const a = be.rt.args(words.length);
   a.i32.set(words);
-  const t0 = performance.now();
   be.rt.run(FN.ATTN_FWD, a.ptr, B * H > 1);
-  if (Deno.env.get("DARL_TIME")) console.log("attn fwd run ms", (performance.now() - t0).toFixed(2));
   be.release(temps);
   return [out.info, lse.info];
 }

@@ -527,17 +527,84 @@ static inline void rope_row_adjoint(const float* dy, const float* c, const float
   }
 }
 
-static inline void axpy(float* y, float a, const float* x, int n) {
-  f4 va = SPLAT(a);
-  int i = 0, n4 = n & ~3;
-  for (; i < n4; i += 4) ST(y + i, FMA(va, LD(x + i), LD(y + i)));
-  for (; i < n; i++) y[i] += a * x[i];
+
+// Small unpacked products for attention: C[M×N] = op(A)[M×K] · B[K×N], with
+// A(i, k) at A[i·lda + k] (or A[k·lda + i] when ta), B rows contiguous.
+static void mm_small(const float* A, int lda, int ta, const float* B, int ldb, float* C, int ldc, int M, int N, int K) {
+  int i0 = 0;
+  for (; i0 + 4 <= M; i0 += 4) {
+    int j0 = 0;
+    for (; j0 + 8 <= N; j0 += 8) {
+      f4 c00 = wasm_f32x4_const_splat(0), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00, c31 = c00;
+      for (int k = 0; k < K; k++) {
+        const float* b = B + (int64_t)k * ldb + j0;
+        f4 b0 = LD(b), b1 = LD(b + 4);
+        f4 a0, a1, a2, a3;
+        if (ta) {
+          f4 av = LD(A + (int64_t)k * lda + i0);
+          a0 = wasm_i32x4_shuffle(av, av, 0, 0, 0, 0);
+          a1 = wasm_i32x4_shuffle(av, av, 1, 1, 1, 1);
+          a2 = wasm_i32x4_shuffle(av, av, 2, 2, 2, 2);
+          a3 = wasm_i32x4_shuffle(av, av, 3, 3, 3, 3);
+        } else {
+          a0 = wasm_v128_load32_splat(A + (int64_t)(i0 + 0) * lda + k);
+          a1 = wasm_v128_load32_splat(A + (int64_t)(i0 + 1) * lda + k);
+          a2 = wasm_v128_load32_splat(A + (int64_t)(i0 + 2) * lda + k);
+          a3 = wasm_v128_load32_splat(A + (int64_t)(i0 + 3) * lda + k);
+        }
+        c00 = FMA(a0, b0, c00);
+        c01 = FMA(a0, b1, c01);
+        c10 = FMA(a1, b0, c10);
+        c11 = FMA(a1, b1, c11);
+        c20 = FMA(a2, b0, c20);
+        c21 = FMA(a2, b1, c21);
+        c30 = FMA(a3, b0, c30);
+        c31 = FMA(a3, b1, c31);
+      }
+      float* c = C + (int64_t)i0 * ldc + j0;
+      ST(c, c00);
+      ST(c + 4, c01);
+      ST(c + ldc, c10);
+      ST(c + ldc + 4, c11);
+      ST(c + 2 * ldc, c20);
+      ST(c + 2 * ldc + 4, c21);
+      ST(c + 3 * ldc, c30);
+      ST(c + 3 * ldc + 4, c31);
+    }
+    for (; j0 < N; j0 += 4) {  // 4-wide column tail (N is a multiple of 4 here)
+      f4 c0 = wasm_f32x4_const_splat(0), c1 = c0, c2 = c0, c3 = c0;
+      for (int k = 0; k < K; k++) {
+        f4 b0 = LD(B + (int64_t)k * ldb + j0);
+        const float* a = ta ? A + (int64_t)k * lda + i0 : A + (int64_t)i0 * lda + k;
+        int st = ta ? 1 : lda;
+        c0 = FMA(SPLAT(a[0]), b0, c0);
+        c1 = FMA(SPLAT(a[st]), b0, c1);
+        c2 = FMA(SPLAT(a[2 * st]), b0, c2);
+        c3 = FMA(SPLAT(a[3 * st]), b0, c3);
+      }
+      float* c = C + (int64_t)i0 * ldc + j0;
+      ST(c, c0);
+      ST(c + ldc, c1);
+      ST(c + 2 * ldc, c2);
+      ST(c + 3 * ldc, c3);
+    }
+  }
+  for (; i0 < M; i0++) {  // leftover rows
+    for (int j0 = 0; j0 < N; j0 += 4) {
+      f4 c0 = wasm_f32x4_const_splat(0);
+      for (int k = 0; k < K; k++) {
+        float a = ta ? A[(int64_t)k * lda + i0] : A[(int64_t)i0 * lda + k];
+        c0 = FMA(SPLAT(a), LD(B + (int64_t)k * ldb + j0), c0);
+      }
+      ST(C + (int64_t)i0 * ldc + j0, c0);
+    }
+  }
 }
 
-// Per-thread buffers for one head: rows [T][dh] and transposes [dh][Tp]
-// (Tp = T rounded up to 4, zero padded) so score rows vectorise over keys.
+// Per-thread buffers for one head: rows [T][dh], transposes [dh][Tp] and
+// score matrices [T][Tp] (Tp = T rounded up to 4; padding is zero).
 typedef struct {
-  float *q, *k, *kt, *v, *vt, *dq, *dk, *dv, *go, *p, *dp, *tmp;
+  float *q, *k, *v, *dq, *dk, *dv, *go, *kt, *vt, *p, *dp, *o;
 } head_buf;
 
 static head_buf head_buffers(const attn_args* a, int tid) {
@@ -554,17 +621,19 @@ static head_buf head_buffers(const attn_args* a, int tid) {
   h.kt = h.go + T * dh;
   h.vt = h.kt + dh * Tp;
   h.p = h.vt + dh * Tp;
-  h.dp = h.p + Tp;
-  h.tmp = h.dp + Tp;
+  h.dp = h.p + T * Tp;
+  h.o = h.dq;  // the forward reuses dq for its output rows
   return h;
 }
 
-// Loads q, k (both rotated) and v of one head; fills kᵀ (and vᵀ if asked).
-static void load_head(const attn_args* a, int b, int h, head_buf* hb, int want_vt) {
+// Loads q (rotated, times `qscale`), k (rotated) and v of one head, plus kᵀ
+// (and vᵀ when asked), zero-padded to Tp columns.
+static void load_head(const attn_args* a, int b, int h, head_buf* hb, int want_vt, float qscale) {
   int T = a->T, dh = a->dh, d = a->H * dh, Tp = (T + 3) & ~3;
   for (int t = 0; t < T; t++) {
     const float* row = a->qkv + ((int64_t)b * T + t) * 3 * d + h * dh;
     rope_row(row, a->cos + t * dh, a->sin + t * dh, hb->q + t * dh, dh, a->segment);
+    for (int i = 0; i < dh; i++) hb->q[t * dh + i] *= qscale;
     rope_row(row + d, a->cos + t * dh, a->sin + t * dh, hb->k + t * dh, dh, a->segment);
     for (int i = 0; i < dh; i++) hb->v[t * dh + i] = row[2 * d + i];
   }
@@ -576,19 +645,8 @@ static void load_head(const attn_args* a, int b, int h, head_buf* hb, int want_v
   }
 }
 
-// out[0..n) = Σ_c x[c] · Mᵀ[c][0..n), M given transposed with row stride Tp.
-static void row_times_t(const float* x, const float* mt, float* out, int n, int dh, int Tp, float scale) {
-  int n4 = (n + 3) & ~3;
-  for (int j = 0; j < n4; j += 4) ST(out + j, wasm_f32x4_const_splat(0));
-  for (int c = 0; c < dh; c++) {
-    f4 xc = SPLAT(x[c] * scale);
-    const float* m = mt + c * Tp;
-    for (int j = 0; j < n4; j += 4) ST(out + j, FMA(xc, LD(m + j), LD(out + j)));
-  }
-}
-
-// p[0..n) ← softmax(p[0..n)) in place; returns the log-sum-exp.
-static float softmax_inplace(float* p, int n) {
+// p[0..n) ← softmax(p[0..n)) in place, p[n..Tp) ← 0; returns the log-sum-exp.
+static float softmax_inplace(float* p, int n, int Tp) {
   float m = -3.0e38f;
   for (int j = 0; j < n; j++) m = p[j] > m ? p[j] : m;
   int j = 0, n4 = n & ~3;
@@ -607,6 +665,7 @@ static float softmax_inplace(float* p, int n) {
   f4 vinv = SPLAT(inv);
   for (j = 0; j < n4; j += 4) ST(p + j, MUL(LD(p + j), vinv));
   for (; j < n; j++) p[j] *= inv;
+  for (; j < Tp; j++) p[j] = 0.0f;
   return m + log1(z);
 }
 
@@ -617,16 +676,13 @@ static void attn_fwd_task(const attn_args* a, int tid, int nt) {
   head_buf hb = head_buffers(a, tid);
   for (int bh = lo; bh < hi; bh++) {
     int b = bh / H, h = bh % H;
-    load_head(a, b, h, &hb, 0);
-    for (int i = 0; i < T; i++) {
-      int n = a->causal ? i + 1 : T;
-      row_times_t(hb.q + i * dh, hb.kt, hb.p, n, dh, Tp, scale);
-      a->lse[(int64_t)bh * T + i] = softmax_inplace(hb.p, n);
-      float* o = hb.tmp;
-      for (int c = 0; c < dh; c++) o[c] = 0.0f;
-      for (int j = 0; j < n; j++) axpy(o, hb.p[j], hb.v + j * dh, dh);
-      float* dst = a->out + ((int64_t)b * T + i) * d + h * dh;
-      for (int c = 0; c < dh; c++) dst[c] = o[c];
+    load_head(a, b, h, &hb, 0, scale);
+    mm_small(hb.q, dh, 0, hb.kt, Tp, hb.p, Tp, T, Tp, dh);  // S = (q·scale)·kᵀ
+    for (int i = 0; i < T; i++) a->lse[(int64_t)bh * T + i] = softmax_inplace(hb.p + i * Tp, a->causal ? i + 1 : T, Tp);
+    mm_small(hb.p, Tp, 0, hb.v, dh, hb.o, dh, T, dh, T);  // O = P·V
+    for (int t = 0; t < T; t++) {
+      float* dst = a->out + ((int64_t)b * T + t) * d + h * dh;
+      for (int c = 0; c < dh; c++) dst[c] = hb.o[t * dh + c];
     }
   }
 }
@@ -645,30 +701,30 @@ static void attn_bwd_task(const attn_bwd_args* g, int tid, int nt) {
   head_buf hb = head_buffers(a, tid);
   for (int bh = lo; bh < hi; bh++) {
     int b = bh / H, h = bh % H;
-    load_head(a, b, h, &hb, 1);
+    load_head(a, b, h, &hb, 1, 1.0f);
     for (int t = 0; t < T; t++) {
       const float* src = g->dout + ((int64_t)b * T + t) * d + h * dh;
       for (int c = 0; c < dh; c++) hb.go[t * dh + c] = src[c];
     }
-    for (int i = 0; i < T * dh; i++) hb.dq[i] = hb.dk[i] = hb.dv[i] = 0.0f;
+    mm_small(hb.q, dh, 0, hb.kt, Tp, hb.p, Tp, T, Tp, dh);    // S·√dh
+    mm_small(hb.go, dh, 0, hb.vt, Tp, hb.dp, Tp, T, Tp, dh);  // dP = dO·vᵀ
     for (int i = 0; i < T; i++) {
-      int n = a->causal ? i + 1 : T, n4 = (n + 3) & ~3;
-      f4 lse = SPLAT(a->lse[(int64_t)bh * T + i]);
-      row_times_t(hb.q + i * dh, hb.kt, hb.p, n, dh, Tp, scale);
-      row_times_t(hb.go + i * dh, hb.vt, hb.dp, n, dh, Tp, 1.0f);
-      for (int j = 0; j < n4; j += 4) ST(hb.p + j, exp4(SUB(LD(hb.p + j), lse)));
-      for (int j = n; j < n4; j++) hb.p[j] = 0.0f;  // keys past the causal limit
-      f4 vD = wasm_f32x4_const_splat(0);
-      for (int j = 0; j < n4; j += 4) vD = FMA(LD(hb.p + j), LD(hb.dp + j), vD);
-      float D = hsum(vD);
-      for (int j = 0; j < n; j++) {
-        float pj = hb.p[j];
-        float ds = pj * (hb.dp[j] - D) * scale;
-        axpy(hb.dv + j * dh, pj, hb.go + i * dh, dh);
-        axpy(hb.dq + i * dh, ds, hb.k + j * dh, dh);
-        axpy(hb.dk + j * dh, ds, hb.q + i * dh, dh);
+      int n = a->causal ? i + 1 : T;
+      float* p = hb.p + i * Tp;
+      float* dp = hb.dp + i * Tp;
+      f4 lse = SPLAT(a->lse[(int64_t)bh * T + i]), vs = SPLAT(scale), vD = wasm_f32x4_const_splat(0);
+      for (int j = 0; j < Tp; j += 4) {
+        f4 pj = exp4(SUB(MUL(LD(p + j), vs), lse));
+        ST(p + j, pj);
       }
+      for (int j = n; j < Tp; j++) p[j] = 0.0f;  // masked keys and padding
+      for (int j = 0; j < Tp; j += 4) vD = FMA(LD(p + j), LD(dp + j), vD);
+      f4 D = SPLAT(hsum(vD));
+      for (int j = 0; j < Tp; j += 4) ST(dp + j, MUL(MUL(LD(p + j), SUB(LD(dp + j), D)), vs));  // dS
     }
+    mm_small(hb.p, Tp, 1, hb.go, dh, hb.dv, dh, T, dh, T);  // dV = Pᵀ·dO
+    mm_small(hb.dp, Tp, 0, hb.k, dh, hb.dq, dh, T, dh, T);  // dQ = dS·K
+    mm_small(hb.dp, Tp, 1, hb.q, dh, hb.dk, dh, T, dh, T);  // dK = dSᵀ·Q
     for (int t = 0; t < T; t++) {
       float* dst = g->dqkv + ((int64_t)b * T + t) * 3 * d + h * dh;
       rope_row_adjoint(hb.dq + t * dh, a->cos + t * dh, a->sin + t * dh, dst, dh, a->segment);

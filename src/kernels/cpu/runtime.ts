@@ -154,10 +154,11 @@ export async function createRuntime(threads?: number): Promise<Runtime> {
         w.once("error", (e) => reject(e));
       }),
     );
-    w.unref();
     workers.push(w);
   }
   await Promise.all(ready);
+  // Parked workers must not keep the process alive.
+  for (const w of workers) w.unref();
   let scratchPtr = 0, scratchFloats = 0;
   const gemmScratchFloats = ex.gemm_scratch_floats();
   return {

@@ -1,0 +1,48 @@
+import assert from "node:assert/strict";
+import { tf } from "../../tf.ts";
+import { selectBackend } from "../../backend.ts";
+import { sha256Hex } from "../../data/files.ts";
+import "../mod.ts";
+import { assertClose, type CaseResults, kernelCases, runCase, wave } from "../kernel_test_util.ts";
+import { KERNELS_SOURCE_SHA256 } from "./kernels_wasm.ts";
+
+Deno.test("darl-cpu kernels match stock tfjs CPU, forward and gradient", async () => {
+  const cases = kernelCases();
+  await selectBackend("cpu", "stock");
+  const want: CaseResults[] = [];
+  for (const c of cases) want.push(await runCase(c));
+  const info = await selectBackend("cpu", "fast");
+  assert.equal(info.backend, "darl-cpu");
+  const before = tf.memory().numTensors;
+  for (const [i, c] of cases.entries()) assertClose(c.name, await runCase(c), want[i]!, 2e-5);
+  assert.equal(tf.memory().numTensors, before, "kernels must not leak tensors");
+  await selectBackend("cpu", "stock");
+});
+
+Deno.test("darl-cpu gives the same results with one thread as with many", async () => {
+  await selectBackend("cpu", "fast");
+  const x = wave([300, 130], 1), w = wave([130, 70], 2);
+  const a = tf.matMul(x, w).dataSync();
+  const b = tf.matMul(x, w).dataSync();
+  assert.deepEqual(a, b, "results must not depend on thread timing");
+  tf.dispose([x, w]);
+  await selectBackend("cpu", "stock");
+});
+
+Deno.test("darl-cpu hands out copies, never views of its memory", async () => {
+  await selectBackend("cpu", "fast");
+  const y = tf.matMul(wave([64, 64], 3), wave([64, 64], 4));
+  const data = y.dataSync() as Float32Array;
+  assert.ok(!(data.buffer instanceof SharedArrayBuffer));
+  const copy = data.slice();
+  y.dispose();
+  const z = tf.matMul(wave([64, 64], 5), wave([64, 64], 6)); // reuses the freed block
+  assert.deepEqual(data, copy);
+  z.dispose();
+  await selectBackend("cpu", "stock");
+});
+
+Deno.test("the committed kernels binary was built from kernels.c (run `deno task build:wasm`)", async () => {
+  const source = await Deno.readTextFile(new URL("./kernels.c", import.meta.url));
+  assert.equal(await sha256Hex(new TextEncoder().encode(source)), KERNELS_SOURCE_SHA256);
+});

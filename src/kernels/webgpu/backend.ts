@@ -1,0 +1,347 @@
+/**
+ * `darl-webgpu`: tfjs-webgpu with darl's WGSL kernels for matrix products
+ * (all transpose variants, fused bias), fused attention with RoPE, layer
+ * norm, bias + GELU and a multi-tensor AdamW. All other kernels are stock.
+ *
+ * @module
+ */
+import { WebGPUBackend } from "@tensorflow/tfjs-backend-webgpu";
+import { tf } from "../../tf.ts";
+import { registerFusedGradients } from "../grads.ts";
+import {
+  adamWShader,
+  attnDeltaProgram,
+  attnGradKvProgram,
+  attnGradQProgram,
+  attnLseProgram,
+  attnOutProgram,
+  biasGeluGradProgram,
+  biasGeluProgram,
+  columnSumProgram,
+  layerNormApplyProgram,
+  layerNormGradParamsProgram,
+  layerNormGradXProgram,
+  layerNormStatsProgram,
+  matMulProgram,
+  type Program,
+  ropeQkProgram,
+} from "./programs.ts";
+
+/** The tfjs backend name of darl's WebGPU kernels. */
+export const DARL_WEBGPU = "darl-webgpu";
+
+type Info = tf.TensorInfo;
+type Uniform = { type: "int32" | "float32" | "uint32"; data: number[] };
+/** The parts of tfjs-webgpu's backend that custom dispatches use (pinned at 4.22.0). */
+interface WebGPUInternals {
+  device: GPUDevice;
+  tensorMap: { get(id: object): { resource: GPUBuffer | null } };
+  commandEncoder: GPUCommandEncoder | null;
+  computePassEncoder: GPUComputePassEncoder | null;
+  commandQueueOwnedIds: WeakSet<object>;
+  dispatchCountInPass: number;
+  runWebGPUProgram(p: Program, inputs: Info[], dtype: tf.DataType, uniforms?: Uniform[]): Info;
+  makeTensorInfo(shape: number[], dtype: tf.DataType): Info;
+  uploadToGPU(id: object): void;
+  makeUniforms(u: Uniform[]): GPUBufferBinding;
+  ensureCommandEncoderReady(): void;
+  endComputePassEncoder(): void;
+  submitQueue(): void;
+  incRef(id: object): void;
+  recordAndSubmit(...args: unknown[]): void;
+}
+type KernelArgs = { inputs: tf.NamedTensorInfoMap; backend: WebGPUBackend; attrs: tf.NamedAttrMap };
+
+const prod = (s: number[]) => s.reduce((a, b) => a * b, 1);
+const isF32 = (...ts: (Info | undefined)[]) => ts.every((t) => !t || t.dtype === "float32");
+const int = (...v: number[]): Uniform[] => v.map((x) => ({ type: "int32", data: [x] }));
+const internals = (b: WebGPUBackend) => b as unknown as WebGPUInternals;
+const stockKernels = new Map<string, tf.KernelFunc>();
+
+function stock(name: string, args: KernelArgs): Info | Info[] {
+  return stockKernels.get(name)!(args as unknown as Parameters<tf.KernelFunc>[0]) as Info | Info[];
+}
+
+function run(be: WebGPUBackend, p: Program, inputs: Info[], uniforms: Uniform[]): Info {
+  return internals(be).runWebGPUProgram(p, inputs, "float32", uniforms);
+}
+
+/** Same data, another shape (no copy), like tfjs's Reshape. */
+function view(be: WebGPUBackend, t: Info, shape: number[]): Info {
+  internals(be).incRef(t.dataId);
+  return { dataId: t.dataId, shape, dtype: t.dtype };
+}
+
+function dispose(be: WebGPUBackend, ...ts: Info[]): void {
+  for (const t of ts) be.disposeData(t.dataId);
+}
+
+// --- matrix products --------------------------------------------------------------
+
+function gemm(be: WebGPUBackend, a: Info, b: Info, transA: boolean, transB: boolean, bias: Info | null): Info | null {
+  const ra = a.shape.length, rb = b.shape.length;
+  const M = transA ? a.shape[ra - 1]! : a.shape[ra - 2]!, K = transA ? a.shape[ra - 2]! : a.shape[ra - 1]!;
+  const N = transB ? b.shape[rb - 2]! : b.shape[rb - 1]!;
+  const batchA = prod(a.shape.slice(0, -2)), batchB = prod(b.shape.slice(0, -2));
+  const outBatch = tf.backend_util.assertAndGetBroadcastShape(a.shape.slice(0, -2), b.shape.slice(0, -2));
+  const batch = prod(outBatch);
+  if ((batchA !== batch && batchA !== 1) || (batchB !== batch && batchB !== 1)) return null;
+  if (bias && prod(bias.shape) !== N) return null;
+  const p = matMulProgram(batch, M, N, transA, transB, !!bias);
+  const out = run(be, p, bias ? [a, b, bias] : [a, b], [
+    ...int(M, N, K, a.shape[ra - 1]!, b.shape[rb - 1]!, batchA === 1 ? 0 : M * K, batchB === 1 ? 0 : K * N),
+  ]);
+  return { dataId: out.dataId, shape: [...outBatch, M, N], dtype: "float32" };
+}
+
+function batchMatMul(args: KernelArgs): Info | Info[] {
+  const { a, b } = args.inputs as { a: Info; b: Info };
+  const { transposeA, transposeB } = args.attrs as { transposeA: boolean; transposeB: boolean };
+  return (isF32(a, b) && gemm(args.backend, a, b, transposeA, transposeB, null)) || stock("BatchMatMul", args);
+}
+
+function fusedMatMul(args: KernelArgs): Info | Info[] {
+  const { a, b, bias, preluActivationWeights } = args.inputs as Record<string, Info | undefined>;
+  const { transposeA, transposeB, activation } = args.attrs as {
+    transposeA: boolean;
+    transposeB: boolean;
+    activation: string;
+  };
+  if (activation === "linear" && !preluActivationWeights && isF32(a, b, bias)) {
+    const out = gemm(args.backend, a!, b!, transposeA, transposeB, bias ?? null);
+    if (out) return out;
+  }
+  return stock("_FusedMatMul", args);
+}
+
+// --- fused ops -----------------------------------------------------------------------
+
+function layerNormFwd(args: KernelArgs): Info[] {
+  const { x, g, b } = args.inputs as { x: Info; g: Info; b: Info };
+  const be = args.backend;
+  const D = x.shape[x.shape.length - 1]!, rows = prod(x.shape) / D;
+  const eps = (args.attrs.eps as number) ?? 1e-5;
+  const stats = run(be, layerNormStatsProgram(rows), [x], [...int(rows, D), { type: "float32", data: [eps] }]);
+  const y = run(be, layerNormApplyProgram(rows * D), [x, stats, g, b], int(rows * D, rows, D));
+  return [{ dataId: y.dataId, shape: x.shape, dtype: "float32" }, stats];
+}
+
+function layerNormBwd(args: KernelArgs): Info[] {
+  const { x, g, dy, stats } = args.inputs as Record<string, Info>;
+  const be = args.backend;
+  const D = x!.shape[x!.shape.length - 1]!, rows = prod(x!.shape) / D;
+  const dx = run(be, layerNormGradXProgram(rows, D), [x!, g!, dy!, stats!], int(rows, D));
+  const both = run(be, layerNormGradParamsProgram(rows, D), [x!, dy!, stats!], int(rows, D));
+  const dg = stock("Slice", { ...args, inputs: { x: both }, attrs: { begin: [0, 0], size: [1, D] } }) as Info;
+  const db = stock("Slice", { ...args, inputs: { x: both }, attrs: { begin: [1, 0], size: [1, D] } }) as Info;
+  dispose(be, both);
+  const out = [view(be, dx, x!.shape), view(be, dg, [D]), view(be, db, [D])];
+  dispose(be, dx, dg, db);
+  return out;
+}
+
+function biasGeluFwd(args: KernelArgs): Info {
+  const { x, b } = args.inputs as { x: Info; b: Info };
+  const C = prod(b.shape), size = prod(x.shape);
+  const y = run(args.backend, biasGeluProgram(size), [x, b], int(size, C));
+  return { dataId: y.dataId, shape: x.shape, dtype: "float32" };
+}
+
+function biasGeluBwd(args: KernelArgs): Info[] {
+  const { x, b, dy } = args.inputs as { x: Info; b: Info; dy: Info };
+  const be = args.backend, C = prod(b.shape), size = prod(x.shape);
+  const dx = run(be, biasGeluGradProgram(size), [x, b, dy], int(size, C));
+  const db = run(be, columnSumProgram(size / C, C), [dx], int(size / C, C));
+  return [{ dataId: dx.dataId, shape: x.shape, dtype: "float32" }, { dataId: db.dataId, shape: b.shape, dtype: "float32" }];
+}
+
+function attnGeometry(qkv: Info, attrs: tf.NamedAttrMap) {
+  const [B, T, d3] = qkv.shape as [number, number, number];
+  const H = attrs.heads as number, dh = d3 / 3 / H;
+  const uniforms: Uniform[] = [...int(B, T, H, attrs.causal ? 1 : 0), { type: "float32", data: [1 / Math.sqrt(dh)] }];
+  return { B, T, H, dh, segment: attrs.segment as number, uniforms };
+}
+
+function attentionFwd(args: KernelArgs): Info[] {
+  const { qkv, cos, sin } = args.inputs as Record<string, Info>;
+  const be = args.backend;
+  const { B, T, H, dh, segment, uniforms } = attnGeometry(qkv!, args.attrs);
+  const qk = run(be, ropeQkProgram(B, T, H, dh, segment), [qkv!, cos!, sin!], uniforms);
+  const lse = run(be, attnLseProgram(B, T, H, dh, segment), [qk], uniforms);
+  const out = run(be, attnOutProgram(B, T, H, dh, segment), [qk, qkv!, lse], uniforms);
+  dispose(be, qk);
+  return [out, lse];
+}
+
+function attentionBwd(args: KernelArgs): Info {
+  const { qkv, cos, sin, lse, dout } = args.inputs as Record<string, Info>;
+  const be = args.backend;
+  const { B, T, H, dh, segment, uniforms } = attnGeometry(qkv!, args.attrs);
+  const qk = run(be, ropeQkProgram(B, T, H, dh, segment), [qkv!, cos!, sin!], uniforms);
+  const delta = run(be, attnDeltaProgram(B, T, H, dh, segment), [qk, qkv!, lse!, dout!], uniforms);
+  const dq = run(be, attnGradQProgram(B, T, H, dh, segment), [qk, qkv!, lse!, dout!, delta, cos!, sin!], uniforms);
+  const dqkv = run(be, attnGradKvProgram(B, T, H, dh, segment), [qk, qkv!, lse!, dout!, delta, dq, cos!, sin!], uniforms);
+  dispose(be, qk, delta, dq);
+  return dqkv;
+}
+
+// --- multi-tensor AdamW (raw dispatches: three outputs per tensor) ---------------------
+
+const adamPipelines = new Map<string, GPUComputePipeline>();
+
+function adamW(args: KernelArgs): Info[] {
+  const be = args.backend, w = internals(be);
+  const at = args.attrs as {
+    n: number;
+    lr: number;
+    beta1: number;
+    beta2: number;
+    eps: number;
+    weightDecay: number;
+    bc1: number;
+    bc2: number;
+    decayMask: boolean[];
+  };
+  const inputs = args.inputs as Record<string, Info>;
+  const scale = inputs.scale!; // read in the shader: no GPU→CPU round trip
+  w.uploadToGPU(scale.dataId);
+  const perDispatch = Math.max(1, Math.floor(((w.device.limits.maxStorageBuffersPerShaderStage ?? 8) - 1) / 7));
+  const outs: Info[][] = [[], [], []];
+  for (let start = 0; start < at.n; start += perDispatch) {
+    const idx = Array.from({ length: Math.min(perDispatch, at.n - start) }, (_, k) => start + k);
+    const key = `${idx.length}`;
+    let pipeline = adamPipelines.get(key);
+    if (!pipeline) {
+      pipeline = w.device.createComputePipeline({
+        layout: "auto",
+        compute: { module: w.device.createShaderModule({ code: adamWShader(idx.length) }), entryPoint: "main" },
+      });
+      adamPipelines.set(key, pipeline);
+    }
+    const buffers: GPUBuffer[] = [];
+    let maxN = 0;
+    const uniforms: Uniform[] = [at.lr, at.beta1, at.beta2, at.eps, at.bc1, at.bc2, 0, 0].map((v) => ({
+      type: "float32",
+      data: [v],
+    }));
+    for (const i of idx) {
+      const p = inputs[`p${i}`]!;
+      const ins = [p, inputs[`g${i}`]!, inputs[`m${i}`]!, inputs[`v${i}`]!];
+      const made = [0, 1, 2].map(() => w.makeTensorInfo(p.shape, "float32"));
+      for (const t of [...ins, ...made]) {
+        w.uploadToGPU(t.dataId);
+        buffers.push(w.tensorMap.get(t.dataId).resource!);
+        w.commandQueueOwnedIds.add(t.dataId);
+      }
+      made.forEach((t, k) => outs[k]!.push(t));
+      const n = prod(p.shape);
+      maxN = Math.max(maxN, n);
+      uniforms.push({ type: "uint32", data: [n] }, { type: "float32", data: [at.decayMask[i] ? at.weightDecay : 0] });
+    }
+    buffers.push(w.tensorMap.get(scale.dataId).resource!);
+    w.commandQueueOwnedIds.add(scale.dataId);
+    const entries: GPUBindGroupEntry[] = buffers.map((buffer, binding) => ({ binding, resource: { buffer } }));
+    entries.push({ binding: buffers.length, resource: w.makeUniforms(uniforms) });
+    const bindGroup = w.device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries });
+    w.ensureCommandEncoderReady();
+    if (!w.computePassEncoder) w.computePassEncoder = w.commandEncoder!.beginComputePass({});
+    const groups = Math.ceil(maxN / 256);
+    const gx = Math.min(groups, 65535);
+    w.computePassEncoder.setPipeline(pipeline);
+    w.computePassEncoder.setBindGroup(0, bindGroup);
+    w.computePassEncoder.dispatchWorkgroups(gx, Math.ceil(groups / gx), 1);
+    countDispatch(be);
+    if (++w.dispatchCountInPass >= (tf.env().get("WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE") as number)) {
+      w.endComputePassEncoder();
+      w.submitQueue();
+    }
+  }
+  return [...outs[0]!, ...outs[1]!, ...outs[2]!];
+}
+
+// --- dispatch counting -------------------------------------------------------------------
+
+const dispatchCounts = new WeakMap<object, { n: number }>();
+
+function countDispatch(be: object): void {
+  const c = dispatchCounts.get(be);
+  if (c) c.n++;
+}
+
+/**
+ * Starts counting the compute dispatches a WebGPU backend (stock or darl)
+ * records, and returns a function that reads the count.
+ *
+ * @param backend A tfjs WebGPU backend (e.g. `tf.backend()`).
+ * @returns A function returning dispatches since the call.
+ */
+export function countDispatches(backend: object): () => number {
+  let c = dispatchCounts.get(backend);
+  if (!c) {
+    c = { n: 0 };
+    dispatchCounts.set(backend, c);
+    const w = backend as WebGPUInternals;
+    const original = w.recordAndSubmit.bind(w);
+    const counter = c;
+    w.recordAndSubmit = (...a: unknown[]) => {
+      counter.n++;
+      original(...a);
+    };
+  }
+  const start = c.n;
+  return () => c!.n - start;
+}
+
+const OVERRIDES: Record<string, (args: KernelArgs) => Info | Info[]> = {
+  BatchMatMul: batchMatMul,
+  _FusedMatMul: fusedMatMul,
+  DarlLayerNorm: layerNormFwd,
+  DarlLayerNormGrad: layerNormBwd,
+  DarlBiasGelu: biasGeluFwd,
+  DarlBiasGeluGrad: biasGeluBwd,
+  DarlAttention: attentionFwd,
+  DarlAttentionGrad: attentionBwd,
+  DarlAdamW: adamW,
+};
+
+async function createBackend(): Promise<WebGPUBackend> {
+  const adapter = await navigator.gpu.requestAdapter({ powerPreference: "high-performance" });
+  if (!adapter) throw new Error("navigator.gpu.requestAdapter() returned no adapter");
+  const l = adapter.limits;
+  const device = await adapter.requestDevice({
+    requiredFeatures: adapter.features.has("timestamp-query") ? ["timestamp-query"] : [],
+    requiredLimits: {
+      maxComputeWorkgroupStorageSize: l.maxComputeWorkgroupStorageSize,
+      maxComputeWorkgroupsPerDimension: l.maxComputeWorkgroupsPerDimension,
+      maxStorageBufferBindingSize: l.maxStorageBufferBindingSize,
+      maxBufferSize: l.maxBufferSize,
+      maxComputeWorkgroupSizeX: l.maxComputeWorkgroupSizeX,
+      maxComputeInvocationsPerWorkgroup: l.maxComputeInvocationsPerWorkgroup,
+      maxStorageBuffersPerShaderStage: l.maxStorageBuffersPerShaderStage,
+    },
+  });
+  return new WebGPUBackend(device, adapter.info);
+}
+
+let registered = false;
+
+/**
+ * Registers the `darl-webgpu` backend (once) and returns its name.
+ *
+ * @returns "darl-webgpu".
+ */
+export function registerDarlWebgpu(): Promise<string> {
+  if (!registered) {
+    registered = true;
+    registerFusedGradients();
+    tf.registerBackend(DARL_WEBGPU, createBackend, 0);
+    for (const k of tf.getKernelsForBackend("webgpu")) {
+      stockKernels.set(k.kernelName, k.kernelFunc);
+      if (!(k.kernelName in OVERRIDES)) tf.registerKernel({ ...k, backendName: DARL_WEBGPU });
+    }
+    for (const [kernelName, f] of Object.entries(OVERRIDES)) {
+      tf.registerKernel({ kernelName, backendName: DARL_WEBGPU, kernelFunc: f as unknown as tf.KernelFunc });
+    }
+  }
+  return Promise.resolve(DARL_WEBGPU);
+}

@@ -75,12 +75,7 @@ export {
   type TrainState,
 } from "./src/darl/pretrain.ts";
 export { adamwUpdate, clipByGlobalNorm, initAdamW, warmupCosine } from "./src/train/optim.ts";
-export {
-  type Checkpoint,
-  loadCheckpoint,
-  resolveCheckpoint,
-  saveCheckpoint,
-} from "./src/train/checkpoint.ts";
+export { type Checkpoint, loadCheckpoint, resolveCheckpoint, saveCheckpoint } from "./src/train/checkpoint.ts";
 export { decodeSafetensors, encodeSafetensors } from "./src/train/safetensors.ts";
 
 // Data

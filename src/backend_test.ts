@@ -12,7 +12,10 @@ async function lossAndGrads(): Promise<{ loss: number; grads: Map<string, Float3
   const params = initDarl(cfg, 11);
   const leaves = namedLeaves(params as never);
   const x = tf.tensor4d(Float32Array.from({ length: 3 * 64 }, (_, i) => Math.sin(i * 0.37)), [3, 8, 8, 1]);
-  const { value, grads } = tf.variableGrads(() => darlMseLoss(params, cfg, x).loss, leaves.map(([, t]) => t as tf.Variable));
+  const { value, grads } = tf.variableGrads(
+    () => darlMseLoss(params, cfg, x).loss,
+    leaves.map(([, t]) => t as tf.Variable),
+  );
   const out = new Map<string, Float32Array>();
   for (const [name, t] of leaves) out.set(name, (await grads[(t as tf.Variable).name]!.data()) as Float32Array);
   const loss = (await value.data())[0]!;

@@ -43,7 +43,9 @@ export function parseFlags(args: string[], spec: FlagSpec): Record<string, strin
   options.help = { type: "boolean" };
   try {
     const { values, positionals } = parseArgs({ args, options, strict: true, allowPositionals: true });
-    if (positionals.length) throw new DarlError(`unexpected argument "${positionals[0]}" (flags look like --name value)`);
+    if (positionals.length) {
+      throw new DarlError(`unexpected argument "${positionals[0]}" (flags look like --name value)`);
+    }
     return values as Record<string, string | boolean | undefined>;
   } catch (e) {
     if (e instanceof DarlError) throw e;

@@ -13,9 +13,15 @@ Deno.test("darlConfig() builds presets and applies overrides", () => {
 });
 
 Deno.test("validateDarlConfig() rejects inconsistent configs with the flag name", () => {
-  assert.throws(() => validateDarlConfig({ ...DARL_DEFAULTS, patchSize: 5 }), /--patch-size: 5 must divide --image-size 28/);
+  assert.throws(
+    () => validateDarlConfig({ ...DARL_DEFAULTS, patchSize: 5 }),
+    /--patch-size: 5 must divide --image-size 28/,
+  );
   assert.throws(() => validateDarlConfig({ ...DARL_DEFAULTS, heads: 3 }), /--heads: 3 must divide --dim 128/);
-  assert.throws(() => validateDarlConfig({ ...DARL_DEFAULTS, dim: 24, heads: 4 }), /2D RoPE needs dim\/heads divisible by 4/);
+  assert.throws(
+    () => validateDarlConfig({ ...DARL_DEFAULTS, dim: 24, heads: 4 }),
+    /2D RoPE needs dim\/heads divisible by 4/,
+  );
   assert.throws(() => validateDarlConfig({ ...DARL_DEFAULTS, depth: 0 }), DarlError);
 });
 
@@ -24,7 +30,10 @@ Deno.test("applyFlags() parses values by the type of the default", () => {
   assert.equal(cfg.depth, 2);
   assert.equal(cfg.ropeBase, 100);
   assert.equal(cfg.target, "global");
-  assert.throws(() => applyFlags(DARL_DEFAULTS, DARL_SCHEMA, { depth: "two" }), /--depth: expected a number, got "two"/);
+  assert.throws(
+    () => applyFlags(DARL_DEFAULTS, DARL_SCHEMA, { depth: "two" }),
+    /--depth: expected a number, got "two"/,
+  );
   assert.throws(
     () => applyFlags(DARL_DEFAULTS, DARL_SCHEMA, { "pos-encoding": "alibi" }),
     /--pos-encoding: expected one of rope2d, rope1d, learned, sincos, none, got "alibi"/,

@@ -7,7 +7,7 @@
  *
  * @module
  */
-import { runClang } from "npm:@yowasp/clang@21.1.4-3";
+import * as yowasp from "@yowasp/clang";
 import { encodeBase64 } from "../src/kernels/cpu/base64.ts";
 import { sha256Hex } from "../src/data/files.ts";
 
@@ -30,6 +30,11 @@ export const CLANG_FLAGS = [
   "-Wl,--export=__heap_base",
 ];
 
+// The package's type declarations predate its `runClang` export.
+const { runClang } = yowasp as unknown as {
+  runClang: (args: string[], files: Record<string, string>) => Promise<Record<string, unknown>>;
+};
+
 if (import.meta.main) {
   const dir = new URL("../src/kernels/cpu/", import.meta.url);
   const source = await Deno.readTextFile(new URL("kernels.c", dir));
@@ -48,5 +53,9 @@ if (import.meta.main) {
       `export const KERNELS_SOURCE_SHA256 = "${hash}";\n\n` +
       `/** The WebAssembly binary, base64. */\nexport const KERNELS_WASM_BASE64 = [\n${lines}\n].join("");\n`,
   );
-  console.log(`kernels.wasm: ${wasm.length} bytes in ${((performance.now() - t0) / 1000).toFixed(1)} s (source ${hash.slice(0, 12)}…)`);
+  console.log(
+    `kernels.wasm: ${wasm.length} bytes in ${((performance.now() - t0) / 1000).toFixed(1)} s (source ${
+      hash.slice(0, 12)
+    }…)`,
+  );
 }

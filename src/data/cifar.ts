@@ -106,9 +106,8 @@ export async function readCifarDir(
   const n = variant === "cifar10" ? 10 : 100;
   let classes = Array.from({ length: n }, (_, i) => String(i));
   if (await exists(metaFile)) {
-    const names = new TextDecoder().decode(await readInput(metaFile, "class names")).split(/\r?\n/).map((s) =>
-      s.trim()
-    ).filter((s) => s.length > 0);
+    const names = new TextDecoder().decode(await readInput(metaFile, "class names")).split(/\r?\n/).map((s) => s.trim())
+      .filter((s) => s.length > 0);
     if (names.length !== n) {
       throw new DarlError(`${metaFile}: expected ${n} class names, one per line, found ${names.length}`);
     }

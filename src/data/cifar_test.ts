@@ -24,8 +24,10 @@ Deno.test("parseCifarBatch() converts planar RGB to channels-last and round-trip
 });
 
 Deno.test("parseCifarBatch() rejects lengths that are not a multiple of the record size", () => {
-  assert.throws(() => parseCifarBatch(new Uint8Array(3073 * 2 + 5), "data_batch_1.bin", "cifar10"),
-    /data_batch_1\.bin: length 6151 is not a positive multiple of the cifar10 record size 3073/);
+  assert.throws(
+    () => parseCifarBatch(new Uint8Array(3073 * 2 + 5), "data_batch_1.bin", "cifar10"),
+    /data_batch_1\.bin: length 6151 is not a positive multiple of the cifar10 record size 3073/,
+  );
   assert.throws(() => parseCifarBatch(new Uint8Array(3073), "train.bin", "cifar100"), /cifar100 record size 3074/);
   const bad = new Uint8Array(3073);
   bad[0] = 12;

@@ -130,7 +130,9 @@ export async function readIdxPair(
   if (labelsPath) {
     const lab = await readIdx(labelsPath);
     if (lab.dims.length !== 1 || (lab.type !== 0x08 && lab.type !== 0x0b && lab.type !== 0x0c)) {
-      throw new DarlError(`${labelsPath}: expected integer labels of rank 1 (magic 0x00000801), got rank ${lab.dims.length}`);
+      throw new DarlError(
+        `${labelsPath}: expected integer labels of rank 1 (magic 0x00000801), got rank ${lab.dims.length}`,
+      );
     }
     if (lab.dims[0] !== n) {
       throw new DarlError(`${labelsPath}: has ${lab.dims[0]} labels but ${imagesPath} has ${n} images`);

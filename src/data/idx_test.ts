@@ -21,7 +21,10 @@ Deno.test("parseIdx() rejects a bad magic number, naming the file", () => {
   const good = encodeIdx([2, 2], new Uint8Array(4));
   const bad = good.slice();
   bad[2] = 0x42;
-  assert.throws(() => parseIdx(bad, "imgs.idx"), (e: Error) => e instanceof DarlError && /imgs\.idx: bad IDX magic number 0x00004202/.test(e.message));
+  assert.throws(
+    () => parseIdx(bad, "imgs.idx"),
+    (e: Error) => e instanceof DarlError && /imgs\.idx: bad IDX magic number 0x00004202/.test(e.message),
+  );
   const zero = good.slice();
   zero[0] = 1;
   assert.throws(() => parseIdx(zero, "imgs.idx"), /bad IDX magic/);
@@ -31,7 +34,10 @@ Deno.test("parseIdx() rejects truncated headers and data", () => {
   const good = encodeIdx([3, 2, 2], new Uint8Array(12));
   assert.throws(() => parseIdx(good.subarray(0, 2), "a"), /a: truncated IDX file/);
   assert.throws(() => parseIdx(good.subarray(0, 10), "a"), /a: truncated IDX header \(expected 16 bytes, found 10\)/);
-  assert.throws(() => parseIdx(good.subarray(0, 20), "a"), /a: truncated IDX data \(dims \[3, 2, 2\] need 28 bytes, found 20\)/);
+  assert.throws(
+    () => parseIdx(good.subarray(0, 20), "a"),
+    /a: truncated IDX data \(dims \[3, 2, 2\] need 28 bytes, found 20\)/,
+  );
   assert.throws(() => parseIdx(new Uint8Array([...good, 1]), "a"), /trailing bytes/);
 });
 

@@ -73,7 +73,9 @@ export async function readImageFolder(root: string, classes?: string[]): Promise
     if (!first) first = img;
     if (img.width !== first.width || img.height !== first.height) {
       throw new DarlError(
-        `${it.file}: image is ${img.width}×${img.height} but ${items[0]!.file} is ${first.width}×${first.height} (all images must have the same size)`,
+        `${it.file}: image is ${img.width}×${img.height} but ${
+          items[0]!.file
+        } is ${first.width}×${first.height} (all images must have the same size)`,
       );
     }
     decoded.push(img);

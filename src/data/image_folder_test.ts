@@ -18,11 +18,15 @@ Deno.test("readImageFolder() rejects mixed sizes and empty class folders", async
   const dir = await Deno.makeTempDir();
   await Deno.mkdir(`${dir}/a`);
   await Deno.mkdir(`${dir}/b`);
-  const png = (w: number, h: number) => encodePngImage({ width: w, height: h, channels: 1, data: new Uint8Array(w * h) });
+  const png = (w: number, h: number) =>
+    encodePngImage({ width: w, height: h, channels: 1, data: new Uint8Array(w * h) });
   await Deno.writeFile(`${dir}/a/0.png`, png(8, 8));
   await assert.rejects(readImageFolder(dir), new RegExp(`${dir}/b: empty class folder`));
   await Deno.writeFile(`${dir}/b/0.png`, png(8, 6));
-  await assert.rejects(readImageFolder(dir), /b\/0\.png: image is 8×6 but .*a\/0\.png is 8×8 \(all images must have the same size\)/);
+  await assert.rejects(
+    readImageFolder(dir),
+    /b\/0\.png: image is 8×6 but .*a\/0\.png is 8×8 \(all images must have the same size\)/,
+  );
   await Deno.writeFile(`${dir}/b/0.png`, new Uint8Array([1, 2, 3]));
   await assert.rejects(readImageFolder(dir), /b\/0\.png: not a readable PNG/);
   await Deno.remove(dir, { recursive: true });

@@ -95,12 +95,22 @@ async function loadIdx(opts: PrepareOptions, defaultName: string, classes: strin
   }
   return {
     name: opts.name ?? defaultName,
-    source: `IDX files: ${files.trainImages}, ${files.trainLabels ?? "-"}, ${files.testImages}, ${files.testLabels ?? "-"}`,
+    source: `IDX files: ${files.trainImages}, ${files.trainLabels ?? "-"}, ${files.testImages}, ${
+      files.testLabels ?? "-"
+    }`,
     shape: train.shape,
     classes: train.labels ? names! : [],
     splits: {
-      train: { count: train.images.length / train.shape.reduce((a, b) => a * b), images: train.images, labels: train.labels },
-      test: { count: test.images.length / test.shape.reduce((a, b) => a * b), images: test.images, labels: test.labels },
+      train: {
+        count: train.images.length / train.shape.reduce((a, b) => a * b),
+        images: train.images,
+        labels: train.labels,
+      },
+      test: {
+        count: test.images.length / test.shape.reduce((a, b) => a * b),
+        images: test.images,
+        labels: test.labels,
+      },
     },
   };
 }
@@ -120,7 +130,9 @@ async function loadFolder(opts: PrepareOptions): Promise<DatasetContent> {
     const train = await readImageFolder(`${dir}/train`);
     const test = await readImageFolder(`${dir}/test`, train.labels ? train.classes : undefined);
     if (train.shape.join() !== test.shape.join()) {
-      throw new DarlError(`${test.files[0]}: test images are ${test.shape.join("×")}, train images ${train.shape.join("×")}`);
+      throw new DarlError(
+        `${test.files[0]}: test images are ${test.shape.join("×")}, train images ${train.shape.join("×")}`,
+      );
     }
     return {
       name,
@@ -155,7 +167,8 @@ async function loadFolder(opts: PrepareOptions): Promise<DatasetContent> {
   }
   return {
     name,
-    source: `image folder ${dir}; deterministic split: per class, shuffled with seed ${seed}, ${frac} held out for test`,
+    source:
+      `image folder ${dir}; deterministic split: per class, shuffled with seed ${seed}, ${frac} held out for test`,
     shape: all.shape,
     classes: all.classes,
     splits: {
@@ -174,7 +187,9 @@ async function loadFolder(opts: PrepareOptions): Promise<DatasetContent> {
 export async function loadSource(opts: PrepareOptions): Promise<DatasetContent> {
   switch (opts.source) {
     case "fashion-mnist":
-      if (opts.idxDir) return { ...(await loadIdx(opts, "fashion-mnist", FASHION_MNIST_CLASSES)), name: opts.name ?? "fashion-mnist" };
+      if (opts.idxDir) {
+        return { ...(await loadIdx(opts, "fashion-mnist", FASHION_MNIST_CLASSES)), name: opts.name ?? "fashion-mnist" };
+      }
       return { ...(await loadFashionMnistNpm(opts.log)), ...(opts.name ? { name: opts.name } : {}) };
     case "mnist":
       if (opts.idxDir) return { ...(await loadIdx(opts, "mnist", MNIST_CLASSES)), name: opts.name ?? "mnist" };

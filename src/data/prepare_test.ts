@@ -23,7 +23,12 @@ Deno.test("prepareDataset() prepares every fixture format", async () => {
   const split = await prepareDataset({ source: "folder", dir: fixture("folder_split"), out: `${out}/fs` });
   assert.equal(split.splits.train!.count, 6);
   assert.equal(split.splits.test!.count, 3);
-  const folder = await prepareDataset({ source: "folder", dir: fixture("folder"), out: `${out}/f`, testFraction: 0.34 });
+  const folder = await prepareDataset({
+    source: "folder",
+    dir: fixture("folder"),
+    out: `${out}/f`,
+    testFraction: 0.34,
+  });
   assert.equal(folder.splits.train!.count + folder.splits.test!.count, 10);
   assert.deepEqual(folder.splits.test!.classCounts, [1, 1, 1]);
   const ds = await openDataset(`${out}/idx`);
@@ -47,24 +52,52 @@ Deno.test("deno task prepare: bad inputs fail with one line naming the file, and
   await Deno.copyFile(fixture("folder/checks/0.png"), `${tmp}/mixed/a/0.png`);
   await Deno.copyFile(fixture("folder/checks/0.png"), `${tmp}/mixed/b/0.png`);
   const { encodePngImage } = await import("./png.ts");
-  await Deno.writeFile(`${tmp}/mixed/b/1.png`, encodePngImage({ width: 5, height: 8, channels: 1, data: new Uint8Array(40) }));
+  await Deno.writeFile(
+    `${tmp}/mixed/b/1.png`,
+    encodePngImage({ width: 5, height: 8, channels: 1, data: new Uint8Array(40) }),
+  );
   await Deno.mkdir(`${tmp}/empty/a`, { recursive: true });
   await Deno.mkdir(`${tmp}/empty/b`, { recursive: true });
   await Deno.copyFile(fixture("folder/checks/0.png"), `${tmp}/empty/a/0.png`);
   await Deno.writeFile(`${tmp}/labels.idx`, encodeIdx([3], new Uint8Array(3)));
 
-  const idxArgs = (imgs: string, labels = goodLabels) =>
-    ["--source", "idx", "--train-images", imgs, "--train-labels", labels, "--test-images", imgs, "--out", `${tmp}/out`];
+  const idxArgs = (
+    imgs: string,
+    labels = goodLabels,
+  ) => [
+    "--source",
+    "idx",
+    "--train-images",
+    imgs,
+    "--train-labels",
+    labels,
+    "--test-images",
+    imgs,
+    "--out",
+    `${tmp}/out`,
+  ];
   const cases: [string[], RegExp][] = [
     [idxArgs(`${tmp}/nope.idx`), /nope\.idx: file not found \(expected an IDX file\)/],
     [idxArgs(`${tmp}/magic.idx`), /magic\.idx: bad IDX magic number 0x00009903/],
     [idxArgs(`${tmp}/trunc.idx`), /trunc\.idx: truncated IDX data/],
-    [idxArgs(fixture("idx/train-images-idx3-ubyte"), `${tmp}/labels.idx`), /labels\.idx: has 3 labels but .* has 24 images/],
-    [["--source", "cifar10", "--dir", `${tmp}/cifar`, "--out", `${tmp}/out`], /data_batch_1\.bin: length 3083 is not a positive multiple of the cifar10 record size 3073/],
-    [["--source", "folder", "--dir", `${tmp}/mixed`, "--out", `${tmp}/out`], /mixed\/b\/1\.png: image is 5×8 but .* is 8×8/],
+    [
+      idxArgs(fixture("idx/train-images-idx3-ubyte"), `${tmp}/labels.idx`),
+      /labels\.idx: has 3 labels but .* has 24 images/,
+    ],
+    [
+      ["--source", "cifar10", "--dir", `${tmp}/cifar`, "--out", `${tmp}/out`],
+      /data_batch_1\.bin: length 3083 is not a positive multiple of the cifar10 record size 3073/,
+    ],
+    [
+      ["--source", "folder", "--dir", `${tmp}/mixed`, "--out", `${tmp}/out`],
+      /mixed\/b\/1\.png: image is 5×8 but .* is 8×8/,
+    ],
     [["--source", "folder", "--dir", `${tmp}/empty`, "--out", `${tmp}/out`], /empty\/b: empty class folder/],
     [["--source", "folder", "--dir", `${tmp}/missing`, "--out", `${tmp}/out`], /missing: directory not found/],
-    [["--source", "tarball"], /--source: expected one of fashion-mnist, mnist, idx, cifar10, cifar100, folder, got "tarball"/],
+    [
+      ["--source", "tarball"],
+      /--source: expected one of fashion-mnist, mnist, idx, cifar10, cifar100, folder, got "tarball"/,
+    ],
     [["--bogus", "1"], /--bogus: unknown flag/],
   ];
   for (const [args, pattern] of cases) {
@@ -77,7 +110,14 @@ Deno.test("deno task prepare: bad inputs fail with one line naming the file, and
   }
   // Nothing was written: no dataset and no temporary directory.
   assert.deepEqual((await entries(tmp)).filter((n) => n.startsWith("out")), []);
-  const ok = await runTaskProcess("prepare.ts", ["--source", "idx", "--idx-dir", fixture("idx"), "--out", `${tmp}/out`]);
+  const ok = await runTaskProcess("prepare.ts", [
+    "--source",
+    "idx",
+    "--idx-dir",
+    fixture("idx"),
+    "--out",
+    `${tmp}/out`,
+  ]);
   assert.equal(ok.code, 0, ok.stderr);
   assert.match(ok.stdout, /prepared idx in .*out: 8×8×1 images, 3 classes, test 12, train 24/);
   await Deno.remove(tmp, { recursive: true });

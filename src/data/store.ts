@@ -147,12 +147,16 @@ export async function writeDataset(
   const files: [string, Uint8Array][] = [];
   for (const [name, s] of Object.entries(content.splits).sort(([a], [b]) => (a < b ? -1 : 1))) {
     if (s.images.length !== s.count * size) {
-      throw new DarlError(`${dir}: split "${name}" has ${s.images.length} bytes for ${s.count} images of ${H}×${W}×${C}`);
+      throw new DarlError(
+        `${dir}: split "${name}" has ${s.images.length} bytes for ${s.count} images of ${H}×${W}×${C}`,
+      );
     }
     const counts = new Array(content.classes.length).fill(0);
     let lab: Uint8Array | null = null;
     if (labelled) {
-      if (!s.labels || s.labels.length !== s.count) throw new DarlError(`${dir}: split "${name}" needs ${s.count} labels`);
+      if (!s.labels || s.labels.length !== s.count) {
+        throw new DarlError(`${dir}: split "${name}" needs ${s.count} labels`);
+      }
       for (const l of s.labels) {
         if (l >= content.classes.length) {
           throw new DarlError(`${dir}: split "${name}" has label ${l} but only ${content.classes.length} classes`);
@@ -250,7 +254,9 @@ export async function openDataset(dir: string, opts: { verify?: boolean } = {}):
       for (let i = 0; i < s.count; i++) labels[i] = v.getUint16(2 * i, true);
     }
     if (opts.verify !== false && (await splitHash(images, labRaw)) !== s.sha256) {
-      throw new DarlError(`${imgPath}: checksum mismatch with ${dir}/header.json (the dataset is corrupt; prepare it again)`);
+      throw new DarlError(
+        `${imgPath}: checksum mismatch with ${dir}/header.json (the dataset is corrupt; prepare it again)`,
+      );
     }
     splits[name] = { count: s.count, images, labels };
   }

@@ -19,7 +19,11 @@ export function registerFusedGradients(): void {
     gradFunc: (dys, saved) => {
       const dy = Array.isArray(dys) ? dys[0]! : dys;
       const [x, g, stats] = saved as tf.Tensor[];
-      const [dx, dg, db] = tf.engine().runKernel("DarlLayerNormGrad", { x: x!, g: g!, dy, stats: stats! }, {}) as tf.Tensor[];
+      const [dx, dg, db] = tf.engine().runKernel(
+        "DarlLayerNormGrad",
+        { x: x!, g: g!, dy, stats: stats! },
+        {},
+      ) as tf.Tensor[];
       return { x: () => dx!, g: () => dg!, b: () => db! };
     },
   });
@@ -28,7 +32,11 @@ export function registerFusedGradients(): void {
     inputsToSave: ["x", "b"],
     gradFunc: (dy, saved) => {
       const [x, b] = saved as tf.Tensor[];
-      const [dx, db] = tf.engine().runKernel("DarlBiasGeluGrad", { x: x!, b: b!, dy: dy as tf.Tensor }, {}) as tf.Tensor[];
+      const [dx, db] = tf.engine().runKernel(
+        "DarlBiasGeluGrad",
+        { x: x!, b: b!, dy: dy as tf.Tensor },
+        {},
+      ) as tf.Tensor[];
       return { x: () => dx!, b: () => db! };
     },
   });

@@ -16,7 +16,10 @@ import { adamwUpdate, globalNorm, initAdamW } from "../train/optim.ts";
 /** Deterministic test data (no RNG state involved). */
 export function wave(shape: number[], seed: number): tf.Tensor {
   const n = shape.reduce((a, b) => a * b, 1);
-  return tf.tensor(Float32Array.from({ length: n }, (_, i) => Math.sin(i * 0.731 + seed) * Math.cos(i * 0.117 + 2 * seed)), shape);
+  return tf.tensor(
+    Float32Array.from({ length: n }, (_, i) => Math.sin(i * 0.731 + seed) * Math.cos(i * 0.117 + 2 * seed)),
+    shape,
+  );
 }
 
 /** One named result of a case. */
@@ -134,7 +137,10 @@ export function kernelCases(): KernelCase[] {
           const w = wave([B, T, H * dh], 16);
           let r = null;
           if (rope) {
-            const pos = Array.from({ length: T }, (_, i) => (i === 0 ? null : { row: Math.floor((i - 1) / 4), col: (i - 1) % 4, index: i }));
+            const pos = Array.from(
+              { length: T },
+              (_, i) => (i === 0 ? null : { row: Math.floor((i - 1) / 4), col: (i - 1) % 4, index: i }),
+            );
             const t = ropeTables(pos, dh, rope, 100);
             r = { cos: tf.tensor2d(t.cos, [T, dh]), sin: tf.tensor2d(t.sin, [T, dh]), segment: t.segment };
           }
@@ -143,13 +149,15 @@ export function kernelCases(): KernelCase[] {
         }),
     });
   }
-  for (const [name, op] of [
-    ["add", tf.add],
-    ["sub", tf.sub],
-    ["mul", tf.mul],
-    ["div", tf.div],
-    ["squaredDifference", tf.squaredDifference],
-  ] as const) {
+  for (
+    const [name, op] of [
+      ["add", tf.add],
+      ["sub", tf.sub],
+      ["mul", tf.mul],
+      ["div", tf.div],
+      ["squaredDifference", tf.squaredDifference],
+    ] as const
+  ) {
     cases.push({
       name: `${name} with broadcasting`,
       run: () =>
@@ -177,22 +185,27 @@ export function kernelCases(): KernelCase[] {
           mid: tf.sum(x, 1),
           slice: x.slice([1, 3, 2], [4, 50, 20]),
           split: s1!,
-          splitGrad: grad((v) => tf.concat([tf.split(v, [30, 40], 1)[1]!, s0!], 1), x, wave([9, 70, 33], 25))
-            ,
+          splitGrad: grad((v) => tf.concat([tf.split(v, [30, 40], 1)[1]!, s0!], 1), x, wave([9, 70, 33], 25)),
         };
       }),
   });
   cases.push({
     name: "AdamW multi-tensor update and global norm",
     run: () => {
-      const params = tf.tidy(() => [wave([37, 29], 26), wave([29], 27), wave([5, 3, 7], 28)].map((t) => tf.variable(t)));
+      const params = tf.tidy(() =>
+        [wave([37, 29], 26), wave([29], 27), wave([5, 3, 7], 28)].map((t) => tf.variable(t))
+      );
       const grads = [wave([37, 29], 29), wave([29], 30), wave([5, 3, 7], 31)];
       const state = initAdamW(params);
       const norm = globalNorm(grads);
       const out: Record<string, tf.Tensor> = { norm };
       const half = tf.scalar(0.5);
       for (let s = 0; s < 3; s++) {
-        adamwUpdate(params, grads, state, 0.01, { beta1: 0.9, beta2: 0.95, eps: 1e-8, weightDecay: 0.1 }, [true, false, true], half);
+        adamwUpdate(params, grads, state, 0.01, { beta1: 0.9, beta2: 0.95, eps: 1e-8, weightDecay: 0.1 }, [
+          true,
+          false,
+          true,
+        ], half);
       }
       half.dispose();
       params.forEach((p, i) => (out[`p${i}`] = p.clone()));

@@ -55,8 +55,6 @@ export function linear(p: LinearParams, x: tf.Tensor): tf.Tensor {
   const outDim = p.w.shape[1]!;
   const lead = x.shape.slice(0, -1);
   const x2 = x.reshape([-1, inDim]) as tf.Tensor2D;
-  const y = p.b
-    ? tf.fused.matMul({ a: x2, b: p.w as tf.Tensor2D, bias: p.b })
-    : tf.matMul(x2, p.w as tf.Tensor2D);
+  const y = p.b ? tf.fused.matMul({ a: x2, b: p.w as tf.Tensor2D, bias: p.b }) : tf.matMul(x2, p.w as tf.Tensor2D);
   return y.reshape([...lead, outDim]);
 }

@@ -6,7 +6,12 @@ import { applyRope, ropeTables, rotateHalf, type TokenPosition } from "./rope.ts
 function rotate(x: Float32Array, pos: TokenPosition[], dh: number, kind: "rope2d" | "rope1d", base = 10000) {
   const t = ropeTables(pos, dh, kind, base);
   return tf.tidy(() =>
-    applyRope(tf.tensor2d(x, [pos.length, dh]), tf.tensor2d(t.cos, [pos.length, dh]), tf.tensor2d(t.sin, [pos.length, dh]), t.segment)
+    applyRope(
+      tf.tensor2d(x, [pos.length, dh]),
+      tf.tensor2d(t.cos, [pos.length, dh]),
+      tf.tensor2d(t.sin, [pos.length, dh]),
+      t.segment,
+    )
       .dataSync()
   );
 }
@@ -24,7 +29,12 @@ const dot = (a: ArrayLike<number>, b: ArrayLike<number>, i: number, j: number, d
 Deno.test("ropeTables() + applyRope() preserve the norm of every token", async () => {
   await useCpu();
   for (const kind of ["rope2d", "rope1d"] as const) {
-    const dh = 16, pos: TokenPosition[] = [null, { row: 0, col: 0, index: 1 }, { row: 3, col: 5, index: 2 }, { row: 6, col: 1, index: 3 }];
+    const dh = 16,
+      pos: TokenPosition[] = [null, { row: 0, col: 0, index: 1 }, { row: 3, col: 5, index: 2 }, {
+        row: 6,
+        col: 1,
+        index: 3,
+      }];
     const x = randn(pos.length * dh, 1);
     const y = rotate(x, pos, dh, kind);
     for (let t = 0; t < pos.length; t++) {

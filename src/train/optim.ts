@@ -106,7 +106,9 @@ export function sumAll(xs: tf.Tensor[]): tf.Tensor {
   let level = xs;
   while (level.length > 1) {
     const next: tf.Tensor[] = [];
-    for (let i = 0; i < level.length; i += 2) next.push(i + 1 < level.length ? tf.add(level[i]!, level[i + 1]!) : level[i]!);
+    for (let i = 0; i < level.length; i += 2) {
+      next.push(i + 1 < level.length ? tf.add(level[i]!, level[i + 1]!) : level[i]!);
+    }
     level = next;
   }
   return level[0]!;

@@ -110,9 +110,7 @@ export function linePlot(series: Series[], opts: PlotOptions = {}): RasterImage 
     const s = fmt(t);
     drawText(data, width, height, x - textWidth(s) / 2, top + ph + 6, s, black);
   }
-  const yt = logY
-    ? niceTicks(ylo, yhi, 5).map((v) => Math.pow(10, v))
-    : niceTicks(ylo, yhi, 6);
+  const yt = logY ? niceTicks(ylo, yhi, 5).map((v) => Math.pow(10, v)) : niceTicks(ylo, yhi, 6);
   for (const t of yt) {
     const y = Math.round(Y(t));
     if (y < top || y > top + ph) continue;
@@ -138,7 +136,9 @@ export function linePlot(series: Series[], opts: PlotOptions = {}): RasterImage 
     drawText(data, width, height, lx + 18, ly, s.name, black);
   });
   if (opts.title) drawText(data, width, height, left, 10, opts.title, black);
-  if (opts.xLabel) drawText(data, width, height, left + pw / 2 - textWidth(opts.xLabel) / 2, height - 14, opts.xLabel, black);
+  if (opts.xLabel) {
+    drawText(data, width, height, left + pw / 2 - textWidth(opts.xLabel) / 2, height - 14, opts.xLabel, black);
+  }
   if (opts.yLabel) drawText(data, width, height, 4, top - 14, opts.yLabel, black);
   return { width, height, channels: 3, data };
 }
@@ -166,7 +166,10 @@ export interface Bar {
  * if (img.height < 100) throw new Error();
  * ```
  */
-export function barChart(bars: Bar[], opts: { title?: string; width?: number; height?: number; max?: number } = {}): RasterImage {
+export function barChart(
+  bars: Bar[],
+  opts: { title?: string; width?: number; height?: number; max?: number } = {},
+): RasterImage {
   const maxLabel = Math.max(1, ...bars.map((b) => b.label.length));
   const width = opts.width ?? Math.max(320, 60 + bars.length * 44);
   const bottom = 16 + maxLabel * 8;

@@ -370,7 +370,16 @@ function layerNormFwd(args: KernelArgs): Info[] {
   const D = x.shape[x.shape.length - 1]!, rows = sizeOf(x) / D;
   const y = be.alloc(x.shape), stats = be.alloc([2, rows]); // means, then 1/std
   const a = be.rt.args(9);
-  a.i32.set([be.ptrOf(x, temps), be.ptrOf(g, temps), be.ptrOf(b, temps), y.ptr, stats.ptr, stats.ptr + 4 * rows, rows, D]);
+  a.i32.set([
+    be.ptrOf(x, temps),
+    be.ptrOf(g, temps),
+    be.ptrOf(b, temps),
+    y.ptr,
+    stats.ptr,
+    stats.ptr + 4 * rows,
+    rows,
+    D,
+  ]);
   a.f32[8] = (args.attrs.eps as number) ?? 1e-5;
   be.rt.run(FN.LN_FWD, a.ptr, sizeOf(x) >= 8192);
   be.release(temps);

@@ -131,7 +131,7 @@ function layerNormBwd(args: KernelArgs): Info[] {
   const be = args.backend;
   const D = x!.shape[x!.shape.length - 1]!, rows = prod(x!.shape) / D;
   const dx = run(be, layerNormGradXProgram(rows, D), [x!, g!, dy!, stats!], int(rows, D));
-  const both = run(be, layerNormGradParamsProgram(rows, D), [x!, dy!, stats!], int(rows, D));
+  const both = run(be, layerNormGradParamsProgram(D), [x!, dy!, stats!], int(rows, D));
   const dg = stock("Slice", { ...args, inputs: { x: both }, attrs: { begin: [0, 0], size: [1, D] } }) as Info;
   const db = stock("Slice", { ...args, inputs: { x: both }, attrs: { begin: [1, 0], size: [1, D] } }) as Info;
   dispose(be, both);
@@ -151,24 +151,28 @@ function biasGeluBwd(args: KernelArgs): Info[] {
   const { x, b, dy } = args.inputs as { x: Info; b: Info; dy: Info };
   const be = args.backend, C = prod(b.shape), size = prod(x.shape);
   const dx = run(be, biasGeluGradProgram(size), [x, b, dy], int(size, C));
-  const db = run(be, columnSumProgram(size / C, C), [dx], int(size / C, C));
-  return [{ dataId: dx.dataId, shape: x.shape, dtype: "float32" }, { dataId: db.dataId, shape: b.shape, dtype: "float32" }];
+  const db = run(be, columnSumProgram(C), [dx], int(size / C, C));
+  return [{ dataId: dx.dataId, shape: x.shape, dtype: "float32" }, {
+    dataId: db.dataId,
+    shape: b.shape,
+    dtype: "float32",
+  }];
 }
 
 function attnGeometry(qkv: Info, attrs: tf.NamedAttrMap) {
   const [B, T, d3] = qkv.shape as [number, number, number];
   const H = attrs.heads as number, dh = d3 / 3 / H;
   const uniforms: Uniform[] = [...int(B, T, H, attrs.causal ? 1 : 0), { type: "float32", data: [1 / Math.sqrt(dh)] }];
-  return { B, T, H, dh, segment: attrs.segment as number, uniforms };
+  return { geom: { B, T, H, dh, segment: attrs.segment as number }, uniforms };
 }
 
 function attentionFwd(args: KernelArgs): Info[] {
   const { qkv, cos, sin } = args.inputs as Record<string, Info>;
   const be = args.backend;
-  const { B, T, H, dh, segment, uniforms } = attnGeometry(qkv!, args.attrs);
-  const qk = run(be, ropeQkProgram(B, T, H, dh, segment), [qkv!, cos!, sin!], uniforms);
-  const lse = run(be, attnLseProgram(B, T, H, dh, segment), [qk], uniforms);
-  const out = run(be, attnOutProgram(B, T, H, dh, segment), [qk, qkv!, lse], uniforms);
+  const { geom, uniforms } = attnGeometry(qkv!, args.attrs);
+  const qk = run(be, ropeQkProgram(geom), [qkv!, cos!, sin!], uniforms);
+  const lse = run(be, attnLseProgram(geom), [qk], uniforms);
+  const out = run(be, attnOutProgram(geom), [qk, qkv!, lse], uniforms);
   dispose(be, qk);
   return [out, lse];
 }
@@ -176,11 +180,16 @@ function attentionFwd(args: KernelArgs): Info[] {
 function attentionBwd(args: KernelArgs): Info {
   const { qkv, cos, sin, lse, dout } = args.inputs as Record<string, Info>;
   const be = args.backend;
-  const { B, T, H, dh, segment, uniforms } = attnGeometry(qkv!, args.attrs);
-  const qk = run(be, ropeQkProgram(B, T, H, dh, segment), [qkv!, cos!, sin!], uniforms);
-  const delta = run(be, attnDeltaProgram(B, T, H, dh, segment), [qk, qkv!, lse!, dout!], uniforms);
-  const dq = run(be, attnGradQProgram(B, T, H, dh, segment), [qk, qkv!, lse!, dout!, delta, cos!, sin!], uniforms);
-  const dqkv = run(be, attnGradKvProgram(B, T, H, dh, segment), [qk, qkv!, lse!, dout!, delta, dq, cos!, sin!], uniforms);
+  const { geom, uniforms } = attnGeometry(qkv!, args.attrs);
+  const qk = run(be, ropeQkProgram(geom), [qkv!, cos!, sin!], uniforms);
+  const delta = run(be, attnDeltaProgram(geom), [qk, qkv!, lse!, dout!], uniforms);
+  const dq = run(be, attnGradQProgram(geom), [qk, qkv!, lse!, dout!, delta, cos!, sin!], uniforms);
+  const dqkv = run(
+    be,
+    attnGradKvProgram(geom),
+    [qk, qkv!, lse!, dout!, delta, dq, cos!, sin!],
+    uniforms,
+  );
   dispose(be, qk, delta, dq);
   return dqkv;
 }

@@ -61,11 +61,19 @@ export function matMulProgram(
 
       fn loadA(b : i32, i : i32, k : i32) -> f32 {
         if (i >= uniforms.M || k >= uniforms.K) { return 0.0; }
-        ${transA ? "return A[b * uniforms.strideA + k * uniforms.lda + i];" : "return A[b * uniforms.strideA + i * uniforms.lda + k];"}
+        ${
+      transA
+        ? "return A[b * uniforms.strideA + k * uniforms.lda + i];"
+        : "return A[b * uniforms.strideA + i * uniforms.lda + k];"
+    }
       }
       fn loadB(b : i32, k : i32, j : i32) -> f32 {
         if (j >= uniforms.N || k >= uniforms.K) { return 0.0; }
-        ${transB ? "return B[b * uniforms.strideB + j * uniforms.ldb + k];" : "return B[b * uniforms.strideB + k * uniforms.ldb + j];"}
+        ${
+      transB
+        ? "return B[b * uniforms.strideB + j * uniforms.ldb + k];"
+        : "return B[b * uniforms.strideB + k * uniforms.ldb + j];"
+    }
       }
       fn store(b : i32, i : i32, j0 : i32, v : vec4<f32>) {
         if (i >= uniforms.M) { return; }
@@ -198,7 +206,7 @@ export function layerNormGradXProgram(rows: number, D: number): Program {
 }
 
 /** LayerNorm parameter gradients: output [2, D] = (Σ dy·x̂, Σ dy), one thread per column. */
-export function layerNormGradParamsProgram(rows: number, D: number): Program {
+export function layerNormGradParamsProgram(D: number): Program {
   return {
     outputShape: [2, D],
     shaderKey: "darlLnGradParams",
@@ -241,7 +249,8 @@ export function biasGeluProgram(size: number): Program {
     variableNames: ["x", "b"],
     uniforms: "size : i32, C : i32,",
     workgroupSize: [256, 1, 1],
-    getUserCode: () => `${GELU}
+    getUserCode: () =>
+      `${GELU}
       fn main() {
         let e = i32(globalId.x);
         if (e >= uniforms.size) { return; }
@@ -261,7 +270,8 @@ export function biasGeluGradProgram(size: number): Program {
     variableNames: ["x", "b", "dy"],
     uniforms: "size : i32, C : i32,",
     workgroupSize: [256, 1, 1],
-    getUserCode: () => `${GELU}
+    getUserCode: () =>
+      `${GELU}
       fn main() {
         let e = i32(globalId.x);
         if (e >= uniforms.size) { return; }
@@ -274,7 +284,7 @@ export function biasGeluGradProgram(size: number): Program {
 }
 
 /** Column sums of [rows, C]: output [C], one thread per column. */
-export function columnSumProgram(rows: number, C: number): Program {
+export function columnSumProgram(C: number): Program {
   return {
     outputShape: [C],
     shaderKey: "darlColumnSum",
@@ -329,10 +339,24 @@ function ropeFns(dh: number, segment: number): string {
   `;
 }
 
+/** Geometry of an attention call. */
+export interface AttnGeom {
+  /** Batch. */
+  B: number;
+  /** Tokens. */
+  T: number;
+  /** Heads. */
+  H: number;
+  /** Head width. */
+  dh: number;
+  /** RoPE rotate-half segment width. */
+  segment: number;
+}
+
 const ATTN_UNIFORMS = "B : i32, T : i32, H : i32, causal : i32, scale : f32,";
 
 /** Rotated q and k: output [B, T, 2d] (q | k), from qkv [B, T, 3d]. */
-export function ropeQkProgram(B: number, T: number, H: number, dh: number, segment: number): Program {
+export function ropeQkProgram({ B, T, H, dh, segment }: AttnGeom): Program {
   return {
     outputShape: [B, T, 2 * H * dh],
     shaderKey: `darlRopeQk_${dh}_${segment}`,
@@ -341,7 +365,8 @@ export function ropeQkProgram(B: number, T: number, H: number, dh: number, segme
     variableNames: ["qkv", "cosT", "sinT"],
     uniforms: ATTN_UNIFORMS,
     workgroupSize: [64, 1, 1],
-    getUserCode: () => `${attnGeom(dh)}${ropeFns(dh, segment)}
+    getUserCode: () =>
+      `${attnGeom(dh)}${ropeFns(dh, segment)}
       fn main() {
         let w = i32(globalId.x);  // (b, t, which, h)
         let H = uniforms.H;
@@ -360,7 +385,7 @@ export function ropeQkProgram(B: number, T: number, H: number, dh: number, segme
 }
 
 /** Log-sum-exp of each attention row: output [B, H, T]; one thread per query. */
-export function attnLseProgram(B: number, T: number, H: number, dh: number, segment: number): Program {
+export function attnLseProgram({ B, T, H, dh }: AttnGeom): Program {
   return {
     outputShape: [B, H, T],
     shaderKey: `darlAttnLse_${dh}`,
@@ -369,7 +394,8 @@ export function attnLseProgram(B: number, T: number, H: number, dh: number, segm
     variableNames: ["qk"],
     uniforms: ATTN_UNIFORMS,
     workgroupSize: [64, 1, 1],
-    getUserCode: () => `${attnGeom(dh)}
+    getUserCode: () =>
+      `${attnGeom(dh)}
       fn main() {
         let w = i32(globalId.x);  // (b, h, i)
         if (w >= uniforms.B * uniforms.H * uniforms.T) { return; }
@@ -396,7 +422,7 @@ export function attnLseProgram(B: number, T: number, H: number, dh: number, segm
 }
 
 /** Attention output [B, T, d]: o_i = Σ_j exp(s_ij − lse_i)·v_j. */
-export function attnOutProgram(B: number, T: number, H: number, dh: number, segment: number): Program {
+export function attnOutProgram({ B, T, H, dh }: AttnGeom): Program {
   return {
     outputShape: [B, T, H * dh],
     shaderKey: `darlAttnOut_${dh}`,
@@ -405,7 +431,8 @@ export function attnOutProgram(B: number, T: number, H: number, dh: number, segm
     variableNames: ["qk", "qkv", "lse"],
     uniforms: ATTN_UNIFORMS,
     workgroupSize: [64, 1, 1],
-    getUserCode: () => `${attnGeom(dh)}
+    getUserCode: () =>
+      `${attnGeom(dh)}
       fn main() {
         let w = i32(globalId.x);
         if (w >= uniforms.B * uniforms.H * uniforms.T) { return; }
@@ -451,7 +478,7 @@ const ATTN_BWD_ROW = `
 `;
 
 /** D_i = Σ_j p_ij·dp_ij per query: output [B, H, T]. */
-export function attnDeltaProgram(B: number, T: number, H: number, dh: number, segment: number): Program {
+export function attnDeltaProgram({ B, T, H, dh }: AttnGeom): Program {
   return {
     outputShape: [B, H, T],
     shaderKey: `darlAttnDelta_${dh}`,
@@ -460,7 +487,8 @@ export function attnDeltaProgram(B: number, T: number, H: number, dh: number, se
     variableNames: ["qk", "qkv", "lse", "dout"],
     uniforms: ATTN_UNIFORMS,
     workgroupSize: [64, 1, 1],
-    getUserCode: () => `${attnGeom(dh)}${ATTN_BWD_ROW}
+    getUserCode: () =>
+      `${attnGeom(dh)}${ATTN_BWD_ROW}
       fn main() {
         let w = i32(globalId.x);
         if (w >= uniforms.B * uniforms.H * uniforms.T) { return; }
@@ -478,7 +506,7 @@ export function attnDeltaProgram(B: number, T: number, H: number, dh: number, se
 }
 
 /** dq [B, T, d]: per query, Σ_j ds_ij·k_j, mapped back through RoPE. */
-export function attnGradQProgram(B: number, T: number, H: number, dh: number, segment: number): Program {
+export function attnGradQProgram({ B, T, H, dh, segment }: AttnGeom): Program {
   return {
     outputShape: [B, T, H * dh],
     shaderKey: `darlAttnGradQ_${dh}_${segment}`,
@@ -487,7 +515,8 @@ export function attnGradQProgram(B: number, T: number, H: number, dh: number, se
     variableNames: ["qk", "qkv", "lse", "dout", "delta", "cosT", "sinT"],
     uniforms: ATTN_UNIFORMS,
     workgroupSize: [64, 1, 1],
-    getUserCode: () => `${attnGeom(dh)}${ropeFns(dh, segment)}${ATTN_BWD_ROW}
+    getUserCode: () =>
+      `${attnGeom(dh)}${ropeFns(dh, segment)}${ATTN_BWD_ROW}
       fn main() {
         let w = i32(globalId.x);
         if (w >= uniforms.B * uniforms.H * uniforms.T) { return; }
@@ -509,7 +538,7 @@ export function attnGradQProgram(B: number, T: number, H: number, dh: number, se
 }
 
 /** dqkv [B, T, 3d]: copies dq, and per key computes dk (through RoPE) and dv. */
-export function attnGradKvProgram(B: number, T: number, H: number, dh: number, segment: number): Program {
+export function attnGradKvProgram({ B, T, H, dh, segment }: AttnGeom): Program {
   return {
     outputShape: [B, T, 3 * H * dh],
     shaderKey: `darlAttnGradKv_${dh}_${segment}`,
@@ -518,7 +547,8 @@ export function attnGradKvProgram(B: number, T: number, H: number, dh: number, s
     variableNames: ["qk", "qkv", "lse", "dout", "delta", "dq", "cosT", "sinT"],
     uniforms: ATTN_UNIFORMS,
     workgroupSize: [64, 1, 1],
-    getUserCode: () => `${attnGeom(dh)}${ropeFns(dh, segment)}${ATTN_BWD_ROW}
+    getUserCode: () =>
+      `${attnGeom(dh)}${ropeFns(dh, segment)}${ATTN_BWD_ROW}
       fn main() {
         let w = i32(globalId.x);  // (b, h, j)
         if (w >= uniforms.B * uniforms.H * uniforms.T) { return; }

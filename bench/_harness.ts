@@ -1,0 +1,93 @@
+/**
+ * Shared set-up of darl's benchmarks: which backends exist here, switching
+ * between them, and recording every measured iteration so `deno task
+ * bench:report` can report medians and derived rates (GFLOP/s, img/s).
+ *
+ * @module
+ */
+import "../src/kernels/mod.ts";
+import { tf } from "../src/tf.ts";
+import { type BackendInfo, probeGpuAdapter, selectBackend } from "../src/backend.ts";
+
+/** A backend as benchmarks name it. */
+export type BenchBackend = "cpu" | "wasm" | "webgpu" | "darl-cpu" | "darl-webgpu";
+
+/** Backends available on this machine (WebGPU only when an adapter exists). */
+export async function benchBackends(): Promise<BenchBackend[]> {
+  const list: BenchBackend[] = ["darl-cpu", "wasm", "cpu"];
+  if (await probeGpuAdapter()) list.push("darl-webgpu", "webgpu");
+  return list;
+}
+
+const infos = new Map<BenchBackend, BackendInfo>();
+
+/** Activates a backend (stock or darl kernels). */
+export async function useBackend(b: BenchBackend): Promise<BackendInfo> {
+  const device = b === "darl-cpu" ? "cpu" : b === "darl-webgpu" ? "webgpu" : b;
+  const kernels = b.startsWith("darl-") ? "fast" : "stock";
+  if (infos.has(b) && tf.getBackend() === (b === "cpu" || b === "wasm" || b === "webgpu" ? b : b)) return infos.get(b)!;
+  const info = await selectBackend(device, kernels);
+  infos.set(b, info);
+  return info;
+}
+
+/** Metadata that turns a time into a rate. */
+export interface Rate {
+  /** Floating-point operations per iteration (for GFLOP/s). */
+  flops?: number;
+  /** Images per iteration (for img/s). */
+  images?: number;
+  /** Patches (tokens) per iteration (for patches/s). */
+  patches?: number;
+}
+
+/** One benchmark: a group, a backend, and a set-up returning the measured work. */
+export interface BenchCase extends Rate {
+  /** The comparison group (e.g. "matmul 1024²"). */
+  group: string;
+  /** Who runs it (a backend or a peer such as "jax-js"). */
+  runner: string;
+  /** Iterations measured (explicit for slow cases). */
+  n?: number;
+  /** Warm-up iterations. */
+  warmup?: number;
+  /** Why it is skipped, if it is. */
+  skip?: string;
+  /** Prepares inputs (cached) and returns the work; the work must finish (sync) before resolving. */
+  setup(): Promise<() => Promise<void>>;
+}
+
+const samplesPath = Deno.env.get("DARL_BENCH_SAMPLES");
+
+/**
+ * Registers a case with `Deno.bench`. Only the work is timed; when
+ * `DARL_BENCH_SAMPLES` names a file, every measured iteration's milliseconds
+ * are appended to it as JSON lines (for medians in the report).
+ */
+export function benchCase(c: BenchCase): void {
+  let work: (() => Promise<void>) | null = null;
+  Deno.bench({
+    name: `${c.group} [${c.runner}]`,
+    group: c.group,
+    ignore: !!c.skip,
+    ...(c.n ? { n: c.n } : {}),
+    ...(c.warmup !== undefined ? { warmup: c.warmup } : {}),
+    async fn(b) {
+      work ??= await c.setup();
+      b.start();
+      const t0 = performance.now();
+      await work();
+      const ms = performance.now() - t0;
+      b.end();
+      if (samplesPath) {
+        const rec = { group: c.group, runner: c.runner, ms, flops: c.flops, images: c.images, patches: c.patches };
+        Deno.writeTextFileSync(samplesPath, JSON.stringify(rec) + "\n", { append: true });
+      }
+    },
+  });
+}
+
+/** Reads a tensor back (the one sync per measured batch of work). */
+export async function sync(t: tf.Tensor): Promise<void> {
+  await t.data();
+}

@@ -1,0 +1,54 @@
+/**
+ * One DARL training step (forward, backward, clipping, AdamW) per backend:
+ * the reference tiny step (d128, 4 blocks, 4 heads, 49 tokens, batch 32) on
+ * every backend here plus its jax-js twin, and the default `deno task
+ * pretrain` config (batch 64) on the fast backends. Rates (img/s) are in
+ * `deno task bench:report`.
+ */
+import { tf } from "../src/tf.ts";
+import { darlConfig } from "../src/config.ts";
+import { initDarl } from "../src/darl/model.ts";
+import { createTrainState, darlTrainStep, PRETRAIN_DEFAULTS } from "../src/darl/pretrain.ts";
+import { type BenchBackend, benchBackends, benchCase, useBackend } from "./_harness.ts";
+import { createJaxTwin } from "./jax_twin.ts";
+
+function stepCase(group: string, backend: BenchBackend, batch: number, n: number): void {
+  benchCase({
+    group,
+    runner: backend,
+    images: batch,
+    n,
+    warmup: 1,
+    async setup() {
+      await useBackend(backend);
+      const cfg = darlConfig("tiny");
+      const state = createTrainState(initDarl(cfg, 0), cfg, PRETRAIN_DEFAULTS);
+      const x = tf.tensor4d(Float32Array.from({ length: batch * 784 }, (_, i) => Math.sin(i * 0.01)), [batch, 28, 28, 1]);
+      return async () => {
+        await useBackend(backend);
+        const { loss, gradNorm } = darlTrainStep(state, x, 1e-4);
+        await loss.data();
+        tf.dispose([loss, gradNorm]);
+      };
+    },
+  });
+}
+
+const slowN = (b: BenchBackend) => (b.startsWith("darl-") ? (b === "darl-cpu" ? 10 : 3) : 2);
+for (const backend of await benchBackends()) stepCase("train step tiny b32", backend, 32, slowN(backend));
+benchCase({
+  group: "train step tiny b32",
+  runner: "jax-js",
+  images: 32,
+  n: 5,
+  warmup: 1,
+  async setup() {
+    const twin = await createJaxTwin({ batch: 32, dim: 128, depth: 4, heads: 4, image: 28, patch: 4 });
+    return async () => void (await twin.step());
+  },
+});
+for (const backend of await benchBackends()) {
+  if (backend.startsWith("darl-") || backend === "wasm") {
+    stepCase(`train step default config (b${PRETRAIN_DEFAULTS.batchSize})`, backend, PRETRAIN_DEFAULTS.batchSize, slowN(backend));
+  }
+}

@@ -19,7 +19,12 @@ const [B, T, d] = [32, 49, 128];
 const fill = (shape: number[], k: number) =>
   tf.tensor(Float32Array.from({ length: shape.reduce((a, b) => a * b) }, (_, i) => Math.sin(i * 0.37 + k)), shape);
 
-function fwdBwd(group: string, backend: BenchBackend, make: () => { x: tf.Tensor; f: (x: tf.Tensor) => tf.Tensor }, flops?: number) {
+function fwdBwd(
+  group: string,
+  backend: BenchBackend,
+  make: () => { x: tf.Tensor; f: (x: tf.Tensor) => tf.Tensor },
+  flops?: number,
+) {
   benchCase({
     group,
     runner: backend,

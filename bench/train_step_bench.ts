@@ -23,7 +23,12 @@ function stepCase(group: string, backend: BenchBackend, batch: number, n: number
       await useBackend(backend);
       const cfg = darlConfig("tiny");
       const state = createTrainState(initDarl(cfg, 0), cfg, PRETRAIN_DEFAULTS);
-      const x = tf.tensor4d(Float32Array.from({ length: batch * 784 }, (_, i) => Math.sin(i * 0.01)), [batch, 28, 28, 1]);
+      const x = tf.tensor4d(Float32Array.from({ length: batch * 784 }, (_, i) => Math.sin(i * 0.01)), [
+        batch,
+        28,
+        28,
+        1,
+      ]);
       return async () => {
         await useBackend(backend);
         const { loss, gradNorm } = darlTrainStep(state, x, 1e-4);
@@ -49,6 +54,11 @@ benchCase({
 });
 for (const backend of await benchBackends()) {
   if (backend.startsWith("darl-") || backend === "wasm") {
-    stepCase(`train step default config (b${PRETRAIN_DEFAULTS.batchSize})`, backend, PRETRAIN_DEFAULTS.batchSize, slowN(backend));
+    stepCase(
+      `train step default config (b${PRETRAIN_DEFAULTS.batchSize})`,
+      backend,
+      PRETRAIN_DEFAULTS.batchSize,
+      slowN(backend),
+    );
   }
 }

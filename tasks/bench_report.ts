@@ -99,11 +99,18 @@ if (import.meta.main) {
     }).spawn();
     const status = await proc.status;
     if (!status.success) throw new Error(`deno bench failed with code ${status.code}`);
-    const samples: Sample[] = (await Deno.readTextFile(samplesPath)).split("\n").filter((l) => l).map((l) => JSON.parse(l));
+    const samples: Sample[] = (await Deno.readTextFile(samplesPath)).split("\n").filter((l) => l).map((l) =>
+      JSON.parse(l)
+    );
     const rows = summarise(samples);
 
     const backends: string[] = [];
-    for (const [b, k] of [["cpu", "fast"], ["wasm", "stock"], ["cpu", "stock"], ["webgpu", "fast"], ["webgpu", "stock"]] as const) {
+    for (
+      const [b, k] of [["cpu", "fast"], ["wasm", "stock"], ["cpu", "stock"], ["webgpu", "fast"], [
+        "webgpu",
+        "stock",
+      ]] as const
+    ) {
       if (b === "webgpu" && !(await probeGpuAdapter())) continue;
       backends.push(describeBackend(await selectBackend(b, k)));
     }
@@ -144,7 +151,12 @@ if (import.meta.main) {
       ...Object.entries(ratios).map(([k, v]) => `- ${k}: **${v}**`),
       ``,
       ...(dispatches
-        ? [`## WebGPU dispatches per training step (tiny, batch 32)`, ``, ...Object.entries(dispatches).map(([k, v]) => `- ${k}: ${v}`), ``]
+        ? [
+          `## WebGPU dispatches per training step (tiny, batch 32)`,
+          ``,
+          ...Object.entries(dispatches).map(([k, v]) => `- ${k}: ${v}`),
+          ``,
+        ]
         : []),
       `## All cases`,
       ``,
@@ -161,7 +173,10 @@ if (import.meta.main) {
     const stamp = machine.date.slice(0, 16).replace(/[:T]/g, "-");
     const base = `bench/results/${stamp}-${machine.host}`;
     await Deno.writeTextFile(`${base}.md`, lines.join("\n"));
-    await Deno.writeTextFile(`${base}.json`, JSON.stringify({ machine, backends, ratios, dispatches, rows }, null, 2) + "\n");
+    await Deno.writeTextFile(
+      `${base}.json`,
+      JSON.stringify({ machine, backends, ratios, dispatches, rows }, null, 2) + "\n",
+    );
     await Deno.copyFile(`${base}.md`, "bench/results/latest.md");
     await Deno.copyFile(`${base}.json`, "bench/results/latest.json");
     console.log(lines.join("\n"));

@@ -9,21 +9,12 @@ import { tf } from "../tf.ts";
 import type { DarlConfig } from "../config.ts";
 import { type ConfigSchema, gridSize, validateDarlConfig } from "../config.ts";
 import { check, DarlError } from "../errors.ts";
-import { type Augment, augmentBatch, createSampler, gatherImages, toUnitRange } from "../data/batches.ts";
-import { getSplit, openDataset } from "../data/store.ts";
+import { type Augment, augmentBatch, gatherImages, toUnitRange } from "../data/batches.ts";
+import { getSplit, openDataset, type SplitData } from "../data/store.ts";
 import { namedLeaves } from "../nn/tree.ts";
 import { createRng, mixSeed } from "../rng.ts";
-import {
-  assignParams,
-  type Checkpoint,
-  checkpointPath,
-  listCheckpoints,
-  loadCheckpoint,
-  pruneCheckpoints,
-  resolveCheckpoint,
-  saveCheckpoint,
-} from "../train/checkpoint.ts";
-import { appendJsonl, type MetricRecord, progressLine, truncateJsonl } from "../train/metrics.ts";
+import { assignParams, type Checkpoint, loadCheckpoint, resolveCheckpoint } from "../train/checkpoint.ts";
+import { type LoopOptions, type LoopResult, runTrainingLoop } from "../train/loop.ts";
 import {
   type AdamWConfig,
   type AdamWState,
@@ -35,7 +26,6 @@ import {
   warmupCosine,
 } from "../train/optim.ts";
 import { imageGrid, unitToU8, writePng } from "../viz/grid.ts";
-import { linePlot } from "../viz/plot.ts";
 import { darlMseLoss } from "./loss.ts";
 import { darlForward, type DarlParams, initDarl } from "./model.ts";
 import { patchify, unpatchify } from "./patchify.ts";
@@ -202,25 +192,13 @@ export function darlTrainStep(
 }
 
 /** Options of {@linkcode pretrainDarl}. */
-export interface PretrainOptions {
-  /** Continue from the newest checkpoint in `train.out`. */
-  resume?: boolean;
-  /** Progress messages (default: console.log). */
-  log?: (line: string) => void;
-  /** Stop after this many steps in this call (for tests of resume). */
-  stopAfter?: number;
+export interface PretrainOptions extends LoopOptions {
   /** Extra metadata stored in checkpoints (backend, …). */
   extra?: Record<string, unknown>;
 }
 
 /** The result of a run. */
-export interface PretrainResult {
-  /** Final step. */
-  step: number;
-  /** Loss of every step run in this call. */
-  losses: number[];
-  /** The last checkpoint written. */
-  checkpoint: string;
+export interface PretrainResult extends LoopResult {
   /** The trained model. */
   state: TrainState;
 }
@@ -236,26 +214,28 @@ export interface PretrainResult {
  */
 export function checkResumeCompatible(
   ck: Checkpoint,
-  cfg: DarlConfig,
+  cfg: object,
   train: PretrainConfig,
   checksum: string,
+  locked: readonly string[] = RESUME_LOCKED,
 ): string[] {
-  const m = ck.meta.model as unknown as DarlConfig;
-  for (const k of Object.keys(cfg) as (keyof DarlConfig)[]) {
-    if (m[k] !== cfg[k]) {
+  const m = ck.meta.model as Record<string, unknown>;
+  for (const [k, v] of Object.entries(cfg)) {
+    if (m[k] !== v) {
       throw new DarlError(
-        `${ck.path}: checkpoint has ${k}=${m[k]} but ${k}=${
-          cfg[k]
-        } was requested; resume with the same model config or use a new --out`,
+        `${ck.path}: checkpoint has ${k}=${
+          m[k]
+        } but ${k}=${v} was requested; resume with the same model config or use a new --out`,
       );
     }
   }
-  const t = ck.meta.train as unknown as PretrainConfig;
-  for (const k of RESUME_LOCKED) {
-    if (t[k] !== train[k]) {
+  const t = ck.meta.train as Record<string, unknown>;
+  const req = train as unknown as Record<string, unknown>;
+  for (const k of locked) {
+    if (t[k] !== req[k]) {
       throw new DarlError(
         `${ck.path}: checkpoint has ${k}=${t[k]} but ${k}=${
-          train[k]
+          req[k]
         } was requested; an exact resume needs the same value`,
       );
     }
@@ -267,9 +247,9 @@ export function checkResumeCompatible(
     );
   }
   const notes: string[] = [];
-  for (const k of ["steps", "lr", "minLr", "warmupSteps", "weightDecay", "beta1", "beta2", "clip"] as const) {
-    if (t[k] !== train[k]) {
-      notes.push(`${k} changed from ${t[k]} to ${train[k]}: the run will differ from an uninterrupted one`);
+  for (const k of ["steps", "lr", "minLr", "warmupSteps", "weightDecay", "beta1", "beta2", "clip"]) {
+    if (t[k] !== req[k]) {
+      notes.push(`${k} changed from ${t[k]} to ${req[k]}: the run will differ from an uninterrupted one`);
     }
   }
   return notes;
@@ -314,6 +294,19 @@ export async function predictionGrid(
 }
 
 /**
+ * Evenly spaced images of a split (so a preview spans the classes).
+ *
+ * @param split The split.
+ * @param n How many.
+ * @param size Bytes per image.
+ * @returns [n, H, W, C] uint8.
+ */
+export function previewImages(split: SplitData, n: number, size: number): Uint8Array {
+  const k = Math.min(n, split.count);
+  return gatherImages(split, Array.from({ length: k }, (_, i) => Math.floor((i * split.count) / k)), size);
+}
+
+/**
  * Pretrains DARL with next-patch MSE.
  *
  * @param cfg Model config (image size and channels must match the data).
@@ -326,13 +319,6 @@ export async function pretrainDarl(
   train: PretrainConfig,
   opts: PretrainOptions = {},
 ): Promise<PretrainResult> {
-  const log = opts.log ?? ((s: string) => console.log(s));
-  for (const k of ["steps", "batchSize", "logEvery", "ckptEvery", "keep"] as const) {
-    check(
-      Number.isInteger(train[k]) && train[k] > 0,
-      `--${k.replace(/[A-Z]/g, (c) => "-" + c.toLowerCase())}: expected a positive integer, got ${train[k]}`,
-    );
-  }
   const ds = await openDataset(train.data);
   const split = getSplit(ds, "train");
   const [H, W, C] = ds.header.shape;
@@ -341,141 +327,59 @@ export async function pretrainDarl(
     cfg.imageSize === H && cfg.channels === C,
     `--image-size/--channels: model expects ${cfg.imageSize}×${cfg.imageSize}×${cfg.channels} but ${train.data} has ${H}×${W}×${C}`,
   );
-
-  const existing = await listCheckpoints(train.out);
-  let step = 0;
   const params = initDarl(cfg, train.seed);
   const state = createTrainState(params, cfg, train);
-  if (opts.resume) {
-    if (existing.length === 0) {
-      throw new DarlError(`${train.out}: --resume given but there is no checkpoint to resume from`);
-    }
-    const ck = await loadCheckpoint(existing[existing.length - 1]!.path);
-    for (const note of checkResumeCompatible(ck, cfg, train, ds.header.checksum)) log(`note: ${note}`);
-    assignParams(params as never, ck.params, ck.path);
-    if (!ck.opt) throw new DarlError(`${ck.path}: has no optimiser state, so training cannot resume from it`);
-    const moments = (which: "m" | "v") => new Map(state.names.map((n, i) => [n, state.opt[which][i]!] as const));
-    assignParams(Object.fromEntries(moments("m")) as never, ck.opt.m, ck.path);
-    assignParams(Object.fromEntries(moments("v")) as never, ck.opt.v, ck.path);
-    step = ck.meta.step;
-    state.opt.step = (ck.meta as unknown as { optStep: number }).optStep ?? step;
-    log(`resumed from ${ck.path} at step ${step}`);
-  } else if (existing.length > 0) {
-    throw new DarlError(
-      `${train.out}: already holds checkpoints (newest step ${
-        existing[existing.length - 1]!.step
-      }); pass --resume to continue or choose another --out`,
-    );
-  }
-  await Deno.mkdir(`${train.out}/predictions`, { recursive: true });
-  const metricsPath = `${train.out}/metrics.jsonl`;
-  const history = await truncateJsonl(metricsPath, step);
-
-  const sampler = createSampler(split.count, train.batchSize, train.seed);
   const size = H * W * C;
-  const testSplit = ds.splits.test ?? split;
-  // Evenly spaced test images, so the preview spans the classes.
-  const nPreview = Math.min(8, testSplit.count);
-  const preview = gatherImages(
-    testSplit,
-    Array.from({ length: nPreview }, (_, i) => Math.floor((i * testSplit.count) / nPreview)),
-    size,
-  );
+  const preview = previewImages(ds.splits.test ?? split, 8, size);
   const sched = { lr: train.lr, minLr: train.minLr, warmupSteps: train.warmupSteps, steps: train.steps };
-  const losses: number[] = [];
-  const pending: { step: number; lr: number; loss: tf.Scalar; gradNorm: tf.Scalar }[] = [];
-  let lastCkpt = existing.length ? existing[existing.length - 1]!.path : "";
-  let tLast = performance.now(), stepsSinceLast = 0;
-  const endStep = Math.min(train.steps, opts.stopAfter !== undefined ? step + opts.stopAfter : train.steps);
-
-  const flush = async (): Promise<void> => {
-    if (pending.length === 0) return;
-    // One read per scalar: tfjs-webgpu's Stack is unreliable with many inputs.
-    const vals: number[] = [];
-    for (const p of pending) vals.push((await p.loss.data())[0]!, (await p.gradNorm.data())[0]!);
-    const now = performance.now(), secs = (now - tLast) / 1000;
-    const rate = (stepsSinceLast * train.batchSize) / secs;
-    const records: MetricRecord[] = pending.map((p, i) => ({
-      step: p.step + 1,
-      loss: vals[2 * i]!,
-      grad_norm: vals[2 * i + 1]!,
-      lr: p.lr,
-      img_per_s: rate,
-      time: Date.now() / 1000,
-    }));
-    pending.forEach((p) => tf.dispose([p.loss, p.gradNorm]));
-    pending.length = 0;
-    const bad = records.find((r) => !Number.isFinite(r.loss as number));
-    if (bad) {
-      await appendJsonl(metricsPath, records.filter((r) => r.step < bad.step));
-      throw new DarlError(
-        `loss became ${bad.loss} at step ${bad.step}; stopped without saving (last good checkpoint: ${
-          lastCkpt || "none"
-        })`,
+  await Deno.mkdir(`${train.out}/predictions`, { recursive: true });
+  const result = await runTrainingLoop({
+    out: train.out,
+    steps: train.steps,
+    batchSize: train.batchSize,
+    logEvery: train.logEvery,
+    ckptEvery: train.ckptEvery,
+    keep: train.keep,
+    seed: train.seed,
+    trainCount: split.count,
+    params: params as never,
+    opt: state.opt,
+    meta: {
+      format: "darl-checkpoint",
+      method: "darl",
+      model: cfg as unknown as Record<string, unknown>,
+      train: train as unknown as Record<string, unknown>,
+      state: { datasetChecksum: ds.header.checksum, dataset: ds.header.name, seed: train.seed, ...opts.extra },
+    },
+    lrAt: (step) => warmupCosine(step, sched),
+    step: (indices, step, lr) => {
+      const batch = augmentBatch(
+        gatherImages(split, indices, size),
+        [H, W, C],
+        train.augment,
+        createRng(mixSeed(train.seed, step, 0xa09)),
       );
-    }
-    for (const r of records) losses.push(r.loss as number);
-    history.push(...records);
-    await appendJsonl(metricsPath, records);
-    const last = records[records.length - 1]!;
-    log(progressLine({
-      step: last.step,
-      steps: train.steps,
-      values: { loss: last.loss as number, lr: last.lr as number },
-      rate,
-      unit: "img/s",
-    }, stepsSinceLast / secs));
-    await writePng(
-      `${train.out}/loss.png`,
-      linePlot([{ name: "train loss", xs: history.map((r) => r.step), ys: history.map((r) => r.loss as number) }], {
-        title: `DARL pretraining loss (${cfg.target === "patch" ? "per-patch" : "global"} normalised MSE)`,
-        xLabel: "step",
-        yLabel: "loss",
-        logY: true,
-      }),
-    );
-    tLast = performance.now();
-    stepsSinceLast = 0;
-  };
-
-  while (step < endStep) {
-    const idx = sampler(step);
-    const batch = augmentBatch(
-      gatherImages(split, idx, size),
-      [H, W, C],
-      train.augment,
-      createRng(mixSeed(train.seed, step, 0xa09)),
-    );
-    const x = tf.tensor4d(toUnitRange(batch), [train.batchSize, H, W, C]);
-    const lr = warmupCosine(step, sched);
-    const { loss, gradNorm } = darlTrainStep(state, x, lr);
-    x.dispose();
-    pending.push({ step, lr, loss, gradNorm });
-    step++;
-    stepsSinceLast++;
-    const atCkpt = step % train.ckptEvery === 0 || step === endStep;
-    if (step % train.logEvery === 0 || atCkpt) await flush();
-    if (train.sampleEvery > 0 && step % train.sampleEvery === 0) {
-      await writePng(
-        `${train.out}/predictions/step-${String(step).padStart(7, "0")}.png`,
-        await predictionGrid(params, cfg, preview, [H, W, C]),
-      );
-    }
-    if (atCkpt) {
-      lastCkpt = checkpointPath(train.out, step);
-      await saveCheckpoint(lastCkpt, params as never, state.opt, {
-        format: "darl-checkpoint",
-        method: "darl",
-        step,
-        model: cfg as unknown as Record<string, unknown>,
-        train: train as unknown as Record<string, unknown>,
-        state: { datasetChecksum: ds.header.checksum, dataset: ds.header.name, seed: train.seed, ...opts.extra },
-      });
-      await pruneCheckpoints(train.out, train.keep);
-      tLast = performance.now(); // checkpoint I/O is not training throughput
-    }
-  }
-  return { step, losses, checkpoint: lastCkpt, state };
+      const x = tf.tensor4d(toUnitRange(batch), [train.batchSize, H, W, C]);
+      const r = darlTrainStep(state, x, lr);
+      x.dispose();
+      return r;
+    },
+    checkResume: (ck) => checkResumeCompatible(ck, cfg, train, ds.header.checksum),
+    plotTitle: `DARL pretraining loss (${cfg.target === "patch" ? "per-patch" : "global"} normalised MSE)`,
+    ...(train.sampleEvery > 0
+      ? {
+        periodic: {
+          every: train.sampleEvery,
+          run: async (step: number) =>
+            await writePng(
+              `${train.out}/predictions/step-${String(step).padStart(7, "0")}.png`,
+              await predictionGrid(params, cfg, preview, [H, W, C]),
+            ),
+        },
+      }
+      : {}),
+  }, opts);
+  return { ...result, state };
 }
 
 /**

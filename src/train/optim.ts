@@ -158,6 +158,7 @@ export function clipByGlobalNorm(grads: tf.Tensor[], maxNorm: number): { grads: 
  * @param cfg β1, β2, ε and weight decay.
  * @param decayMask Per parameter: apply weight decay.
  * @param gradScale Optional scalar multiplying every gradient (the clip factor).
+ * @param lrScale Optional per-parameter learning-rate multipliers (layer-wise decay).
  * @example
  * ```ts
  * import { tf } from "../tf.ts";
@@ -176,6 +177,7 @@ export function adamwUpdate(
   cfg: AdamWConfig,
   decayMask: boolean[],
   gradScale?: tf.Tensor,
+  lrScale?: number[],
 ): void {
   state.step += 1;
   const t = state.step;
@@ -200,6 +202,7 @@ export function adamwUpdate(
       bc1,
       bc2,
       decayMask,
+      lrScale: lrScale ?? params.map(() => 1),
     }) as tf.Tensor[];
     params.forEach((p, i) => {
       p.assign(outs[i]!);
@@ -216,8 +219,9 @@ export function adamwUpdate(
       const m1 = tf.add(tf.mul(m, cfg.beta1), tf.mul(g, 1 - cfg.beta1));
       const v1 = tf.add(tf.mul(v, cfg.beta2), tf.mul(tf.square(g), 1 - cfg.beta2));
       const update = tf.div(tf.div(m1, bc1), tf.add(tf.sqrt(tf.div(v1, bc2)), cfg.eps));
-      const decayed = decayMask[i] ? tf.mul(p, 1 - lr * cfg.weightDecay) : p;
-      p.assign(tf.sub(decayed, tf.mul(update, lr)));
+      const lri = lr * (lrScale?.[i] ?? 1);
+      const decayed = decayMask[i] ? tf.mul(p, 1 - lri * cfg.weightDecay) : p;
+      p.assign(tf.sub(decayed, tf.mul(update, lri)));
       m.assign(m1);
       v.assign(v1);
     });

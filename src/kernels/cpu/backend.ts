@@ -515,10 +515,11 @@ function adamW(args: KernelArgs): Info[] {
     bc1: number;
     bc2: number;
     decayMask: boolean[];
+    lrScale?: number[];
   };
   const inputs = args.inputs as Record<string, Info>;
   const n = at.n;
-  const table = be.temp(8 * n, temps), decay = be.temp(n, temps);
+  const table = be.temp(8 * n, temps), decay = be.temp(n, temps), scales = be.temp(n, temps);
   const outs: Info[][] = [[], [], []];
   let total = 0;
   for (let i = 0; i < n; i++) {
@@ -537,13 +538,14 @@ function adamW(args: KernelArgs): Info[] {
     words.push(sizeOf(p));
     new Int32Array(be.rt.memory.buffer, table + 32 * i, 8).set(words);
     new Float32Array(be.rt.memory.buffer, decay, n)[i] = at.decayMask[i] ? at.weightDecay : 0;
+    new Float32Array(be.rt.memory.buffer, scales, n)[i] = at.lrScale?.[i] ?? 1;
     total += sizeOf(p);
   }
   let gradScale = 1;
   if (inputs.scale) gradScale = (be.data.get(inputs.scale.dataId).values as Float32Array)[0]!;
-  const a = be.rt.args(13);
-  a.i32.set([table, decay, n, total]);
-  a.f32.set([at.lr, at.beta1, at.beta2, at.eps, at.bc1, at.bc2, gradScale], 4);
+  const a = be.rt.args(14);
+  a.i32.set([table, decay, scales, n, total]);
+  a.f32.set([at.lr, at.beta1, at.beta2, at.eps, at.bc1, at.bc2, gradScale], 5);
   be.rt.run(FN.ADAMW, a.ptr, total >= 16384);
   be.release(temps);
   return [...outs[0]!, ...outs[1]!, ...outs[2]!];

@@ -737,13 +737,14 @@ static void attn_bwd_task(const attn_bwd_args* g, int tid, int nt) {
 // ---------------------------------------------------------------------------
 // AdamW over many tensors at once. For tensor i (n_i values):
 //   m = β1 m + (1−β1) g;  v = β2 v + (1−β2) g²;
-//   p = p·(1 − lr·wd_i) − lr · (m/bc1) / (√(v/bc2) + ε)
+//   p = p·(1 − lr_i·wd_i) − lr_i · (m/bc1) / (√(v/bc2) + ε),  lr_i = lr·scale_i
 // Tensors are concatenated virtually; each thread takes an even share of all
 // values.
 
 typedef struct {
   const int32_t* tensors;  // [count][8]: p, g, m, v, p', m', v', n (pointers as i32)
   const float* decay;      // [count]: weight decay factor per tensor (0 or wd)
+  const float* lrScale;    // [count]: learning-rate multiplier per tensor (layer-wise decay)
   int32_t count, total;
   float lr, beta1, beta2, eps, bc1, bc2, gradScale;
 } adamw_args;
@@ -752,7 +753,7 @@ static void adamw_task(const adamw_args* a, int tid, int nt) {
   int lo, hi;
   share(a->total, tid, nt, &lo, &hi);
   const f4 b1 = SPLAT(a->beta1), b2 = SPLAT(a->beta2), ob1 = SPLAT(1.0f - a->beta1), ob2 = SPLAT(1.0f - a->beta2);
-  const f4 ibc1 = SPLAT(1.0f / a->bc1), ibc2 = SPLAT(1.0f / a->bc2), eps = SPLAT(a->eps), lr = SPLAT(a->lr);
+  const f4 ibc1 = SPLAT(1.0f / a->bc1), ibc2 = SPLAT(1.0f / a->bc2), eps = SPLAT(a->eps);
   const f4 gs = SPLAT(a->gradScale);
   int base = 0;
   for (int t = 0; t < a->count && base < hi; t++) {
@@ -764,8 +765,9 @@ static void adamw_task(const adamw_args* a, int tid, int nt) {
     const float *p = (const float*)(intptr_t)d[0], *g = (const float*)(intptr_t)d[1];
     const float *m = (const float*)(intptr_t)d[2], *v = (const float*)(intptr_t)d[3];
     float *po = (float*)(intptr_t)d[4], *mo = (float*)(intptr_t)d[5], *vo = (float*)(intptr_t)d[6];
-    float keep = 1.0f - a->lr * a->decay[t];
-    f4 vk = SPLAT(keep);
+    float lrt = a->lr * a->lrScale[t];
+    float keep = 1.0f - lrt * a->decay[t];
+    f4 vk = SPLAT(keep), lr = SPLAT(lrt);
     int i = s;
     for (; i < s + ((e - s) & ~3); i += 4) {
       f4 gi = MUL(LD(g + i), gs);
@@ -780,7 +782,7 @@ static void adamw_task(const adamw_args* a, int tid, int nt) {
       float gi = g[i] * a->gradScale;
       float mi = a->beta1 * m[i] + (1.0f - a->beta1) * gi;
       float vi = a->beta2 * v[i] + (1.0f - a->beta2) * gi * gi;
-      po[i] = p[i] * keep - a->lr * (mi / a->bc1) / (__builtin_sqrtf(vi / a->bc2) + a->eps);
+      po[i] = p[i] * keep - lrt * (mi / a->bc1) / (__builtin_sqrtf(vi / a->bc2) + a->eps);
       mo[i] = mi;
       vo[i] = vi;
     }

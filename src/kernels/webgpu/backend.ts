@@ -210,6 +210,7 @@ function adamW(args: KernelArgs): Info[] {
     bc1: number;
     bc2: number;
     decayMask: boolean[];
+    lrScale?: number[];
   };
   const inputs = args.inputs as Record<string, Info>;
   const scale = inputs.scale!; // read in the shader: no GPU→CPU round trip
@@ -245,7 +246,11 @@ function adamW(args: KernelArgs): Info[] {
       made.forEach((t, k) => outs[k]!.push(t));
       const n = prod(p.shape);
       maxN = Math.max(maxN, n);
-      uniforms.push({ type: "uint32", data: [n] }, { type: "float32", data: [at.decayMask[i] ? at.weightDecay : 0] });
+      uniforms.push(
+        { type: "uint32", data: [n] },
+        { type: "float32", data: [at.decayMask[i] ? at.weightDecay : 0] },
+        { type: "float32", data: [at.lrScale?.[i] ?? 1] },
+      );
     }
     buffers.push(w.tensorMap.get(scale.dataId).resource!);
     w.commandQueueOwnedIds.add(scale.dataId);

@@ -606,12 +606,13 @@ export function adamWShader(count: number): string {
         let gi = g${k}[e] * gs[0];
         let mi = u.beta1 * m${k}[e] + (1.0 - u.beta1) * gi;
         let vi = u.beta2 * v${k}[e] + (1.0 - u.beta2) * gi * gi;
-        po${k}[e] = p${k}[e] * (1.0 - u.lr * u.decay${k}) - u.lr * (mi / u.bc1) / (sqrt(vi / u.bc2) + u.eps);
+        let lr = u.lr * u.scale${k};
+        po${k}[e] = p${k}[e] * (1.0 - lr * u.decay${k}) - lr * (mi / u.bc1) / (sqrt(vi / u.bc2) + u.eps);
         mo${k}[e] = mi;
         vo${k}[e] = vi;
       }`);
   }
-  const fields = Array.from({ length: count }, (_, k) => `n${k} : u32, decay${k} : f32,`).join(" ");
+  const fields = Array.from({ length: count }, (_, k) => `n${k} : u32, decay${k} : f32, scale${k} : f32,`).join(" ");
   return `
     struct U { lr : f32, beta1 : f32, beta2 : f32, eps : f32, bc1 : f32, bc2 : f32, pad0 : f32, pad1 : f32, ${fields} };
     ${decls.join("\n")}

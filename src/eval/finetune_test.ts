@@ -1,0 +1,80 @@
+import assert from "node:assert/strict";
+import { darlConfig } from "../config.ts";
+import { prepareDataset } from "../data/prepare.ts";
+import { openDataset } from "../data/store.ts";
+import { PRETRAIN_DEFAULTS, pretrainDarl } from "../darl/pretrain.ts";
+import { fixture, runTaskProcess, useCpu } from "../test_util.ts";
+import { FINETUNE_DEFAULTS, type FinetuneConfig, finetuneDarl } from "./finetune.ts";
+
+async function setup() {
+  const tmp = await Deno.makeTempDir();
+  const data = `${tmp}/patterns`;
+  await prepareDataset({ source: "idx", idxDir: fixture("idx"), out: data });
+  const cfg = darlConfig("tiny", { imageSize: 8, patchSize: 2, dim: 16, depth: 2, heads: 2 });
+  await pretrainDarl(cfg, {
+    ...PRETRAIN_DEFAULTS,
+    data,
+    out: `${tmp}/pre`,
+    steps: 4,
+    batchSize: 4,
+    logEvery: 2,
+    ckptEvery: 4,
+    sampleEvery: 0,
+  }, { log: () => {} });
+  return { tmp, data };
+}
+
+const ft = (data: string, out: string): FinetuneConfig => ({
+  ...FINETUNE_DEFAULTS,
+  data,
+  out,
+  epochs: 3,
+  batchSize: 6,
+  lr: 3e-3,
+  warmupEpochs: 0.5,
+  logEvery: 2,
+  ckptEvery: 4,
+  keep: 5,
+});
+
+Deno.test("finetuneDarl() learns the fixture classes and resumes exactly", async () => {
+  await useCpu();
+  const { tmp, data } = await setup();
+  const ds = await openDataset(data);
+  const full = await finetuneDarl(`${tmp}/pre`, ds, ft(data, `${tmp}/a`), { log: () => {} });
+  assert.equal(full.step, 12); // 3 epochs × ceil(24/6)
+  assert.ok(full.losses[full.losses.length - 1]! < full.losses[0]!, `loss should fall: ${full.losses}`);
+  assert.ok(full.testAccuracy >= 0 && full.testAccuracy <= 1);
+  const part = await finetuneDarl(`${tmp}/pre`, ds, ft(data, `${tmp}/b`), { log: () => {}, stopAfter: 5 });
+  const rest = await finetuneDarl(`${tmp}/pre`, ds, ft(data, `${tmp}/b`), { log: () => {}, resume: true });
+  assert.deepEqual([...part.losses, ...rest.losses], full.losses);
+  assert.equal(rest.testAccuracy, full.testAccuracy);
+  await Deno.remove(tmp, { recursive: true });
+});
+
+Deno.test("deno task finetune: bad checkpoint and unlabelled data fail with one line", async () => {
+  const tmp = await Deno.makeTempDir();
+  await Deno.writeFile(`${tmp}/bogus.safetensors`, new Uint8Array([1, 2, 3]));
+  const r = await runTaskProcess("finetune.ts", [
+    "--ckpt",
+    `${tmp}/bogus.safetensors`,
+    "--backend",
+    "cpu",
+    "--data",
+    fixture("idx"),
+  ]);
+  assert.equal(r.code, 1);
+  assert.match(r.stderr.trim(), /^error: .*header\.json: file not found/);
+  const { data } = await setup();
+  const r2 = await runTaskProcess("finetune.ts", [
+    "--ckpt",
+    `${tmp}/bogus.safetensors`,
+    "--backend",
+    "cpu",
+    "--data",
+    data,
+  ]);
+  assert.match(r2.stderr.trim(), /^error: .*bogus\.safetensors: truncated safetensors file/);
+  assert.equal(r2.stderr.trim().split("\n").length, 1);
+  await Deno.remove(tmp, { recursive: true });
+});

@@ -10,7 +10,7 @@
 import { tf } from "../tf.ts";
 import { type ConfigSchema, type DarlConfig, validateDarlConfig } from "../config.ts";
 import { check, DarlError } from "../errors.ts";
-import { type Augment, augmentBatch, gatherImages, gatherLabels, toUnitRange } from "../data/batches.ts";
+import { type Augment, augmentBatch, createSampler, gatherImages, gatherLabels, toUnitRange } from "../data/batches.ts";
 import { adaptImages } from "../data/resize.ts";
 import { type Dataset, getSplit, type SplitData } from "../data/store.ts";
 import { darlForward, type DarlParams, initDarl } from "../darl/model.ts";
@@ -251,6 +251,125 @@ export async function classifierAccuracy(
   return correct / split.count;
 }
 
+/** Optimiser state of a classifier. */
+export interface ClassifierTrainer {
+  /** Parameters as variables, with their paths. */
+  vars: tf.Variable[];
+  /** AdamW state. */
+  opt: AdamWState;
+  /** Weight-decay mask. */
+  mask: boolean[];
+  /** Layer-wise lr multipliers. */
+  scales: number[];
+}
+
+/**
+ * Prepares AdamW with layer-wise decay for a classifier.
+ *
+ * @param params The classifier.
+ * @param cfg Backbone config.
+ * @param layerDecay Layer-wise lr decay.
+ * @returns Variables, optimiser state, decay mask and lr scales.
+ */
+export function classifierTrainer(params: ClassifierParams, cfg: DarlConfig, layerDecay: number): ClassifierTrainer {
+  const leaves = namedLeaves(params as never);
+  const vars = leaves.map(([, t]) => t as tf.Variable);
+  return {
+    vars,
+    opt: initAdamW(vars),
+    mask: leaves.map(([n, t]) => decays(n, t) && !n.endsWith(".sos")),
+    scales: layerScales(leaves.map(([n]) => n), cfg.depth, layerDecay),
+  };
+}
+
+/**
+ * One fine-tuning step: label-smoothed cross-entropy, AdamW with layer-wise
+ * decay and optional clipping.
+ *
+ * @param params The classifier.
+ * @param cfg Backbone config.
+ * @param t Its trainer.
+ * @param x Images [B, H, W, C] in [−1, 1].
+ * @param labels Class per image.
+ * @param classes Number of classes.
+ * @param lr Learning rate.
+ * @param hp Weight decay, label smoothing, clip.
+ * @returns Loss and gradient norm (caller disposes).
+ */
+export function classifierStep(
+  params: ClassifierParams,
+  cfg: DarlConfig,
+  t: ClassifierTrainer,
+  x: tf.Tensor,
+  labels: Int32Array,
+  classes: number,
+  lr: number,
+  hp: Pick<FinetuneConfig, "weightDecay" | "labelSmoothing" | "clip">,
+): { loss: tf.Scalar; gradNorm: tf.Scalar } {
+  return tf.tidy(() => {
+    const y = tf.oneHot(tf.tensor1d(labels, "int32"), classes);
+    const { value, grads } = tf.variableGrads(
+      () =>
+        tf.losses.softmaxCrossEntropy(y, classifierLogits(params, cfg, x), undefined, hp.labelSmoothing) as tf.Scalar,
+      t.vars,
+    );
+    const g = t.vars.map((v) => grads[v.name]!);
+    const norm = globalNorm(g);
+    const adam = { beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: hp.weightDecay };
+    adamwUpdate(t.vars, g, t.opt, lr, adam, t.mask, clipScale(norm, hp.clip), t.scales);
+    return { loss: value, gradNorm: norm };
+  });
+}
+
+/**
+ * Fine-tunes a fresh classifier in memory (no checkpoints): used by the
+ * VTAB sweep.
+ *
+ * @param ck The pretrained checkpoint.
+ * @param split Labelled images in the model's shape.
+ * @param classes Number of classes.
+ * @param hp Schedule and regularisation.
+ * @returns The trained classifier.
+ */
+export async function trainClassifier(
+  ck: Checkpoint,
+  split: SplitData,
+  classes: number,
+  hp: Pick<
+    FinetuneConfig,
+    "epochs" | "batchSize" | "lr" | "weightDecay" | "layerDecay" | "labelSmoothing" | "clip" | "seed" | "augment"
+  >,
+): Promise<ClassifierParams> {
+  const cfg = ck.meta.model as unknown as DarlConfig;
+  const backbone = initDarl(cfg, 0);
+  assignParams(backbone as never, ck.params, ck.path);
+  const params = initClassifier(backbone, cfg, classes, hp.seed);
+  disposeTree({ head: backbone.head, norm: backbone.norm } as never);
+  const t = classifierTrainer(params, cfg, hp.layerDecay);
+  const B = Math.min(hp.batchSize, split.count), spe = Math.ceil(split.count / B);
+  const steps = Math.max(1, Math.round(hp.epochs * spe));
+  const sched = { lr: hp.lr, minLr: 0, warmupSteps: Math.round(steps / 10), steps };
+  const shape: [number, number, number] = [cfg.imageSize, cfg.imageSize, cfg.channels];
+  const size = shape[0] * shape[1] * shape[2];
+  const sampler = createSampler(split.count, B, hp.seed);
+  for (let step = 0; step < steps; step++) {
+    const idx = sampler(step);
+    const batch = augmentBatch(
+      gatherImages(split, idx, size),
+      shape,
+      hp.augment,
+      createRng(mixSeed(hp.seed, step, 0xf17e)),
+    );
+    const x = tf.tensor4d(toUnitRange(batch), [B, ...shape]);
+    const r = classifierStep(params, cfg, t, x, gatherLabels(split, idx), classes, warmupCosine(step, sched), hp);
+    x.dispose();
+    if (step % 50 === 49 || step === steps - 1) await r.loss.data();
+    tf.dispose([r.loss, r.gradNorm]);
+  }
+  tf.dispose([...t.opt.m, ...t.opt.v]);
+  return params;
+}
+
 /** Options of {@linkcode finetuneDarl}. */
 export interface FinetuneOptions extends LoopOptions {
   /** Extra metadata stored in checkpoints. */
@@ -295,13 +414,7 @@ export async function finetuneDarl(
   const test = adaptSplit(getSplit(ds, "test"), ds.header.shape, cfg, `${ds.dir} test`);
   const params = initClassifier(backbone, cfg, classes, train.seed);
   disposeTree({ head: backbone.head, norm: backbone.norm } as never); // the next-patch head is not fine-tuned
-  const leaves = namedLeaves(params as never);
-  const vars = leaves.map(([, t]) => t as tf.Variable);
-  const names = leaves.map(([n]) => n);
-  const opt: AdamWState = initAdamW(vars);
-  const mask = leaves.map(([n, t]) => decays(n, t) && !n.endsWith(".sos"));
-  const scales = layerScales(names, cfg.depth, train.layerDecay);
-  const adam = { beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: train.weightDecay };
+  const trainer = classifierTrainer(params, cfg, train.layerDecay);
   const stepsPerEpoch = Math.ceil(split.count / train.batchSize);
   const steps = Math.max(1, Math.round(train.epochs * stepsPerEpoch));
   const sched = {
@@ -323,7 +436,7 @@ export async function finetuneDarl(
     seed: train.seed,
     trainCount: split.count,
     params: params as never,
-    opt,
+    opt: trainer.opt,
     meta: {
       format: "darl-checkpoint",
       method: "darl-finetune",
@@ -332,31 +445,18 @@ export async function finetuneDarl(
       state: { pretrained: file, datasetChecksum: ds.header.checksum, dataset: ds.header.name, ...opts.extra },
     },
     lrAt: (step) => warmupCosine(step, sched),
-    step: (indices, step, lr) =>
-      tf.tidy(() => {
-        const batch = augmentBatch(
-          gatherImages(split, indices, size),
-          shape,
-          train.augment,
-          createRng(mixSeed(train.seed, step, 0xf17e)),
-        );
-        const x = tf.tensor4d(toUnitRange(batch), [indices.length, ...shape]);
-        const y = tf.oneHot(tf.tensor1d(gatherLabels(split, indices), "int32"), classes);
-        const { value, grads } = tf.variableGrads(
-          () =>
-            tf.losses.softmaxCrossEntropy(
-              y,
-              classifierLogits(params, cfg, x),
-              undefined,
-              train.labelSmoothing,
-            ) as tf.Scalar,
-          vars,
-        );
-        const g = vars.map((v) => grads[v.name]!);
-        const norm = globalNorm(g);
-        adamwUpdate(vars, g, opt, lr, adam, mask, clipScale(norm, train.clip), scales);
-        return { loss: value, gradNorm: norm };
-      }),
+    step: (indices, step, lr) => {
+      const batch = augmentBatch(
+        gatherImages(split, indices, size),
+        shape,
+        train.augment,
+        createRng(mixSeed(train.seed, step, 0xf17e)),
+      );
+      const x = tf.tensor4d(toUnitRange(batch), [indices.length, ...shape]);
+      const r = classifierStep(params, cfg, trainer, x, gatherLabels(split, indices), classes, lr, train);
+      x.dispose();
+      return r;
+    },
     checkResume: (c: Checkpoint) => {
       const t = c.meta.train as unknown as FinetuneConfig;
       for (const k of ["batchSize", "seed", "augment", "epochs"] as const) {

@@ -13,6 +13,10 @@ import { applyStandardizer, fitStandardizer } from "./standardize.ts";
 
 /** Probe hyper-parameters. */
 export interface LinearProbeConfig {
+  /** LARS (MAE's probe) or SGD with momentum and weight decay (VTAB sweeps). */
+  optimizer?: "lars" | "sgd";
+  /** Weight decay on the matrix (SGD; MAE's LARS probe uses none). */
+  weightDecay?: number;
   /** Epochs (MAE: 90). */
   epochs: number;
   /** Batch size (MAE: 16384; scaled down to the data). */

@@ -1,0 +1,475 @@
+/**
+ * The VTAB-1k protocol (evaluation spec §A3–A4): per task, train on the
+ * first 800 training examples and pick hyper-parameters (learning rate ×
+ * weight decay) on the first 200 validation examples, then retrain on all
+ * 1,000 and score the full test split. The head is the linear probe by
+ * default (BN(affine = False) + linear, SGD with momentum), full fine-tuning
+ * by option. Results are reported per task, per group (natural, specialized,
+ * structured) and overall, always labelled with how many of the 19 tasks ran.
+ *
+ * Tasks built here: dSprites location/orientation (exact factor grid) and
+ * CLEVR-like count/distance (procedural renders). Other tasks come from
+ * prepared datasets named in a config file; images are resized to the model.
+ *
+ * @module
+ */
+import type { DarlConfig } from "../config.ts";
+import { DarlError } from "../errors.ts";
+import { exists, readInput, writeFileAtomic } from "../data/files.ts";
+import { adaptImages } from "../data/resize.ts";
+import { openDataset, type SplitData } from "../data/store.ts";
+import { type DarlParams, initDarl } from "../darl/model.ts";
+import { createRng, shuffle } from "../rng.ts";
+import { barChart } from "../viz/plot.ts";
+import type { RasterImage } from "../data/png.ts";
+import { renderClevr } from "./clevr.ts";
+import { dspritesSplitIndices, renderDsprites } from "./dsprites.ts";
+import { cachedFeatures, DEFAULT_FEATURES, type FeatureSpec } from "./features.ts";
+import { classifierAccuracy, type ClassifierParams } from "./finetune.ts";
+import { linearProbe } from "./linear_probe.ts";
+
+/** VTAB's groups, plus non-VTAB extras. */
+export type VtabGroup = "natural" | "specialized" | "structured" | "extra";
+
+/** The 19 VTAB tasks with their groups and class counts (§A1). */
+export const VTAB_TASKS: Record<string, { group: Exclude<VtabGroup, "extra">; classes: number }> = {
+  caltech101: { group: "natural", classes: 102 },
+  cifar100: { group: "natural", classes: 100 },
+  dtd: { group: "natural", classes: 47 },
+  flowers102: { group: "natural", classes: 102 },
+  pets: { group: "natural", classes: 37 },
+  sun397: { group: "natural", classes: 397 },
+  svhn: { group: "natural", classes: 10 },
+  camelyon: { group: "specialized", classes: 2 },
+  eurosat: { group: "specialized", classes: 10 },
+  resisc45: { group: "specialized", classes: 45 },
+  retinopathy: { group: "specialized", classes: 5 },
+  clevr_count: { group: "structured", classes: 8 },
+  clevr_dist: { group: "structured", classes: 6 },
+  dmlab: { group: "structured", classes: 6 },
+  kitti_dist: { group: "structured", classes: 4 },
+  dsprites_loc: { group: "structured", classes: 16 },
+  dsprites_ori: { group: "structured", classes: 16 },
+  snorb_azim: { group: "structured", classes: 18 },
+  snorb_elev: { group: "structured", classes: 9 },
+};
+
+/** Tasks darl builds itself. */
+export const PROCEDURAL_TASKS = ["dsprites_loc", "dsprites_ori", "clevr_count", "clevr_dist"];
+
+/** A task's data: 800 train, 200 validation, the test split. */
+export interface VtabTaskData {
+  /** Task name. */
+  name: string;
+  /** Its group. */
+  group: VtabGroup;
+  /** Number of classes. */
+  classes: number;
+  /** [H, W, C] of the images. */
+  shape: [number, number, number];
+  /** The first 800 training examples. */
+  train800: SplitData;
+  /** The first 200 validation examples. */
+  val200: SplitData;
+  /** The test split. */
+  test: SplitData;
+  /** Where the data came from. */
+  source: string;
+  /** A stable identity for feature caching. */
+  key: string;
+}
+
+function take(split: SplitData, idx: ArrayLike<number>, size: number): SplitData {
+  const images = new Uint8Array(idx.length * size), labels = new Uint16Array(idx.length);
+  for (let k = 0; k < idx.length; k++) {
+    images.set(split.images.subarray(idx[k]! * size, (idx[k]! + 1) * size), k * size);
+    labels[k] = split.labels![idx[k]!]!;
+  }
+  return { count: idx.length, images, labels };
+}
+
+async function cachedRender(
+  file: string,
+  count: number,
+  size: number,
+  render: () => { images: Uint8Array; labels: Uint16Array },
+): Promise<SplitData> {
+  if (await exists(file)) {
+    const bytes = await Deno.readFile(file);
+    if (bytes.length === count * (size + 2)) {
+      const labels = new Uint16Array(bytes.slice(count * size).buffer);
+      return { count, images: bytes.subarray(0, count * size), labels };
+    }
+  }
+  const r = render();
+  const all = new Uint8Array(count * (size + 2));
+  all.set(r.images);
+  all.set(new Uint8Array(r.labels.buffer), count * size);
+  await Deno.mkdir(file.replace(/\/[^/]*$/, ""), { recursive: true });
+  await writeFileAtomic(file, all);
+  return { count, images: r.images, labels: r.labels };
+}
+
+/** Where a configured task's data lives. */
+export interface TaskSource {
+  /** A prepared darl dataset with train and test splits. */
+  data: string;
+}
+
+/**
+ * Loads (or renders) a task's VTAB-1k splits.
+ *
+ * @param name A VTAB task, or an extra task name.
+ * @param source For non-procedural tasks: the prepared dataset.
+ * @param opts Test-split limit and cache directory.
+ * @returns The task's data.
+ */
+export async function loadVtabTask(
+  name: string,
+  source: TaskSource | null,
+  opts: { maxTest?: number; cacheDir?: string } = {},
+): Promise<VtabTaskData> {
+  const cache = opts.cacheDir ?? ".cache/vtab";
+  const limit = (n: number) => Math.min(n, opts.maxTest ?? Infinity);
+  if (name === "dsprites_loc" || name === "dsprites_ori") {
+    const size = 64 * 64;
+    const test = dspritesSplitIndices("test");
+    const nTest = limit(test.length);
+    const part = (split: "train" | "val" | "test", n: number) =>
+      cachedRender(
+        `${cache}/${name}-${split}-${n}.bin`,
+        n,
+        size,
+        () => renderDsprites(name, dspritesSplitIndices(split).subarray(0, n)),
+      );
+    return {
+      name,
+      group: "structured",
+      classes: 16,
+      shape: [64, 64, 1],
+      train800: await part("train", 800),
+      val200: await part("val", 200),
+      test: await part("test", nTest),
+      source: "procedural dSprites (full factor grid, seeded 80/10/10 split)",
+      key: `${name}:v1:${nTest}`,
+    };
+  }
+  if (name === "clevr_count" || name === "clevr_dist") {
+    const size = 64 * 64 * 3, nTest = limit(15000);
+    const part = (split: "train" | "val" | "test", n: number) =>
+      cachedRender(`${cache}/${name}-${split}-${n}.bin`, n, size, () => renderClevr(name, split, n));
+    return {
+      name,
+      group: "structured",
+      classes: name === "clevr_count" ? 8 : 6,
+      shape: [64, 64, 3],
+      train800: await part("train", 800),
+      val200: await part("val", 200),
+      test: await part("test", nTest),
+      source: "procedural CLEVR-like renders (3–10 objects, ray-traced 64×64)",
+      key: `${name}:v1:${nTest}`,
+    };
+  }
+  if (!source) {
+    throw new DarlError(`task "${name}": no data (add it to the --config file as {"data": "<prepared dataset>"})`);
+  }
+  const ds = await openDataset(source.data);
+  const train = ds.splits.train, test = ds.splits.test;
+  if (!train?.labels || !test?.labels) {
+    throw new DarlError(`${source.data}: task "${name}" needs labelled train and test splits`);
+  }
+  const size = ds.header.shape.reduce((a, b) => a * b);
+  // Prepared datasets may be ordered by class, so VTAB's "first 800" is taken
+  // from a seeded shuffle of train; validation comes from its last 10% (at
+  // least 200), as VTAB does for datasets without a validation split.
+  const order = shuffle(Array.from({ length: train.count }, (_, i) => i), createRng(0x7ab));
+  const valStart = Math.min(Math.floor(0.9 * train.count), train.count - 200);
+  if (valStart < 800) {
+    throw new DarlError(
+      `${source.data}: task "${name}" needs at least 1,000 training images for 800 + 200 (has ${train.count})`,
+    );
+  }
+  const testIdx = Array.from({ length: limit(test.count) }, (_, i) => i);
+  const vt = VTAB_TASKS[name];
+  return {
+    name,
+    group: vt ? vt.group : "extra",
+    classes: ds.header.classes.length,
+    shape: ds.header.shape,
+    train800: take(train, order.slice(0, 800), size),
+    val200: take(train, order.slice(valStart, valStart + 200), size),
+    test: take(test, testIdx, size),
+    source: `${source.data} (${ds.header.name})`,
+    key: `${ds.header.checksum}:${testIdx.length}`,
+  };
+}
+
+/** Sweep and head settings. */
+export interface VtabOptions {
+  /** Linear probe (default) or full fine-tuning. */
+  head: "linear" | "finetune";
+  /** Base learning rates (per 256 examples) to sweep. */
+  lrs: number[];
+  /** Weight decays to sweep. */
+  wds: number[];
+  /** Epochs on 800 (or 1,000) examples. */
+  epochs: number;
+  /** Batch size. */
+  batchSize: number;
+  /** Feature spec for the linear head. */
+  features: FeatureSpec;
+  /** Feature cache directory. */
+  cacheDir?: string;
+  /** Fine-tuning: trains a classifier and returns it (used when head = "finetune"). */
+  finetune?: (train: SplitData, classes: number, lr: number, wd: number) => Promise<ClassifierParams>;
+  /** Progress messages. */
+  log?: (msg: string) => void;
+}
+
+/** The default sweep: a reduced VPT grid (4 × 4), SGD, ~1,000 steps as TA's reference run. */
+export const VTAB_DEFAULTS: VtabOptions = {
+  head: "linear",
+  lrs: [10, 1, 0.1, 0.01],
+  wds: [0.01, 0.001, 0.0001, 0],
+  epochs: 80,
+  batchSize: 64,
+  features: DEFAULT_FEATURES,
+};
+
+/** One task's outcome. */
+export interface VtabTaskResult {
+  /** Task name. */
+  name: string;
+  /** Group. */
+  group: VtabGroup;
+  /** Test accuracy after retraining on 1,000. */
+  accuracy: number;
+  /** The chosen hyper-parameters and their validation accuracy. */
+  best: { lr: number; wd: number; val: number };
+  /** Every setting tried. */
+  sweep: { lr: number; wd: number; val: number }[];
+  /** Test examples scored. */
+  testCount: number;
+  /** Data provenance. */
+  source: string;
+}
+
+function union(a: SplitData, b: SplitData, size: number): SplitData {
+  const images = new Uint8Array((a.count + b.count) * size);
+  images.set(a.images);
+  images.set(b.images, a.count * size);
+  const labels = new Uint16Array(a.count + b.count);
+  labels.set(a.labels!);
+  labels.set(b.labels!, a.count);
+  return { count: a.count + b.count, images, labels };
+}
+
+/**
+ * Runs the VTAB-1k protocol on one task.
+ *
+ * @param model The model (with a stable key for caching).
+ * @param task The task's data.
+ * @param opts Head and sweep.
+ * @returns The task's result.
+ */
+export async function runVtabTask(
+  model: { params: DarlParams; cfg: DarlConfig; key: string },
+  task: VtabTaskData,
+  opts: VtabOptions,
+): Promise<VtabTaskResult> {
+  const log = opts.log ?? (() => {});
+  const size = task.shape.reduce((a, b) => a * b);
+  const trainval = union(task.train800, task.val200, size);
+  const sweep: { lr: number; wd: number; val: number }[] = [];
+  let test: number;
+  if (opts.head === "linear") {
+    const src = { kind: "model" as const, params: model.params, cfg: model.cfg, key: model.key, spec: opts.features };
+    const feats = async (s: SplitData, part: string) => {
+      const f = await cachedFeatures(src, s, task.shape, `${task.key}:${part}`, opts.cacheDir ?? ".cache/features");
+      return { x: f.x, y: Int32Array.from(s.labels!), dim: f.dim };
+    };
+    const tr = await feats(task.train800, "train800"), va = await feats(task.val200, "val200");
+    const trva = await feats(trainval, "train800val200"), te = await feats(task.test, "test");
+    const fit = (
+      a: { x: Float32Array; y: Int32Array },
+      b: { x: Float32Array; y: Int32Array },
+      lr: number,
+      wd: number,
+    ) =>
+      linearProbe(a, b, tr.dim, task.classes, {
+        optimizer: "sgd",
+        weightDecay: wd,
+        epochs: opts.epochs,
+        batchSize: opts.batchSize,
+        blr: lr,
+        warmupEpochs: Math.max(1, Math.round(opts.epochs / 10)),
+        seed: 0,
+      });
+    for (const lr of opts.lrs) {
+      for (const wd of opts.wds) sweep.push({ lr, wd, val: (await fit(tr, va, lr, wd)).accuracy });
+    }
+    const best = sweep.reduce((a, b) => (b.val > a.val ? b : a));
+    test = (await fit(trva, te, best.lr, best.wd)).accuracy;
+  } else {
+    if (!opts.finetune) throw new Error("runVtabTask: head 'finetune' needs opts.finetune");
+    const adapt = (s: SplitData): SplitData => ({
+      ...s,
+      images: adaptImages(s.images, task.shape, [model.cfg.imageSize, model.cfg.imageSize, model.cfg.channels]),
+    });
+    const [tr, va, trva, te] = [adapt(task.train800), adapt(task.val200), adapt(trainval), adapt(task.test)];
+    for (const lr of opts.lrs) {
+      for (const wd of opts.wds) {
+        const clf = await opts.finetune(tr!, task.classes, lr, wd);
+        sweep.push({ lr, wd, val: await classifierAccuracy(clf, model.cfg, va!) });
+      }
+    }
+    const best = sweep.reduce((a, b) => (b.val > a.val ? b : a));
+    test = await classifierAccuracy(await opts.finetune(trva!, task.classes, best.lr, best.wd), model.cfg, te!);
+  }
+  const best = sweep.reduce((a, b) => (b.val > a.val ? b : a));
+  log(
+    `${task.name}: best lr ${best.lr} wd ${best.wd} (val ${(100 * best.val).toFixed(1)}%) → test ${
+      (100 * test).toFixed(2)
+    }%`,
+  );
+  return {
+    name: task.name,
+    group: task.group,
+    accuracy: test,
+    best,
+    sweep,
+    testCount: task.test.count,
+    source: task.source,
+  };
+}
+
+/** Means over whatever ran, each labelled with its task count. */
+export interface VtabSummary {
+  /** Per group: mean accuracy and how many of the group's tasks ran. */
+  groups: Record<Exclude<VtabGroup, "extra">, { mean: number | null; ran: number; of: number }>;
+  /** Mean over the VTAB tasks that ran. */
+  overall: { mean: number | null; ran: number; of: 19 };
+  /** Mean of the group means that exist. */
+  meanOfGroupMeans: { mean: number | null; groups: number };
+  /** VTAB tasks that did not run. */
+  missing: string[];
+}
+
+/**
+ * Aggregates per-task results (extras are excluded from every VTAB mean).
+ *
+ * @param results Task results.
+ * @returns Group and overall means with counts.
+ * @example
+ * ```ts
+ * import { summariseVtab } from "./vtab.ts";
+ * const s = summariseVtab([{ name: "dsprites_loc", group: "structured", accuracy: 0.5 } as never]);
+ * if (s.overall.ran !== 1 || s.groups.natural.mean !== null || s.missing.length !== 18) throw new Error();
+ * ```
+ */
+export function summariseVtab(results: VtabTaskResult[]): VtabSummary {
+  const vt = results.filter((r) => r.group !== "extra");
+  const mean = (xs: number[]) => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : null);
+  const groups = {} as VtabSummary["groups"];
+  for (const g of ["natural", "specialized", "structured"] as const) {
+    const of = Object.values(VTAB_TASKS).filter((t) => t.group === g).length;
+    const accs = vt.filter((r) => r.group === g).map((r) => r.accuracy);
+    groups[g] = { mean: mean(accs), ran: accs.length, of };
+  }
+  const gm = Object.values(groups).map((g) => g.mean).filter((m): m is number => m !== null);
+  return {
+    groups,
+    overall: { mean: mean(vt.map((r) => r.accuracy)), ran: vt.length, of: 19 },
+    meanOfGroupMeans: { mean: mean(gm), groups: gm.length },
+    missing: Object.keys(VTAB_TASKS).filter((n) => !vt.some((r) => r.name === n)),
+  };
+}
+
+/**
+ * The VTAB report as markdown.
+ *
+ * @param results Task results.
+ * @param title A heading.
+ * @returns Markdown.
+ */
+export function vtabMarkdown(results: VtabTaskResult[], title: string): string {
+  const s = summariseVtab(results);
+  const pct = (v: number | null) => (v === null ? "—" : `${(100 * v).toFixed(2)}`);
+  const lines = [
+    `# ${title}`,
+    "",
+    "| task | group | test acc. (%) | test images | chosen lr / wd (val acc. %) | data |",
+    "| --- | --- | ---: | ---: | --- | --- |",
+    ...results.map((r) =>
+      `| ${r.name} | ${r.group === "extra" ? "extra (not VTAB)" : r.group} | ${pct(r.accuracy)} | ${r.testCount} | ` +
+      `${r.best.lr} / ${r.best.wd} (${pct(r.best.val)}) | ${r.source} |`
+    ),
+    "",
+    ...(["natural", "specialized", "structured"] as const).map((g) =>
+      `- ${g} mean: ${
+        s.groups[g].ran
+          ? `${pct(s.groups[g].mean)} (${s.groups[g].ran} of ${s.groups[g].of} tasks)`
+          : `— (0 of ${s.groups[g].of} tasks ran)`
+      }`
+    ),
+    `- mean over the VTAB tasks that ran: ${
+      s.overall.ran
+        ? `${pct(s.overall.mean)} (${s.overall.ran} of 19 tasks${
+          s.overall.ran < 19 ? "; not a 19-task VTAB mean" : ""
+        })`
+        : "—"
+    }`,
+    `- mean of group means: ${
+      s.meanOfGroupMeans.groups ? `${pct(s.meanOfGroupMeans.mean)} (${s.meanOfGroupMeans.groups} of 3 groups)` : "—"
+    }`,
+    `- missing VTAB tasks (${s.missing.length}): ${s.missing.join(", ") || "none"}`,
+  ];
+  return lines.join("\n") + "\n";
+}
+
+/**
+ * A bar chart of per-task accuracy, coloured by group.
+ *
+ * @param results Task results.
+ * @param title The title.
+ * @returns An RGB image.
+ */
+export function vtabChart(results: VtabTaskResult[], title: string): RasterImage {
+  const groupIndex = { natural: 0, specialized: 1, structured: 2, extra: 7 };
+  return barChart(
+    results.map((r) => ({ label: r.name, value: 100 * r.accuracy, group: groupIndex[r.group] })),
+    { title, max: 100 },
+  );
+}
+
+/**
+ * Reads a VTAB config file: `{"tasks": {"<vtab task>": {"data": "<prepared dataset dir>"}}}`.
+ *
+ * @param path The file.
+ * @returns Task sources by name.
+ */
+export async function readVtabConfig(path: string): Promise<Record<string, TaskSource>> {
+  const text = new TextDecoder().decode(await readInput(path, "a VTAB config (JSON)"));
+  let json: { tasks?: Record<string, TaskSource> };
+  try {
+    json = JSON.parse(text);
+  } catch {
+    throw new DarlError(`${path}: not valid JSON (expected {"tasks": {"<task>": {"data": "<dir>"}}})`);
+  }
+  const tasks = json.tasks;
+  if (!tasks || typeof tasks !== "object") throw new DarlError(`${path}: missing "tasks" object`);
+  for (const [name, src] of Object.entries(tasks)) {
+    if (!src || typeof src.data !== "string") throw new DarlError(`${path}: task "${name}" needs a "data" path`);
+    if (!(await exists(`${src.data}/header.json`))) {
+      throw new DarlError(
+        `${path}: task "${name}": ${src.data}/header.json: file not found (prepare the dataset first)`,
+      );
+    }
+  }
+  return tasks;
+}
+
+/** A random-init model of a config (a VTAB baseline). */
+export function randomModel(cfg: DarlConfig, seed: number): { params: DarlParams; cfg: DarlConfig; key: string } {
+  return { params: initDarl(cfg, seed), cfg, key: `random:${seed}:${JSON.stringify(cfg)}` };
+}

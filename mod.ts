@@ -4,8 +4,11 @@
  *
  * This module implements DARL (Denoising Autoregressive Representation
  * Learning): a decoder-only ViT with 2D RoPE that predicts the next image
- * patch in raster order. Everything is a plain function over typed parameter
- * trees; configs are plain data.
+ * patch in raster order, trained with next-patch MSE or with a diffusion
+ * objective through a denoising patch decoder, and generating images patch
+ * by patch. It also carries the evaluations (linear probe, ridge, kNN,
+ * fine-tuning, VTAB-1k, FD/KID/IS). Everything is a plain function over
+ * typed parameter trees; configs are plain data.
  *
  * ```ts
  * import { darlConfig, darlMseLoss, initDarl, selectBackend, tf } from "./mod.ts";
@@ -32,6 +35,8 @@ export {
   darlConfig,
   type DarlPreset,
   gridSize,
+  NOISE_SCHEDULES,
+  type Objective,
   type PosEncoding,
   type TargetNorm,
   validateDarlConfig,
@@ -57,6 +62,20 @@ export {
   initDarl,
 } from "./src/darl/model.ts";
 export { type DarlLoss, darlMseLoss, patchTarget } from "./src/darl/loss.ts";
+export { darlDiffusionLoss, type DiffusionNoise, drawDiffusionNoise } from "./src/darl/diffusion.ts";
+export { betaNoiseLevel, cosineGrid, logSnr } from "./src/darl/noise.ts";
+export { initPatchDecoder, patchDecoder, type PatchDecoderParams } from "./src/darl/patch_decoder.ts";
+export {
+  createKvCache,
+  decodeStep,
+  disposeKvCache,
+  type KvCache,
+  nextPatch,
+  SAMPLE_DEFAULTS,
+  sampleDarl,
+  type SampleOptions,
+  samplePatches,
+} from "./src/darl/sample.ts";
 export { applyRope, type RopeTables, ropeTables, rotateHalf, type TokenPosition } from "./src/nn/rope.ts";
 export { attention, causalMaskBias } from "./src/nn/attention.ts";
 export { layerNorm } from "./src/nn/layer_norm.ts";
@@ -85,6 +104,25 @@ export { parseIdx, readIdx } from "./src/data/idx.ts";
 export { parseCifarBatch, readCifarDir } from "./src/data/cifar.ts";
 export { readImageFolder } from "./src/data/image_folder.ts";
 export { augmentBatch, createSampler, gatherImages, gatherLabels, toUnitRange } from "./src/data/batches.ts";
+
+// Evaluation
+export { cachedFeatures, darlFeatures, DEFAULT_FEATURES, type FeatureSpec } from "./src/eval/features.ts";
+export { LINEAR_PROBE_DEFAULTS, linearProbe, type LinearProbeConfig } from "./src/eval/linear_probe.ts";
+export { fewShotRidge, RIDGE_DEFAULTS, ridgeAccuracy } from "./src/eval/ridge.ts";
+export { KNN_DEFAULTS, knnAccuracy } from "./src/eval/knn.ts";
+export { type ProbeReport, probeTable, runProbes } from "./src/eval/probe.ts";
+export {
+  classifierAccuracy,
+  classifierLogits,
+  FINETUNE_DEFAULTS,
+  type FinetuneConfig,
+  finetuneDarl,
+  initClassifier,
+} from "./src/eval/finetune.ts";
+export { loadVtabTask, runVtabTask, summariseVtab, VTAB_DEFAULTS, VTAB_TASKS, vtabMarkdown } from "./src/eval/vtab.ts";
+export { renderDsprites, renderSprite, spriteFactors } from "./src/eval/dsprites.ts";
+export { renderClevr, renderScene, sampleScene } from "./src/eval/clevr.ts";
+export { featureNet, frechetDistance, inceptionScore, kernelDistance, sampleQuality } from "./src/eval/frechet.ts";
 
 // Pictures
 export { imageGrid, unitToU8, writePng } from "./src/viz/grid.ts";

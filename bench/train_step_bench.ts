@@ -11,8 +11,16 @@ import { initDarl } from "../src/darl/model.ts";
 import { createTrainState, darlTrainStep, PRETRAIN_DEFAULTS } from "../src/darl/pretrain.ts";
 import { type BenchBackend, benchBackends, benchCase, useBackend } from "./_harness.ts";
 import { createJaxTwin } from "./jax_twin.ts";
+import { drawDiffusionNoise } from "../src/darl/diffusion.ts";
+import { createRng } from "../src/rng.ts";
 
-function stepCase(group: string, backend: BenchBackend, batch: number, n: number): void {
+function stepCase(
+  group: string,
+  backend: BenchBackend,
+  batch: number,
+  n: number,
+  objective: "mse" | "diffusion" = "mse",
+): void {
   benchCase({
     group,
     runner: backend,
@@ -21,17 +29,16 @@ function stepCase(group: string, backend: BenchBackend, batch: number, n: number
     warmup: 1,
     async setup() {
       await useBackend(backend);
-      const cfg = darlConfig("tiny");
+      const cfg = darlConfig("tiny", objective === "diffusion" ? { objective, target: "global" } : {});
       const state = createTrainState(initDarl(cfg, 0), cfg, PRETRAIN_DEFAULTS);
-      const x = tf.tensor4d(Float32Array.from({ length: batch * 784 }, (_, i) => Math.sin(i * 0.01)), [
-        batch,
-        28,
-        28,
-        1,
-      ]);
+      const pixels = Float32Array.from({ length: batch * 784 }, (_, i) => Math.sin(i * 0.01));
+      const x = tf.tensor4d(pixels, [batch, 28, 28, 1]);
+      let step = 0;
       return async () => {
         await useBackend(backend);
-        const { loss, gradNorm } = darlTrainStep(state, x, 1e-4);
+        // Drawing the noise (Beta levels and Gaussians, on the host) is part of a diffusion step.
+        const noise = objective === "diffusion" ? drawDiffusionNoise(createRng(step++), cfg, batch) : undefined;
+        const { loss, gradNorm } = darlTrainStep(state, x, 1e-4, noise);
         await loss.data();
         tf.dispose([loss, gradNorm]);
       };

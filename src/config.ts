@@ -13,6 +13,9 @@ export type PosEncoding = "rope2d" | "rope1d" | "learned" | "sincos" | "none";
 /** Normalisation of the next-patch regression target. */
 export type TargetNorm = "patch" | "global";
 
+/** Training objective: next-patch MSE, or diffusion through a patch decoder. */
+export type Objective = "mse" | "diffusion";
+
 /** The DARL backbone and head. Every field can be overridden from the CLI. */
 export interface DarlConfig {
   /** Height and width of the (square) input images, in pixels. */
@@ -33,9 +36,32 @@ export interface DarlConfig {
   posEncoding: PosEncoding;
   /** RoPE base θ (10000 as in EVA-02; 100 as in rope-vit axial). */
   ropeBase: number;
-  /** Target normalisation: per-patch (MAE-style, default for MSE) or global. */
+  /** Target normalisation: per-patch (MAE-style, default for MSE) or global (needed for diffusion and sampling). */
   target: TargetNorm;
+  /** Next-patch MSE (spec §2) or the diffusion objective (spec §3). */
+  objective: Objective;
+  /** Noise level γ ~ Beta(noiseA, noiseB) per patch (DARL's choice: a = 0.03, b = 1). */
+  noiseA: number;
+  /** Second Beta parameter b. */
+  noiseB: number;
+  /** Residual adaLN blocks of the patch decoder (spec default 2). */
+  decoderDepth: number;
+  /** Width of the patch decoder (0: the backbone width d). */
+  decoderWidth: number;
+  /** Condition the decoder on log-SNR ("logsnr") or not ("none"). */
+  decoderCondition: "logsnr" | "none";
+  /** The decoder predicts the clean patch ("x0", DARL's choice) or the noise ("eps"). */
+  prediction: "x0" | "eps";
+  /** Noise draws per patch and step (variance reduction; MAR uses 4). */
+  noiseDraws: number;
 }
+
+/** Named noise schedules as Beta(a, b): DARL's high-noise choice, cosine, linear. */
+export const NOISE_SCHEDULES: Readonly<Record<string, [number, number]>> = {
+  darl: [0.03, 1],
+  cosine: [0.5, 0.5],
+  linear: [1, 1],
+};
 
 /** A named size preset: the architecture fields of {@linkcode DarlConfig}. */
 export type DarlPreset = Pick<
@@ -64,6 +90,14 @@ export const DARL_DEFAULTS: DarlConfig = {
   posEncoding: "rope2d",
   ropeBase: 10000,
   target: "patch",
+  objective: "mse",
+  noiseA: 0.03,
+  noiseB: 1,
+  decoderDepth: 2,
+  decoderWidth: 0,
+  decoderCondition: "logsnr",
+  prediction: "x0",
+  noiseDraws: 1,
 };
 
 /**
@@ -125,6 +159,28 @@ export function validateDarlConfig(cfg: DarlConfig): void {
     check(cfg.dim % 4 === 0, `--dim: sin-cos 2D position encoding needs dim divisible by 4, got ${cfg.dim}`);
   }
   check(cfg.ropeBase > 1, `--rope-base: expected a number > 1, got ${cfg.ropeBase}`);
+  if (cfg.objective === "diffusion") {
+    check(
+      cfg.target === "global",
+      `--target ${cfg.target}: the diffusion objective needs --target global (samples must be absolute pixels)`,
+    );
+    check(
+      cfg.noiseA >= 0.01 && cfg.noiseB >= 0.01,
+      `--noise-a/--noise-b: expected Beta parameters ≥ 0.01, got ${cfg.noiseA}, ${cfg.noiseB}`,
+    );
+    check(
+      Number.isInteger(cfg.decoderDepth) && cfg.decoderDepth >= 1,
+      `--decoder-depth: expected a positive integer, got ${cfg.decoderDepth}`,
+    );
+    check(
+      Number.isInteger(cfg.decoderWidth) && cfg.decoderWidth >= 0,
+      `--decoder-width: expected 0 (= dim) or a positive integer, got ${cfg.decoderWidth}`,
+    );
+    check(
+      Number.isInteger(cfg.noiseDraws) && cfg.noiseDraws >= 1,
+      `--noise-draws: expected a positive integer, got ${cfg.noiseDraws}`,
+    );
+  }
 }
 
 /** Patches per side, and the number of patches T. */
@@ -219,6 +275,14 @@ export const DARL_SCHEMA: ConfigSchema<DarlConfig> = {
   },
   ropeBase: { doc: "RoPE frequency base" },
   target: { doc: "next-patch target: per-patch normalised or global", choices: ["patch", "global"] },
+  objective: { doc: "training objective", choices: ["mse", "diffusion"] },
+  noiseA: { doc: "diffusion: γ ~ Beta(a, b), a (see --schedule)" },
+  noiseB: { doc: "diffusion: γ ~ Beta(a, b), b" },
+  decoderDepth: { doc: "diffusion: patch-decoder residual blocks" },
+  decoderWidth: { doc: "diffusion: patch-decoder width (0: dim)" },
+  decoderCondition: { doc: "diffusion: decoder conditioning on log-SNR", choices: ["logsnr", "none"] },
+  prediction: { doc: "diffusion: decoder output", choices: ["x0", "eps"] },
+  noiseDraws: { doc: "diffusion: noise draws per patch and step" },
 };
 
 /**

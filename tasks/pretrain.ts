@@ -13,6 +13,7 @@ import {
   DARL_SCHEMA,
   type DarlConfig,
   darlConfig,
+  NOISE_SCHEDULES,
   schemaHelp,
   validateDarlConfig,
 } from "../src/config.ts";
@@ -22,6 +23,7 @@ import { exists } from "../src/data/files.ts";
 import { prepareDataset } from "../src/data/prepare.ts";
 import { readDatasetHeader } from "../src/data/store.ts";
 import { countParams } from "../src/darl/model.ts";
+import { withDefaults } from "../src/darl/pretrain.ts";
 import { PRETRAIN_DEFAULTS, PRETRAIN_SCHEMA, type PretrainConfig, pretrainDarl } from "../src/darl/pretrain.ts";
 import { listCheckpoints, loadCheckpoint } from "../src/train/checkpoint.ts";
 import "../src/kernels/mod.ts";
@@ -32,6 +34,9 @@ const HELP = `deno task pretrain [flags]
   --backend     auto|webgpu|wasm|cpu [auto]
   --kernels     auto|fast|stock [auto]
   --resume      continue from the newest checkpoint in --out
+  --schedule    diffusion noise: ${
+  Object.entries(NOISE_SCHEDULES).map(([k, [a, b]]) => `${k} = Beta(${a}, ${b})`).join(", ")
+}
 
 ${schemaHelp("Model", darlConfig("tiny"), DARL_SCHEMA)}
 
@@ -45,6 +50,7 @@ if (import.meta.main) {
       backend: { type: "string" },
       kernels: { type: "string" },
       resume: { type: "boolean" },
+      schedule: { type: "string" },
     });
     if (f.help) return void console.log(HELP);
     const info = await selectBackend(
@@ -70,7 +76,7 @@ if (import.meta.main) {
       // Resume: the checkpoint's configs are the base; flags may only restate them.
       const ck = await loadCheckpoint(ckpts[ckpts.length - 1]!.path);
       if (f.preset) throw new DarlError(`--preset: cannot change the model of a run being resumed (${ck.path})`);
-      cfg = applyFlags(ck.meta.model as unknown as DarlConfig, DARL_SCHEMA, f);
+      cfg = applyFlags(withDefaults(ck.meta.model), DARL_SCHEMA, f);
       train = applyFlags({ ...(ck.meta.train as unknown as PretrainConfig), out: train.out }, PRETRAIN_SCHEMA, f);
     } else {
       cfg = applyFlags(
@@ -82,9 +88,28 @@ if (import.meta.main) {
         f,
       );
     }
+    if (f.schedule !== undefined) {
+      const ab = NOISE_SCHEDULES[f.schedule as string];
+      if (!ab) {
+        throw new DarlError(
+          `--schedule: expected one of ${Object.keys(NOISE_SCHEDULES).join(", ")}, got "${f.schedule}"`,
+        );
+      }
+      if (f["noise-a"] !== undefined || f["noise-b"] !== undefined) {
+        throw new DarlError("--schedule: give either --schedule or --noise-a/--noise-b");
+      }
+      [cfg.noiseA, cfg.noiseB] = ab;
+    }
+    // Diffusion models regress absolute pixels: the target defaults to global for them.
+    if (cfg.objective === "diffusion" && f.target === undefined) cfg.target = "global";
     validateDarlConfig(cfg);
     console.log(
       `model: DARL ${cfg.dim}d × ${cfg.depth} blocks, ${cfg.heads} heads, P=${cfg.patchSize}, ${cfg.posEncoding}, ` +
+        `${
+          cfg.objective === "diffusion"
+            ? `diffusion (Beta(${cfg.noiseA}, ${cfg.noiseB}) noise, decoder depth ${cfg.decoderDepth}, ${cfg.prediction})`
+            : "MSE"
+        }, ` +
         `target ${cfg.target}; data: ${header.name} ${header.shape.join("×")} (${header.splits.train?.count} train)`,
     );
     const t0 = performance.now();

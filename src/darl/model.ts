@@ -22,6 +22,8 @@ import { initLayerNorm, layerNorm, type LayerNormParams } from "../nn/layer_norm
 import { initLinear, linear, type LinearParams } from "../nn/linear.ts";
 import { initMlp, mlp, type MlpParams } from "../nn/mlp.ts";
 import { sincos2d } from "../nn/posenc.ts";
+import { disposeTree } from "../nn/tree.ts";
+import { initPatchDecoder, type PatchDecoderParams } from "./patch_decoder.ts";
 import { type RopeTables, ropeTables, type TokenPosition } from "../nn/rope.ts";
 
 /** One pre-LN transformer block. */
@@ -50,8 +52,10 @@ export interface DarlParams {
   blocks: BlockParams[];
   /** Final LayerNorm; its output is the representation. */
   norm: LayerNormParams;
-  /** Next-patch head: LN → Linear(d → P²C). */
-  head: { norm: LayerNormParams; out: LinearParams };
+  /** Next-patch head: LN → Linear(d → P²C) (MSE objective). */
+  head?: { norm: LayerNormParams; out: LinearParams };
+  /** Denoising patch decoder (diffusion objective). */
+  decoder?: PatchDecoderParams;
 }
 
 /**
@@ -78,8 +82,11 @@ export function initDarl(cfg: DarlConfig, seed: number): DarlParams {
     sos: truncNormal(rng, [cfg.dim], 0.02),
     blocks: [],
     norm: initLayerNorm(cfg.dim),
-    head: { norm: initLayerNorm(cfg.dim), out: initLinear(rng, cfg.dim, patchDim) },
   };
+  // The head is drawn before the blocks so MSE models keep their seed-for-seed initialisation.
+  const head = { norm: initLayerNorm(cfg.dim), out: initLinear(rng, cfg.dim, patchDim) };
+  if ((cfg.objective ?? "mse") === "mse") params.head = head;
+  else disposeTree(head as never);
   if (cfg.posEncoding === "learned") params.pos = truncNormal(rng, [T + 1, cfg.dim], 0.02);
   for (let i = 0; i < cfg.depth; i++) {
     params.blocks.push({
@@ -90,6 +97,7 @@ export function initDarl(cfg: DarlConfig, seed: number): DarlParams {
       mlp: initMlp(rng, cfg.dim, hidden),
     });
   }
+  if (cfg.objective === "diffusion") params.decoder = initPatchDecoder(rng, cfg);
   return params;
 }
 
@@ -102,7 +110,7 @@ export interface DarlForwardOptions {
    * predicts x_t. false (features): the input is [SOS, x1 … x_T], T + 1 tokens.
    */
   shift?: boolean;
-  /** Compute the next-patch head (default true). */
+  /** Compute the next-patch head (default: when the model has one). */
   head?: boolean;
 }
 
@@ -142,7 +150,7 @@ export function darlForward(
   patches: tf.Tensor,
   opts: DarlForwardOptions = {},
 ): DarlForward {
-  const { causal = true, shift = true, head = true } = opts;
+  const { causal = true, shift = true, head = !!params.head } = opts;
   const [B, T] = patches.shape as [number, number, number];
   const L = shift ? T : T + 1; // tokens: SOS + (T − 1) or T patches
 
@@ -167,7 +175,7 @@ export function darlForward(
   }
   const normed = layerNorm(params.norm, x) as tf.Tensor3D;
   const out: DarlForward = { embed, blocks, normed };
-  if (head) out.pred = linear(params.head.out, layerNorm(params.head.norm, normed)) as tf.Tensor3D;
+  if (head && params.head) out.pred = linear(params.head.out, layerNorm(params.head.norm, normed)) as tf.Tensor3D;
   return out;
 }
 

@@ -7,7 +7,7 @@
  */
 import { tf } from "../tf.ts";
 import type { DarlConfig } from "../config.ts";
-import { type ConfigSchema, gridSize, validateDarlConfig } from "../config.ts";
+import { type ConfigSchema, DARL_DEFAULTS, gridSize, validateDarlConfig } from "../config.ts";
 import { check, DarlError } from "../errors.ts";
 import { type Augment, augmentBatch, gatherImages, toUnitRange } from "../data/batches.ts";
 import { getSplit, openDataset, type SplitData } from "../data/store.ts";
@@ -27,8 +27,10 @@ import {
 } from "../train/optim.ts";
 import { imageGrid, unitToU8, writePng } from "../viz/grid.ts";
 import { darlMseLoss } from "./loss.ts";
+import { darlDiffusionLoss, type DiffusionNoise, drawDiffusionNoise } from "./diffusion.ts";
 import { darlForward, type DarlParams, initDarl } from "./model.ts";
 import { patchify, unpatchify } from "./patchify.ts";
+import { teacherForcedPatches } from "./sample.ts";
 
 /** Training hyper-parameters and run layout. Every field is a CLI flag. */
 export interface PretrainConfig {
@@ -172,16 +174,24 @@ export function createTrainState(
  * @param state The training state (updated in place).
  * @param images [B, H, W, C] in [−1, 1].
  * @param lr The learning rate for this step.
+ * @param noise Diffusion noise for this step (diffusion objective only).
  * @returns Loss and gradient norm before clipping (caller disposes).
  */
 export function darlTrainStep(
   state: TrainState,
   images: tf.Tensor,
   lr: number,
+  noise?: DiffusionNoise,
 ): { loss: tf.Scalar; gradNorm: tf.Scalar } {
+  if (state.cfg.objective === "diffusion" && !noise) {
+    throw new Error("darlTrainStep: the diffusion objective needs noise (drawDiffusionNoise)");
+  }
   return tf.tidy(() => {
     const { value, grads } = tf.variableGrads(
-      () => darlMseLoss(state.params, state.cfg, images).loss,
+      () =>
+        state.cfg.objective === "diffusion"
+          ? darlDiffusionLoss(state.params, state.cfg, images, noise!).loss
+          : darlMseLoss(state.params, state.cfg, images).loss,
       state.vars,
     );
     const g = state.vars.map((v) => grads[v.name]!);
@@ -204,6 +214,17 @@ export interface PretrainResult extends LoopResult {
 }
 
 /**
+ * A checkpoint's model config, with defaults for fields added after it was
+ * written (so older checkpoints keep loading).
+ *
+ * @param model The stored config.
+ * @returns A complete config.
+ */
+export function withDefaults(model: Record<string, unknown>): DarlConfig {
+  return { ...DARL_DEFAULTS, ...(model as Partial<DarlConfig>) };
+}
+
+/**
  * Compares a checkpoint's configs with the requested ones.
  *
  * @param ck The checkpoint.
@@ -219,7 +240,7 @@ export function checkResumeCompatible(
   checksum: string,
   locked: readonly string[] = RESUME_LOCKED,
 ): string[] {
-  const m = ck.meta.model as Record<string, unknown>;
+  const m = withDefaults(ck.meta.model) as unknown as Record<string, unknown>;
   for (const [k, v] of Object.entries(cfg)) {
     if (m[k] !== v) {
       throw new DarlError(
@@ -276,7 +297,9 @@ export async function predictionGrid(
   const pred = tf.tidy(() => {
     const x = tf.tensor4d(toUnitRange(images), [n, H, W, C]);
     const patches = patchify(x, cfg.patchSize);
-    let p = darlForward(params, cfg, patches, { causal: true, shift: true }).pred!;
+    const fwd = darlForward(params, cfg, patches, { causal: true, shift: true });
+    // Diffusion models draw each next patch from their decoder (25 DDPM steps).
+    let p = cfg.objective === "diffusion" ? teacherForcedPatches(params, cfg, fwd.normed, 0) : fwd.pred!;
     if (cfg.target === "patch") {
       const { mean, variance } = tf.moments(patches, -1, true);
       p = tf.add(tf.mul(p, tf.sqrt(tf.add(variance, 1e-6))), mean) as tf.Tensor3D;
@@ -360,12 +383,17 @@ export async function pretrainDarl(
         createRng(mixSeed(train.seed, step, 0xa09)),
       );
       const x = tf.tensor4d(toUnitRange(batch), [train.batchSize, H, W, C]);
-      const r = darlTrainStep(state, x, lr);
+      const noise = cfg.objective === "diffusion"
+        ? drawDiffusionNoise(createRng(mixSeed(train.seed, step, 0xd1ff)), cfg, train.batchSize)
+        : undefined;
+      const r = darlTrainStep(state, x, lr, noise);
       x.dispose();
       return r;
     },
     checkResume: (ck) => checkResumeCompatible(ck, cfg, train, ds.header.checksum),
-    plotTitle: `DARL pretraining loss (${cfg.target === "patch" ? "per-patch" : "global"} normalised MSE)`,
+    plotTitle: cfg.objective === "diffusion"
+      ? `DARL pretraining loss (diffusion, Beta(${cfg.noiseA}, ${cfg.noiseB}) noise, ${cfg.prediction} MSE)`
+      : `DARL pretraining loss (${cfg.target === "patch" ? "per-patch" : "global"} normalised MSE)`,
     ...(train.sampleEvery > 0
       ? {
         periodic: {
@@ -396,7 +424,7 @@ export async function loadDarl(
   if (ck.meta.method !== "darl") {
     throw new DarlError(`${file}: is a "${ck.meta.method}" checkpoint, expected a DARL one`);
   }
-  const cfg = ck.meta.model as unknown as DarlConfig;
+  const cfg = withDefaults(ck.meta.model);
   validateDarlConfig(cfg);
   const params = initDarl(cfg, 0);
   assignParams(params as never, ck.params, file);

@@ -14,6 +14,7 @@ import { type Augment, augmentBatch, createSampler, gatherImages, gatherLabels, 
 import { adaptImages } from "../data/resize.ts";
 import { type Dataset, getSplit, type SplitData } from "../data/store.ts";
 import { darlForward, type DarlParams, initDarl } from "../darl/model.ts";
+import { withDefaults } from "../darl/pretrain.ts";
 import { patchify } from "../darl/patchify.ts";
 import { initLayerNorm, layerNorm, type LayerNormParams } from "../nn/layer_norm.ts";
 import { initLinear, linear, type LinearParams } from "../nn/linear.ts";
@@ -112,8 +113,8 @@ export const FINETUNE_SCHEMA: ConfigSchema<FinetuneConfig> = {
 
 /** A classifier: the backbone plus a LayerNorm + linear head. */
 export interface ClassifierParams {
-  /** The DARL backbone (its next-patch head and final norm are not used). */
-  backbone: Omit<DarlParams, "head" | "norm">;
+  /** The DARL backbone (its next-patch head, decoder and final norm are not used). */
+  backbone: Omit<DarlParams, "head" | "norm" | "decoder">;
   /** Pooled-feature head. */
   head: { norm: LayerNormParams; out: LinearParams };
 }
@@ -133,7 +134,7 @@ export function initClassifier(
   classes: number,
   seed: number,
 ): ClassifierParams {
-  const { head: _h, norm: _n, ...backbone } = pretrained;
+  const { head: _h, norm: _n, decoder: _d, ...backbone } = pretrained;
   const rng = createRng(mixSeed(seed, 0xc1a55));
   const out = initLinear(rng, cfg.dim, classes);
   // MAE initialises the classifier with small weights (trunc-normal, std 2e-5); here a scaled Xavier.
@@ -340,11 +341,11 @@ export async function trainClassifier(
     "epochs" | "batchSize" | "lr" | "weightDecay" | "layerDecay" | "labelSmoothing" | "clip" | "seed" | "augment"
   >,
 ): Promise<ClassifierParams> {
-  const cfg = ck.meta.model as unknown as DarlConfig;
+  const cfg = withDefaults(ck.meta.model);
   const backbone = initDarl(cfg, 0);
   assignParams(backbone as never, ck.params, ck.path);
   const params = initClassifier(backbone, cfg, classes, hp.seed);
-  disposeTree({ head: backbone.head, norm: backbone.norm } as never);
+  disposeTree({ head: backbone.head, norm: backbone.norm, decoder: backbone.decoder } as never);
   const t = classifierTrainer(params, cfg, hp.layerDecay);
   const B = Math.min(hp.batchSize, split.count), spe = Math.ceil(split.count / B);
   const steps = Math.max(1, Math.round(hp.epochs * spe));
@@ -404,7 +405,7 @@ export async function finetuneDarl(
   if (ck.meta.method !== "darl") {
     throw new DarlError(`${file}: is a "${ck.meta.method}" checkpoint, expected a DARL one`);
   }
-  const cfg = ck.meta.model as unknown as DarlConfig;
+  const cfg = withDefaults(ck.meta.model);
   validateDarlConfig(cfg);
   const backbone = initDarl(cfg, 0);
   assignParams(backbone as never, ck.params, file);
@@ -413,7 +414,7 @@ export async function finetuneDarl(
   const split = adaptSplit(getSplit(ds, "train"), ds.header.shape, cfg, `${ds.dir} train`);
   const test = adaptSplit(getSplit(ds, "test"), ds.header.shape, cfg, `${ds.dir} test`);
   const params = initClassifier(backbone, cfg, classes, train.seed);
-  disposeTree({ head: backbone.head, norm: backbone.norm } as never); // the next-patch head is not fine-tuned
+  disposeTree({ head: backbone.head, norm: backbone.norm, decoder: backbone.decoder } as never); // not fine-tuned
   const trainer = classifierTrainer(params, cfg, train.layerDecay);
   const stepsPerEpoch = Math.ceil(split.count / train.batchSize);
   const steps = Math.max(1, Math.round(train.epochs * stepsPerEpoch));

@@ -1,0 +1,37 @@
+/**
+ * Generation speed (patches/s) of the tiny DARL model, 16 images of 49
+ * patches: a diffusion model (100 DDPM steps per patch) and an MSE model,
+ * each with and without the key/value cache.
+ */
+import { tf } from "../src/tf.ts";
+import { darlConfig } from "../src/config.ts";
+import { initDarl } from "../src/darl/model.ts";
+import { SAMPLE_DEFAULTS, sampleDarl } from "../src/darl/sample.ts";
+import { type BenchBackend, benchBackends, benchCase, useBackend } from "./_harness.ts";
+
+const COUNT = 16, T = 49;
+for (
+  const backend of (await benchBackends()).filter((b): b is BenchBackend => b === "darl-cpu" || b === "darl-webgpu")
+) {
+  for (const objective of ["diffusion", "mse"] as const) {
+    for (const useCache of [true, false]) {
+      benchCase({
+        group: `sample 16 images, ${objective}${objective === "diffusion" ? " (100 DDPM steps/patch)" : ""}`,
+        runner: `${backend} ${useCache ? "with cache" : "no cache"}`,
+        patches: COUNT * T,
+        n: backend === "darl-cpu" ? 3 : 1,
+        warmup: 1,
+        async setup() {
+          await useBackend(backend);
+          const cfg = darlConfig("tiny", { objective, target: "global" });
+          const params = initDarl(cfg, 0);
+          return async () => {
+            await useBackend(backend);
+            const imgs = await sampleDarl(params, cfg, { ...SAMPLE_DEFAULTS, count: COUNT, useCache });
+            tf.dispose(imgs);
+          };
+        },
+      });
+    }
+  }
+}

@@ -57,6 +57,7 @@ export interface GpuAdapterSummary {
  * ```
  */
 export async function probeGpuAdapter(): Promise<GpuAdapterSummary | null> {
+  ensureRuntimeDir();
   const gpu = (globalThis.navigator as Navigator & { gpu?: GPU }).gpu;
   if (!gpu) return null;
   let adapter: GPUAdapter | null = null;
@@ -73,6 +74,19 @@ export async function probeGpuAdapter(): Promise<GpuAdapterSummary | null> {
     `${info.description} ${info.vendor} ${info.architecture}`,
   );
   return { description, software };
+}
+
+/**
+ * Vulkan's loader (Deno's WebGPU on Mesa) wants XDG_RUNTIME_DIR; without it
+ * every adapter request prints an error. A private directory is made if unset.
+ */
+function ensureRuntimeDir(): void {
+  try {
+    if (Deno.env.get("XDG_RUNTIME_DIR")) return;
+    const dir = `${Deno.env.get("TMPDIR") ?? "/tmp"}/darl-runtime-${Deno.uid?.() ?? "user"}`;
+    Deno.mkdirSync(dir, { recursive: true, mode: 0o700 });
+    Deno.env.set("XDG_RUNTIME_DIR", dir);
+  } catch { /* no permission: WebGPU still works, only noisier */ }
 }
 
 /** A hook that registers darl's fast kernels for a device (set by `src/kernels`). */
@@ -110,10 +124,6 @@ async function activate(name: string, flag: string): Promise<void> {
   if (!ok) throw new DarlError(`${flag}: backend "${name}" failed to start (tf.setBackend returned false)`);
   await tf.ready();
   if (tf.getBackend() !== name) throw new DarlError(`${flag}: asked for "${name}" but tfjs runs "${tf.getBackend()}"`);
-  if (name === "cpu" || name === "darl-cpu") {
-    // Silence tfjs's one-time "you are running in Node.js" banner.
-    (tf.backend() as unknown as { firstUse: boolean }).firstUse = false;
-  }
 }
 
 /**

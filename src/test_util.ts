@@ -18,7 +18,6 @@ export async function useCpu(): Promise<void> {
   if (tf.getBackend() !== "cpu") {
     if (!(await tf.setBackend("cpu"))) throw new Error("tfjs cpu backend failed to start");
   }
-  (tf.backend() as unknown as { firstUse: boolean }).firstUse = false;
 }
 
 /** Largest absolute difference between two arrays. */

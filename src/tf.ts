@@ -6,6 +6,15 @@
  */
 import * as tf from "@tensorflow/tfjs";
 
+// Deno defines process.versions.node, so tfjs believes it runs in Node and its
+// CPU backend prints an advert for tfjs-node on first use. IS_NODE must stay
+// true (tfjs-wasm loads its binary that way), so the first-use flag is cleared.
+const cpuWrite = tf.MathBackendCPU.prototype.write;
+tf.MathBackendCPU.prototype.write = function (this: { firstUse: boolean }, ...args: Parameters<typeof cpuWrite>) {
+  this.firstUse = false;
+  return cpuWrite.apply(this as never, args);
+};
+
 export { tf };
 
 /**

@@ -63,6 +63,22 @@ function niceTicks(lo: number, hi: number, n: number): number[] {
   return out;
 }
 
+// Ticks for a log axis spanning [10^lo, 10^hi]: 1-2-5 per decade, thinned to at most ~8.
+function logTicks(lo: number, hi: number): number[] {
+  for (const mults of [[1, 2, 5], [1, 3], [1]]) {
+    const out: number[] = [];
+    for (let e = Math.floor(lo); e <= Math.ceil(hi); e++) {
+      for (const m of mults) {
+        const v = m * Math.pow(10, e), l = Math.log10(v);
+        if (l >= lo && l <= hi) out.push(Number(v.toPrecision(6)));
+      }
+    }
+    if (out.length <= 8 && out.length >= 2) return out;
+    if (out.length < 2) return [...out, ...niceTicks(lo, hi, 4).map((v) => Number(Math.pow(10, v).toPrecision(3)))];
+  }
+  return niceTicks(lo, hi, 5).map((v) => Math.pow(10, v));
+}
+
 function line(img: Uint8Array, w: number, h: number, x0: number, y0: number, x1: number, y1: number, c: number[]) {
   const n = Math.max(Math.abs(x1 - x0), Math.abs(y1 - y0), 1);
   for (let i = 0; i <= n; i++) {
@@ -110,7 +126,7 @@ export function linePlot(series: Series[], opts: PlotOptions = {}): RasterImage 
     const s = fmt(t);
     drawText(data, width, height, x - textWidth(s) / 2, top + ph + 6, s, black);
   }
-  const yt = logY ? niceTicks(ylo, yhi, 5).map((v) => Math.pow(10, v)) : niceTicks(ylo, yhi, 6);
+  const yt = logY ? logTicks(ylo, yhi) : niceTicks(ylo, yhi, 6);
   for (const t of yt) {
     const y = Math.round(Y(t));
     if (y < top || y > top + ph) continue;

@@ -17,13 +17,14 @@ import { dirname } from "../src/data/files.ts";
 import { openDataset } from "../src/data/store.ts";
 import { loadDarl } from "../src/darl/pretrain.ts";
 import { checkpointKey, type ProbeHead, probeTable, runProbes } from "../src/eval/probe.ts";
+import type { Pooling } from "../src/eval/features.ts";
 import { LINEAR_PROBE_DEFAULTS } from "../src/eval/linear_probe.ts";
 
 const HELP = `deno task probe --ckpt <file or run dir> [flags]
 
   --data        prepared dataset [data/<dataset of the checkpoint>]
   --layer       final | embed | block<i> [final]
-  --pool        mean | last [mean]
+  --pool        mean | last | grid<k> (means over a k×k partition of the patch grid, concatenated) [mean]
   --attention   causal | bidirectional [causal]
   --heads       comma list of linear, ridge, knn [linear,ridge,knn]
   --shots       ridge few-shot sizes [1,5,10,25]
@@ -62,8 +63,10 @@ if (import.meta.main) {
     });
     if (f.help) return void console.log(HELP);
     if (!f.ckpt) throw new DarlError("--ckpt: required (a checkpoint file or a run directory)");
-    const pool = (f.pool as string | undefined) ?? "mean";
-    if (pool !== "mean" && pool !== "last") throw new DarlError(`--pool: expected mean or last, got "${pool}"`);
+    const pool = ((f.pool as string | undefined) ?? "mean") as Pooling;
+    if (!/^(mean|last|grid\d+)$/.test(pool)) {
+      throw new DarlError(`--pool: expected mean, last or grid<k>, got "${pool}"`);
+    }
     const attention = (f.attention as string | undefined) ?? "causal";
     if (attention !== "causal" && attention !== "bidirectional") {
       throw new DarlError(`--attention: expected causal or bidirectional, got "${attention}"`);

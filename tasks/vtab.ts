@@ -15,7 +15,7 @@ import { type BackendChoice, describeBackend, type KernelChoice, selectBackend }
 import { DarlError } from "../src/errors.ts";
 import { dirname } from "../src/data/files.ts";
 import { loadDarl } from "../src/darl/pretrain.ts";
-import { checkLayer } from "../src/eval/features.ts";
+import { checkLayer, featureDim, type Pooling } from "../src/eval/features.ts";
 import { FINETUNE_DEFAULTS, trainClassifier } from "../src/eval/finetune.ts";
 import { checkpointKey } from "../src/eval/probe.ts";
 import {
@@ -101,10 +101,11 @@ if (import.meta.main) {
     const { params, cfg, checkpoint } = await loadDarl(f.ckpt as string);
     const features = {
       layer: (f.layer as string | undefined) ?? "final",
-      pool: ((f.pool as string | undefined) ?? "mean") as "mean" | "last",
+      pool: ((f.pool as string | undefined) ?? "mean") as Pooling,
       causal: ((f.attention as string | undefined) ?? "causal") !== "bidirectional",
     };
     checkLayer(features.layer, cfg);
+    featureDim(features.pool, cfg);
     const ft = head === "finetune";
     const opts = {
       ...VTAB_DEFAULTS,

@@ -7,7 +7,7 @@
  * @module
  */
 import { tf } from "../tf.ts";
-import type { DarlConfig } from "../config.ts";
+import { type DarlConfig, gridSize } from "../config.ts";
 import { DarlError } from "../errors.ts";
 import { gatherImages, toUnitRange } from "../data/batches.ts";
 import { exists, sha256Hex, writeFileAtomic } from "../data/files.ts";
@@ -16,12 +16,19 @@ import type { SplitData } from "../data/store.ts";
 import { darlForward, type DarlParams } from "../darl/model.ts";
 import { patchify } from "../darl/patchify.ts";
 
+/**
+ * Pooling of the patch tokens: their mean, the last token, or `grid<k>`:
+ * means over a k×k partition of the patch grid, concatenated (k²·d values,
+ * keeping the coarse spatial layout that mean pooling discards).
+ */
+export type Pooling = "mean" | "last" | `grid${number}`;
+
 /** How features are taken from the backbone. */
 export interface FeatureSpec {
   /** "final" (after the last LayerNorm), "embed", or "block<i>" (0-based). */
   layer: string;
-  /** Mean over the patch tokens, or the last token. */
-  pool: "mean" | "last";
+  /** How patch tokens are pooled. */
+  pool: Pooling;
   /** Causal attention (as pretrained) or bidirectional. */
   causal: boolean;
 }
@@ -41,6 +48,27 @@ export function checkLayer(layer: string, cfg: DarlConfig): void {
   throw new DarlError(
     `--layer: unknown layer "${layer}" (expected final, embed or block0…block${cfg.depth - 1})`,
   );
+}
+
+/**
+ * Checks a pooling name against a config and returns the feature width.
+ *
+ * @param pool The pooling.
+ * @param cfg The model config.
+ * @returns Values per image.
+ * @example
+ * ```ts
+ * import { darlConfig } from "../config.ts";
+ * import { featureDim } from "./features.ts";
+ * if (featureDim("grid2", darlConfig("tiny")) !== 512) throw new Error();
+ * ```
+ */
+export function featureDim(pool: string, cfg: DarlConfig): number {
+  if (pool === "mean" || pool === "last") return cfg.dim;
+  const m = /^grid(\d+)$/.exec(pool);
+  const g = gridSize(cfg);
+  if (m && Number(m[1]) >= 1 && Number(m[1]) <= g) return Number(m[1]) ** 2 * cfg.dim;
+  throw new DarlError(`--pool: expected mean, last or grid<k> with 1 ≤ k ≤ ${g}, got "${pool}"`);
 }
 
 /**
@@ -66,9 +94,21 @@ export function darlFeatures(params: DarlParams, cfg: DarlConfig, images: tf.Ten
       : out.blocks[Number(spec.layer.slice(5))]!;
     const [B, L, d] = tokens.shape;
     // Token 0 is SOS; tokens 1..T are the patches (shift: false keeps the last one).
-    return (spec.pool === "mean"
-      ? tf.mean(tokens.slice([0, 1, 0], [B, L - 1, d]), 1)
-      : tokens.slice([0, L - 1, 0], [B, 1, d]).reshape([B, d])) as tf.Tensor2D;
+    if (spec.pool === "last") return tokens.slice([0, L - 1, 0], [B, 1, d]).reshape([B, d]) as tf.Tensor2D;
+    const patches = tokens.slice([0, 1, 0], [B, L - 1, d]);
+    if (spec.pool === "mean") return tf.mean(patches, 1) as tf.Tensor2D;
+    const k = Math.round(Math.sqrt(featureDim(spec.pool, cfg) / d)), g = gridSize(cfg);
+    const grid = patches.reshape([B, g, g, d]);
+    const cut = (i: number) => Math.floor((i * g) / k);
+    const regions: tf.Tensor[] = [];
+    for (let r = 0; r < k; r++) {
+      for (let c = 0; c < k; c++) {
+        regions.push(
+          tf.mean(grid.slice([0, cut(r), cut(c), 0], [B, cut(r + 1) - cut(r), cut(c + 1) - cut(c), d]), [1, 2]),
+        );
+      }
+    }
+    return (regions.length === 1 ? regions[0]! : tf.concat(regions, 1)) as tf.Tensor2D;
   });
 }
 
@@ -108,7 +148,7 @@ export async function splitFeatures(
     chunks.push((await f.data()) as Float32Array);
     tf.dispose([x, f]);
   }
-  const dim = cfg.dim, out = new Float32Array(split.count * dim);
+  const dim = featureDim(spec.pool, cfg), out = new Float32Array(split.count * dim);
   let o = 0;
   for (const c of chunks) {
     out.set(c, o);
@@ -141,7 +181,8 @@ export async function cachedFeatures(
   if (await exists(file)) {
     const bytes = await Deno.readFile(file);
     const x = new Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4);
-    if (x.length === split.count * source.cfg.dim) return { x, dim: source.cfg.dim, cached: true };
+    const dim = featureDim(source.spec.pool, source.cfg);
+    if (x.length === split.count * dim) return { x, dim, cached: true };
   }
   const f = await splitFeatures(source, split, shape);
   await Deno.mkdir(cacheDir, { recursive: true });

@@ -12,7 +12,7 @@ import { DarlError } from "../errors.ts";
 import { sha256Hex } from "../data/files.ts";
 import { type Dataset, getSplit, type SplitData } from "../data/store.ts";
 import { type DarlParams, initDarl } from "../darl/model.ts";
-import { cachedFeatures, checkLayer, type FeatureSource, type FeatureSpec } from "./features.ts";
+import { cachedFeatures, checkLayer, featureDim, type FeatureSource, type FeatureSpec } from "./features.ts";
 import { KNN_DEFAULTS, knnAccuracy, type KnnConfig } from "./knn.ts";
 import { type LabelledFeatures, LINEAR_PROBE_DEFAULTS, linearProbe, type LinearProbeConfig } from "./linear_probe.ts";
 import { fewShotRidge, ridgeAccuracy } from "./ridge.ts";
@@ -81,6 +81,7 @@ export async function runProbes(opts: ProbeOptions): Promise<ProbeReport> {
   const log = opts.log ?? (() => {});
   const { dataset: ds, model } = opts;
   checkLayer(opts.spec.layer, model.cfg);
+  featureDim(opts.spec.pool, model.cfg);
   const train = getSplit(ds, "train"), test = getSplit(ds, "test");
   const yTrain = labelled(train, "train", ds.dir), yTest = labelled(test, "test", ds.dir);
   const classes = ds.header.classes.length;

@@ -69,7 +69,11 @@ Deno.test("deno task probe / vtab / fid / sample: bad inputs fail with one line"
     ["--ckpt", `${tmp}/nowhere`],
     /nowhere: not found \(expected a checkpoint file or a run directory\)/,
   );
-  await oneLine("probe.ts", ["--ckpt", `${tmp}/run`, "--pool", "max"], /--pool: expected mean or last, got "max"/);
+  await oneLine(
+    "probe.ts",
+    ["--ckpt", `${tmp}/run`, "--pool", "max"],
+    /--pool: expected mean, last or grid<k>, got "max"/,
+  );
   await Deno.writeTextFile(`${tmp}/vtab.json`, JSON.stringify({ tasks: { cifar100: { data: `${tmp}/missing` } } }));
   await oneLine(
     "vtab.ts",

@@ -35,6 +35,7 @@ export const FN = {
 interface KernelExports {
   run_task(fn: number, args: number, tid: number, nt: number): void;
   gemm_scratch_floats(): number;
+  work_counter(): number;
   gemm_packed_b_floats(N: number, K: number, items: number): number;
   struct_sizes(which: number): number;
   __heap_base: WebAssembly.Global;
@@ -161,6 +162,9 @@ export async function createRuntime(threads?: number): Promise<Runtime> {
   for (const w of workers) w.unref();
   let scratchPtr = 0, scratchFloats = 0;
   const gemmScratchFloats = ex.gemm_scratch_floats();
+  // Tasks claim work items from this counter; workers are parked while the
+  // host resets it, and the generation bump below publishes the reset.
+  const workCounter = ex.work_counter();
   return {
     memory,
     threads: nt,
@@ -168,6 +172,7 @@ export async function createRuntime(threads?: number): Promise<Runtime> {
     gemmScratchFloats,
     packedBFloats: (N: number, K: number, items: number) => ex.gemm_packed_b_floats(N, K, items),
     run(fn: number, args: number, parallel = true): void {
+      new Int32Array(memory.buffer, workCounter, 1)[0] = 0;
       if (nt === 1 || !parallel) return ex.run_task(fn, args, 0, 1);
       const c = ctl();
       c[1] = fn;

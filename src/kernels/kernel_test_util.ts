@@ -190,6 +190,20 @@ export function kernelCases(): KernelCase[] {
       }),
   });
   cases.push({
+    name: "transpose: patchify's rank-6 permutation, others, and its gradient",
+    run: () =>
+      tf.tidy(() => {
+        const img = wave([3, 7, 4, 5, 4, 2], 32);
+        return {
+          patchify: tf.transpose(img, [0, 1, 3, 2, 4, 5]),
+          cycle: tf.transpose(wave([3, 5, 9], 33), [2, 0, 1]),
+          swap: tf.transpose(wave([4, 1, 6], 34), [1, 0, 2]),
+          matrix: tf.transpose(wave([37, 29], 35)),
+          grad: grad((v) => tf.transpose(v, [0, 1, 3, 2, 4, 5]), img, wave([3, 7, 5, 4, 4, 2], 36)),
+        };
+      }),
+  });
+  cases.push({
     name: "AdamW multi-tensor update and global norm",
     run: () => {
       const params = tf.tidy(() =>

@@ -300,6 +300,38 @@ function splitV(args: KernelArgs): Info | Info[] {
   });
 }
 
+/**
+ * Any permutation of a float32 tensor: an odometer over the outer output
+ * axes and a strided inner loop (stock tfjs converts every index to and from
+ * coordinates, ~100× slower on patchify's rank-6 transpose).
+ */
+function transpose(args: KernelArgs): Info | Info[] {
+  const { x } = args.inputs as { x: Info };
+  const perm = args.attrs.perm as number[];
+  const r = x.shape.length;
+  if (x.dtype !== "float32" || r < 2) return stock("Transpose", args);
+  const inStrides = new Array(r).fill(1);
+  for (let i = r - 2; i >= 0; i--) inStrides[i] = inStrides[i + 1] * x.shape[i + 1]!;
+  const outShape = perm.map((p) => x.shape[p]!);
+  const strides = perm.map((p) => inStrides[p]!);
+  const out = args.backend.alloc(outShape);
+  const src = args.backend.data.get(x.dataId).values as Float32Array, y = out.view;
+  const inner = outShape[r - 1]!, s = strides[r - 1]!;
+  const outer = y.length / Math.max(1, inner);
+  const idx = new Array(r - 1).fill(0);
+  let off = 0, o = 0;
+  for (let n = 0; n < outer; n++) {
+    for (let c = 0, q = off; c < inner; c++, q += s) y[o++] = src[q]!;
+    for (let i = r - 2; i >= 0; i--) {
+      off += strides[i]!;
+      if (++idx[i] < outShape[i]!) break;
+      off -= strides[i]! * outShape[i]!;
+      idx[i] = 0;
+    }
+  }
+  return out.info;
+}
+
 // Element-wise binary ops with broadcasting, for the shapes models produce:
 // equal shapes, scalars, trailing vectors ([..., C] with [C]) and per-row
 // values ([..., C] with [..., 1]). Anything else goes to the stock kernel.
@@ -336,6 +368,27 @@ function indexer(shape: number[], out: number[]): ((i: number) => number) | null
   return null;
 }
 
+/** Row count when `shape` holds one value per row of `out` ([..., 1] against [..., C]), else null. */
+function perRow(shape: number[], out: number[]): number | null {
+  if (out.length < 2 || shape.length !== out.length || shape[shape.length - 1] !== 1) return null;
+  if (out[out.length - 1] === 1 || shape.slice(0, -1).join() !== out.slice(0, -1).join()) return null;
+  return prod(shape);
+}
+
+// Per-row operands (the per-patch normalisation's mean and std) with one
+// monomorphic loop per op: the generic closure path is several times slower.
+const ROW_OPS: Record<string, number> = { Add: 0, Sub: 1, Multiply: 2, RealDiv: 3 };
+function rowBroadcast(op: number, a: Float32Array, b: Float32Array, y: Float32Array, rows: number): void {
+  const inner = y.length / rows;
+  for (let r = 0, o = 0; r < rows; r++) {
+    const v = b[r]!, end = o + inner;
+    if (op === 0) { for (; o < end; o++) y[o] = a[o]! + v; }
+    else if (op === 1) { for (; o < end; o++) y[o] = a[o]! - v; }
+    else if (op === 2) { for (; o < end; o++) y[o] = a[o]! * v; }
+    else for (; o < end; o++) y[o] = a[o]! / v;
+  }
+}
+
 function binaryOp(name: string) {
   const f = BINARY_FNS[name]!;
   return (args: KernelArgs): Info | Info[] => {
@@ -352,9 +405,15 @@ function binaryOp(name: string) {
       return out.info;
     }
     const outShape = tf.backend_util.assertAndGetBroadcastShape(a.shape, b.shape);
+    const av = be.data.get(a.dataId).values as Float32Array, bv = be.data.get(b.dataId).values as Float32Array;
+    const rows = perRow(b.shape, outShape);
+    if (rows !== null && sizeOf(a) === prod(outShape) && name in ROW_OPS) {
+      const out = be.alloc(outShape);
+      rowBroadcast(ROW_OPS[name]!, av, bv, out.view, rows);
+      return out.info;
+    }
     const ia = indexer(a.shape, outShape), ib = indexer(b.shape, outShape);
     if (!ia || !ib) return stock(name, args);
-    const av = be.data.get(a.dataId).values as Float32Array, bv = be.data.get(b.dataId).values as Float32Array;
     const out = be.alloc(outShape);
     const y = out.view, n = y.length;
     for (let i = 0; i < n; i++) y[i] = f(av[ia(i)]!, bv[ib(i)]!);
@@ -583,6 +642,7 @@ const OVERRIDES: Record<string, (args: KernelArgs) => Info | Info[]> = {
   ...Object.fromEntries(Object.keys(BINARY_FNS).map((k) => [k, binaryOp(k)])),
   Slice: slice,
   SplitV: splitV,
+  Transpose: transpose,
   DarlLayerNorm: layerNormFwd,
   DarlLayerNormGrad: layerNormBwd,
   DarlBiasGelu: biasGeluFwd,

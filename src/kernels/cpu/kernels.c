@@ -48,9 +48,12 @@ enum { ROWS_PER_CLAIM = 16 };
 
 static const float LOG2E = 1.44269504088896341f, LN2_HI = 0.693359375f, LN2_LO = -2.12194440e-4f;
 
+// pmin/pmax and the 1.5·2²³ rounding trick instead of min/max and
+// trunc_sat: V8 lowers those to long NaN-safe sequences on x64.
 static inline f4 exp4(f4 x) {
-  x = wasm_f32x4_min(wasm_f32x4_max(x, SPLAT(-87.3f)), SPLAT(88.7f));
-  f4 n = wasm_f32x4_nearest(MUL(x, SPLAT(LOG2E)));
+  x = wasm_f32x4_pmin(wasm_f32x4_pmax(x, SPLAT(-87.3f)), SPLAT(88.7f));
+  f4 shifted = ADD(MUL(x, SPLAT(LOG2E)), SPLAT(12582912.0f));  // round(x·log2 e) in the low mantissa bits
+  f4 n = SUB(shifted, SPLAT(12582912.0f));
   f4 r = SUB(SUB(x, MUL(n, SPLAT(LN2_HI))), MUL(n, SPLAT(LN2_LO)));
   f4 p = SPLAT(1.9875691500e-4f);
   p = FMA(p, r, SPLAT(1.3981999507e-3f));
@@ -59,7 +62,7 @@ static inline f4 exp4(f4 x) {
   p = FMA(p, r, SPLAT(1.6666665459e-1f));
   p = FMA(p, r, SPLAT(5.0000001201e-1f));
   p = FMA(p, MUL(r, r), ADD(r, SPLAT(1.0f)));
-  v128_t e = wasm_i32x4_shl(wasm_i32x4_add(wasm_i32x4_trunc_sat_f32x4(n), wasm_i32x4_splat(127)), 23);
+  v128_t e = wasm_i32x4_shl(wasm_i32x4_add(shifted, wasm_i32x4_splat(127 - 0x4B400000)), 23);
   return MUL(p, e);
 }
 
@@ -545,15 +548,26 @@ static inline void rope_row_adjoint(const float* dy, const float* c, const float
 }
 
 
+// Causal structure a product may exploit (rows i of C, blocks of 4):
+// MM_COLS: only C columns j < i0 + 4 are needed (scores; the rest is masked);
+// MM_K_BELOW: A(i, k) = 0 for k > i (P·V, dS·K); MM_K_ABOVE: A(i, k) = 0 for
+// k < i (Pᵀ·dO, dSᵀ·Q). Skipping the zero half halves attention's work.
+enum { MM_DENSE = 0, MM_COLS = 1, MM_K_BELOW = 2, MM_K_ABOVE = 3 };
+
 // Small unpacked products for attention: C[M×N] = op(A)[M×K] · B[K×N], with
 // A(i, k) at A[i·lda + k] (or A[k·lda + i] when ta), B rows contiguous.
-static void mm_small(const float* A, int lda, int ta, const float* B, int ldb, float* C, int ldc, int M, int N, int K) {
+// N is a multiple of 4.
+static void mm_small(const float* A, int lda, int ta, const float* B, int ldb, float* C, int ldc, int M, int N0, int K0,
+                     int causal) {
   int i0 = 0;
   for (; i0 + 4 <= M; i0 += 4) {
+    int N = causal == MM_COLS ? imin(N0, i0 + 4) : N0;
+    int K = causal == MM_K_BELOW ? imin(K0, i0 + 4) : K0;
+    int kStart = causal == MM_K_ABOVE ? imin(K0, i0) : 0;
     int j0 = 0;
     for (; j0 + 8 <= N; j0 += 8) {
       f4 c00 = wasm_f32x4_const_splat(0), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00, c31 = c00;
-      for (int k = 0; k < K; k++) {
+      for (int k = kStart; k < K; k++) {
         const float* b = B + (int64_t)k * ldb + j0;
         f4 b0 = LD(b), b1 = LD(b + 4);
         f4 a0, a1, a2, a3;
@@ -590,7 +604,7 @@ static void mm_small(const float* A, int lda, int ta, const float* B, int ldb, f
     }
     for (; j0 < N; j0 += 4) {  // 4-wide column tail (N is a multiple of 4 here)
       f4 c0 = wasm_f32x4_const_splat(0), c1 = c0, c2 = c0, c3 = c0;
-      for (int k = 0; k < K; k++) {
+      for (int k = kStart; k < K; k++) {
         f4 b0 = LD(B + (int64_t)k * ldb + j0);
         const float* a = ta ? A + (int64_t)k * lda + i0 : A + (int64_t)i0 * lda + k;
         int st = ta ? 1 : lda;
@@ -607,9 +621,11 @@ static void mm_small(const float* A, int lda, int ta, const float* B, int ldb, f
     }
   }
   for (; i0 < M; i0++) {  // leftover rows
-    for (int j0 = 0; j0 < N; j0 += 4) {
+    int K = causal == MM_K_BELOW ? imin(K0, i0 + 1) : K0;
+    int kStart = causal == MM_K_ABOVE ? i0 : 0;
+    for (int j0 = 0; j0 < N0; j0 += 4) {
       f4 c0 = wasm_f32x4_const_splat(0);
-      for (int k = 0; k < K; k++) {
+      for (int k = kStart; k < K; k++) {
         float a = ta ? A[(int64_t)k * lda + i0] : A[(int64_t)i0 * lda + k];
         c0 = FMA(SPLAT(a), LD(B + (int64_t)k * ldb + j0), c0);
       }
@@ -694,9 +710,10 @@ static void attn_fwd_task(const attn_args* a, int tid, int nt) {
   for (int bh = claim(); bh < a->B * H; bh = claim()) {
     int b = bh / H, h = bh % H;
     load_head(a, b, h, &hb, 0, scale);
-    mm_small(hb.q, dh, 0, hb.kt, Tp, hb.p, Tp, T, Tp, dh);  // S = (q·scale)·kᵀ
+    int cz = a->causal;
+    mm_small(hb.q, dh, 0, hb.kt, Tp, hb.p, Tp, T, Tp, dh, cz ? MM_COLS : MM_DENSE);  // S = (q·scale)·kᵀ
     for (int i = 0; i < T; i++) a->lse[(int64_t)bh * T + i] = softmax_inplace(hb.p + i * Tp, a->causal ? i + 1 : T, Tp);
-    mm_small(hb.p, Tp, 0, hb.v, dh, hb.o, dh, T, dh, T);  // O = P·V
+    mm_small(hb.p, Tp, 0, hb.v, dh, hb.o, dh, T, dh, T, cz ? MM_K_BELOW : MM_DENSE);  // O = P·V
     for (int t = 0; t < T; t++) {
       float* dst = a->out + ((int64_t)b * T + t) * d + h * dh;
       for (int c = 0; c < dh; c++) dst[c] = hb.o[t * dh + c];
@@ -723,25 +740,28 @@ static void attn_bwd_task(const attn_bwd_args* g, int tid, int nt) {
       const float* src = g->dout + ((int64_t)b * T + t) * d + h * dh;
       for (int c = 0; c < dh; c++) hb.go[t * dh + c] = src[c];
     }
-    mm_small(hb.q, dh, 0, hb.kt, Tp, hb.p, Tp, T, Tp, dh);    // S·√dh
-    mm_small(hb.go, dh, 0, hb.vt, Tp, hb.dp, Tp, T, Tp, dh);  // dP = dO·vᵀ
+    int cz = a->causal;
+    mm_small(hb.q, dh, 0, hb.kt, Tp, hb.p, Tp, T, Tp, dh, cz ? MM_COLS : MM_DENSE);    // S·√dh
+    mm_small(hb.go, dh, 0, hb.vt, Tp, hb.dp, Tp, T, Tp, dh, cz ? MM_COLS : MM_DENSE);  // dP = dO·vᵀ
     for (int i = 0; i < T; i++) {
-      int n = a->causal ? i + 1 : T;
+      int n = cz ? i + 1 : T;
+      int lim = cz ? imin(Tp, (i & ~3) + 4) : Tp;  // columns the products above computed
       float* p = hb.p + i * Tp;
       float* dp = hb.dp + i * Tp;
       f4 lse = SPLAT(a->lse[(int64_t)bh * T + i]), vs = SPLAT(scale), vD = wasm_f32x4_const_splat(0);
-      for (int j = 0; j < Tp; j += 4) {
+      for (int j = 0; j < lim; j += 4) {
         f4 pj = exp4(SUB(MUL(LD(p + j), vs), lse));
         ST(p + j, pj);
       }
       for (int j = n; j < Tp; j++) p[j] = 0.0f;  // masked keys and padding
-      for (int j = 0; j < Tp; j += 4) vD = FMA(LD(p + j), LD(dp + j), vD);
+      for (int j = lim; j < Tp; j++) dp[j] = 0.0f;
+      for (int j = 0; j < lim; j += 4) vD = FMA(LD(p + j), LD(dp + j), vD);
       f4 D = SPLAT(hsum(vD));
-      for (int j = 0; j < Tp; j += 4) ST(dp + j, MUL(MUL(LD(p + j), SUB(LD(dp + j), D)), vs));  // dS
+      for (int j = 0; j < lim; j += 4) ST(dp + j, MUL(MUL(LD(p + j), SUB(LD(dp + j), D)), vs));  // dS
     }
-    mm_small(hb.p, Tp, 1, hb.go, dh, hb.dv, dh, T, dh, T);  // dV = Pᵀ·dO
-    mm_small(hb.dp, Tp, 0, hb.k, dh, hb.dq, dh, T, dh, T);  // dQ = dS·K
-    mm_small(hb.dp, Tp, 1, hb.q, dh, hb.dk, dh, T, dh, T);  // dK = dSᵀ·Q
+    mm_small(hb.p, Tp, 1, hb.go, dh, hb.dv, dh, T, dh, T, cz ? MM_K_ABOVE : MM_DENSE);  // dV = Pᵀ·dO
+    mm_small(hb.dp, Tp, 0, hb.k, dh, hb.dq, dh, T, dh, T, cz ? MM_K_BELOW : MM_DENSE);  // dQ = dS·K
+    mm_small(hb.dp, Tp, 1, hb.q, dh, hb.dk, dh, T, dh, T, cz ? MM_K_ABOVE : MM_DENSE);  // dK = dSᵀ·Q
     for (int t = 0; t < T; t++) {
       float* dst = g->dqkv + ((int64_t)b * T + t) * 3 * d + h * dh;
       rope_row_adjoint(hb.dq + t * dh, a->cos + t * dh, a->sin + t * dh, dst, dh, a->segment);

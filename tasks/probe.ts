@@ -4,7 +4,7 @@
  * baselines; writes markdown + JSON and prints the table.
  *
  *   deno task probe --ckpt runs/darl-tiny-fashion-mnist [--data data/fashion-mnist]
- *     [--layer final|embed|block<i>] [--pool mean|last] [--attention causal|bidirectional]
+ *     [--layer final|embed|block<i>] [--pool mean|last|grid<k>] [--attention causal|bidirectional]
  *     [--heads linear,ridge,knn] [--shots 1,5,10,25] [--out DIR]
  *
  * @module

@@ -190,7 +190,7 @@ export function kernelCases(): KernelCase[] {
       }),
   });
   cases.push({
-    name: "transpose: patchify's rank-6 permutation, others, and its gradient",
+    name: "transpose (patchify's rank-6 permutation, others, gradient) and gather",
     run: () =>
       tf.tidy(() => {
         const img = wave([3, 7, 4, 5, 4, 2], 32);
@@ -200,6 +200,10 @@ export function kernelCases(): KernelCase[] {
           swap: tf.transpose(wave([4, 1, 6], 34), [1, 0, 2]),
           matrix: tf.transpose(wave([37, 29], 35)),
           grad: grad((v) => tf.transpose(v, [0, 1, 3, 2, 4, 5]), img, wave([3, 7, 5, 4, 4, 2], 36)),
+          gatherRows: tf.gather(wave([9, 5, 3], 37), tf.tensor1d([8, 0, 3, 3, 1], "int32")),
+          gatherGrid: tf.gather(wave([6, 4], 38), tf.tensor2d([[5, 1], [0, 2]], [2, 2], "int32")),
+          gatherAxis1: tf.gather(wave([3, 7], 39), tf.tensor1d([6, 0, 2], "int32"), 1),
+          gatherGrad: grad((v) => tf.gather(v, tf.tensor1d([2, 2, 0], "int32")), wave([4, 3], 40), wave([3, 3], 41)),
         };
       }),
   });

@@ -301,6 +301,29 @@ function splitV(args: KernelArgs): Info | Info[] {
 }
 
 /**
+ * Rows of a float32 tensor by index (`tf.gather(x, idx)` on axis 0: minibatches
+ * of cached features), one `set` per row; stock tfjs converts every element's
+ * index to coordinates and back.
+ */
+function gather(args: KernelArgs): Info | Info[] {
+  const { x, indices } = args.inputs as { x: Info; indices: Info };
+  const { axis, batchDims } = args.attrs as { axis: number; batchDims: number };
+  if (x.dtype !== "float32" || indices.dtype !== "int32" || batchDims || axis !== 0 || x.shape.length < 1) {
+    return stock("GatherV2", args);
+  }
+  const be = args.backend;
+  const idx = be.data.get(indices.dataId).values as Int32Array;
+  const rows = x.shape[0]!, row = prod(x.shape.slice(1));
+  for (const i of idx) {
+    if (i < 0 || i >= rows) return stock("GatherV2", args); // stock tfjs reports the bad index
+  }
+  const out = be.alloc([...indices.shape, ...x.shape.slice(1)]);
+  const src = be.data.get(x.dataId).values as Float32Array, y = out.view;
+  for (let k = 0; k < idx.length; k++) y.set(src.subarray(idx[k]! * row, (idx[k]! + 1) * row), k * row);
+  return out.info;
+}
+
+/**
  * Any permutation of a float32 tensor: an odometer over the outer output
  * axes and a strided inner loop (stock tfjs converts every index to and from
  * coordinates, ~100× slower on patchify's rank-6 transpose).
@@ -643,6 +666,7 @@ const OVERRIDES: Record<string, (args: KernelArgs) => Info | Info[]> = {
   Slice: slice,
   SplitV: splitV,
   Transpose: transpose,
+  GatherV2: gather,
   DarlLayerNorm: layerNormFwd,
   DarlLayerNormGrad: layerNormBwd,
   DarlBiasGelu: biasGeluFwd,

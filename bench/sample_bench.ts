@@ -4,12 +4,14 @@
  * each with and without the key/value cache.
  */
 import { tf } from "../src/tf.ts";
+import { probeGpuAdapter } from "../src/backend.ts";
 import { darlConfig } from "../src/config.ts";
 import { initDarl } from "../src/darl/model.ts";
 import { SAMPLE_DEFAULTS, sampleDarl } from "../src/darl/sample.ts";
 import { type BenchBackend, benchBackends, benchCase, useBackend } from "./_harness.ts";
 
 const COUNT = 16, T = 49;
+const softwareGpu = (await probeGpuAdapter())?.software ?? false;
 for (
   const backend of (await benchBackends()).filter((b): b is BenchBackend => b === "darl-cpu" || b === "darl-webgpu")
 ) {
@@ -21,6 +23,10 @@ for (
         patches: COUNT * T,
         n: backend === "darl-cpu" ? 3 : 1,
         warmup: 1,
+        // 4,900 sequential decoder steps of ~100 tiny dispatches each take many minutes on a software adapter.
+        ...(backend === "darl-webgpu" && objective === "diffusion" && softwareGpu
+          ? { skip: "diffusion sampling on a software WebGPU adapter takes many minutes" }
+          : {}),
         async setup() {
           await useBackend(backend);
           const cfg = darlConfig("tiny", { objective, target: "global" });

@@ -23,7 +23,7 @@ function stepCase(
 ): void {
   benchCase({
     group,
-    runner: backend,
+    runner: objective === "mse" && !group.includes("diffusion") ? backend : `${backend} ${objective}`,
     images: batch,
     n,
     warmup: 1,
@@ -67,5 +67,12 @@ for (const backend of await benchBackends()) {
       PRETRAIN_DEFAULTS.batchSize,
       slowN(backend),
     );
+  }
+}
+// The objectives side by side (issue: diffusion vs MSE train-step img/s), darl's backends only.
+for (const backend of await benchBackends()) {
+  if (!backend.startsWith("darl-")) continue;
+  for (const objective of ["mse", "diffusion"] as const) {
+    stepCase("train step tiny b32, MSE vs diffusion", backend, 32, slowN(backend), objective);
   }
 }

@@ -19,6 +19,14 @@ export async function benchBackends(): Promise<BenchBackend[]> {
   return list;
 }
 
+/**
+ * Whether WebGPU here is a software rasteriser (llvmpipe), where the largest
+ * cases take minutes each and are skipped.
+ */
+export async function softwareGpu(): Promise<boolean> {
+  return (await probeGpuAdapter())?.software ?? false;
+}
+
 const infos = new Map<BenchBackend, BackendInfo>();
 
 /** Activates a backend (stock or darl kernels). */

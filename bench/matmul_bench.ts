@@ -4,8 +4,7 @@
  * 1024² and 4096² products. Rates (GFLOP/s) are in `deno task bench:report`.
  */
 import { tf } from "../src/tf.ts";
-import { probeGpuAdapter } from "../src/backend.ts";
-import { type BenchBackend, benchBackends, benchCase, sync, useBackend } from "./_harness.ts";
+import { type BenchBackend, benchBackends, benchCase, softwareGpu, sync, useBackend } from "./_harness.ts";
 
 type Shape = { name: string; a: number[]; b: number[]; tA: boolean; tB: boolean };
 const N = 1568; // 32 images × 49 tokens
@@ -27,10 +26,10 @@ function flopsOf(s: Shape): number {
 
 // 4096² on tfjs's JS CPU backend, and on WebGPU through a software adapter
 // (llvmpipe: ~0.7 GFLOP/s, over 3 minutes per product), is left out.
-const softwareGpu = (await probeGpuAdapter())?.software ?? false;
+const onSoftwareGpu = await softwareGpu();
 function skipReason(s: Shape, b: BenchBackend): string | undefined {
   if (s.name.includes("4096") && b === "cpu") return "stock tfjs-cpu needs minutes per 4096² product";
-  if (s.name.includes("4096") && b.endsWith("webgpu") && softwareGpu) {
+  if (s.name.includes("4096") && b.endsWith("webgpu") && onSoftwareGpu) {
     return "a software WebGPU adapter needs minutes per 4096² product";
   }
   return undefined;

@@ -4,14 +4,13 @@
  * each with and without the key/value cache.
  */
 import { tf } from "../src/tf.ts";
-import { probeGpuAdapter } from "../src/backend.ts";
 import { darlConfig } from "../src/config.ts";
 import { initDarl } from "../src/darl/model.ts";
 import { SAMPLE_DEFAULTS, sampleDarl } from "../src/darl/sample.ts";
-import { type BenchBackend, benchBackends, benchCase, useBackend } from "./_harness.ts";
+import { type BenchBackend, benchBackends, benchCase, softwareGpu, useBackend } from "./_harness.ts";
 
 const COUNT = 16, T = 49;
-const softwareGpu = (await probeGpuAdapter())?.software ?? false;
+const onSoftwareGpu = await softwareGpu();
 for (
   const backend of (await benchBackends()).filter((b): b is BenchBackend => b === "darl-cpu" || b === "darl-webgpu")
 ) {
@@ -24,7 +23,7 @@ for (
         n: backend === "darl-cpu" ? 3 : 1,
         warmup: 1,
         // 4,900 sequential decoder steps of ~100 tiny dispatches each take many minutes on a software adapter.
-        ...(backend === "darl-webgpu" && objective === "diffusion" && softwareGpu
+        ...(backend === "darl-webgpu" && objective === "diffusion" && onSoftwareGpu
           ? { skip: "diffusion sampling on a software WebGPU adapter takes many minutes" }
           : {}),
         async setup() {

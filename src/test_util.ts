@@ -4,6 +4,7 @@
  * @module
  */
 import { tf } from "./tf.ts";
+import { writeDataset } from "./data/store.ts";
 
 /** The repository root (with a trailing slash). */
 export const ROOT = new URL("../", import.meta.url).pathname;
@@ -43,4 +44,22 @@ export async function runTaskProcess(
   const out = await cmd.output();
   const dec = new TextDecoder();
   return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
+}
+
+/**
+ * Writes a dataset of blank 8×8 grey images without labels (for the "no
+ * labels" errors).
+ *
+ * @param dir Output directory.
+ * @param count Images per split.
+ */
+export async function writeUnlabelledDataset(dir: string, count: number): Promise<void> {
+  const split = { count, images: new Uint8Array(count * 64), labels: null };
+  await writeDataset(dir, {
+    name: "u",
+    source: "t",
+    shape: [8, 8, 1],
+    classes: [],
+    splits: { train: split, test: split },
+  });
 }

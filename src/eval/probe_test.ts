@@ -1,10 +1,10 @@
 import assert from "node:assert/strict";
 import { darlConfig } from "../config.ts";
 import { prepareDataset } from "../data/prepare.ts";
-import { openDataset, writeDataset } from "../data/store.ts";
+import { openDataset } from "../data/store.ts";
 import { initDarl } from "../darl/model.ts";
 import { createRng } from "../rng.ts";
-import { fixture, useCpu } from "../test_util.ts";
+import { fixture, useCpu, writeUnlabelledDataset } from "../test_util.ts";
 import { choleskySolve, symmetricEigen } from "./linalg.ts";
 import { knnAccuracy } from "./knn.ts";
 import { linearProbe } from "./linear_probe.ts";
@@ -99,13 +99,6 @@ Deno.test("runProbes() reports the model beside raw-pixel and random-init baseli
     /--layer: unknown layer "block3" \(expected final, embed or block0…block0\)/,
   );
   const unlabelled = `${dir}-nolabels`;
-  const split = { count: 2, images: new Uint8Array(128), labels: null };
-  await writeDataset(unlabelled, {
-    name: "u",
-    source: "t",
-    shape: [8, 8, 1],
-    classes: [],
-    splits: { train: split, test: split },
-  });
+  await writeUnlabelledDataset(unlabelled, 2);
   await assert.rejects(runProbes({ ...opts, dataset: await openDataset(unlabelled) }), /the train split has no labels/);
 });

@@ -1,9 +1,8 @@
 import assert from "node:assert/strict";
 import { darlConfig } from "../config.ts";
 import { prepareDataset } from "../data/prepare.ts";
-import { writeDataset } from "../data/store.ts";
 import { PRETRAIN_DEFAULTS, pretrainDarl } from "../darl/pretrain.ts";
-import { fixture, runTaskProcess, useCpu } from "../test_util.ts";
+import { fixture, runTaskProcess, useCpu, writeUnlabelledDataset } from "../test_util.ts";
 import { saveCheckpoint } from "../train/checkpoint.ts";
 import { tf } from "../tf.ts";
 
@@ -44,14 +43,7 @@ Deno.test("deno task probe / vtab / fid / sample: bad inputs fail with one line"
     state: {},
   });
   const unlabelled = `${tmp}/unlabelled`;
-  const split = { count: 4, images: new Uint8Array(4 * 64), labels: null };
-  await writeDataset(unlabelled, {
-    name: "u",
-    source: "t",
-    shape: [8, 8, 1],
-    classes: [],
-    splits: { train: split, test: split },
-  });
+  await writeUnlabelledDataset(unlabelled, 4);
 
   await oneLine(
     "probe.ts",

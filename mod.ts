@@ -6,9 +6,11 @@
  * Learning): a decoder-only ViT with 2D RoPE that predicts the next image
  * patch in raster order, trained with next-patch MSE or with a diffusion
  * objective through a denoising patch decoder, and generating images patch
- * by patch. It also carries the evaluations (linear probe, ridge, kNN,
- * fine-tuning, VTAB-1k, FD/KID/IS). Everything is a plain function over
- * typed parameter trees; configs are plain data.
+ * by patch. The evaluations (logistic regression, linear probe, ridge, kNN,
+ * fine-tuning, VTAB-1k, FD/KID/IS) take any method's {@linkcode Encoder};
+ * checkpoints load through a registry from method to model. Everything is a
+ * plain function over typed parameter trees; configs are plain data.
+ * Importing this module registers darl's fast kernels and its methods.
  *
  * ```ts
  * import { darlConfig, darlMseLoss, initDarl, selectBackend, tf } from "./mod.ts";
@@ -18,42 +20,66 @@
  * const params = initDarl(cfg, 0);
  * const images = tf.randomUniform([2, 28, 28, 1], -1, 1);
  * const { loss, forward } = darlMseLoss(params, cfg, images);
- * console.log((await loss.data())[0], forward.normed.shape); // ≈1–3, [2, 49, 32]
+ * console.log((await loss.data())[0], forward.normed!.shape); // ≈1–3, [2, 49, 32]
  * ```
  *
  * @module
  */
+// Registers darl's fast kernels with the backend chooser: importing this
+// module is all it takes for selectBackend("auto") to pick darl-cpu or
+// darl-webgpu.
+import "./src/kernels/mod.ts";
+import "./src/methods.ts";
+
 export { tf } from "./src/tf.ts";
-export { DarlError } from "./src/errors.ts";
-export { createRng, type Rng, type RngState } from "./src/rng.ts";
+export { check, DarlError } from "./src/errors.ts";
+export { createRng, mixSeed, type Rng, type RngState, shuffle } from "./src/rng.ts";
 export {
   applyFlags,
-  DARL_DEFAULTS,
-  DARL_PRESETS,
-  DARL_SCHEMA,
-  type DarlConfig,
-  darlConfig,
-  type DarlPreset,
-  gridSize,
-  NOISE_SCHEDULES,
-  type Objective,
-  type PosEncoding,
-  type TargetNorm,
-  validateDarlConfig,
+  applyObject,
+  checkField,
+  type ConfigSchema,
+  type FieldSpec,
+  kebab,
+  schemaHelp,
+  validateConfig,
 } from "./src/config.ts";
 export {
   type BackendChoice,
   type BackendInfo,
   describeBackend,
+  type GpuAdapterSummary,
   type KernelChoice,
   probeGpuAdapter,
   selectBackend,
 } from "./src/backend.ts";
 
-// Model
-export { patchify, unpatchify } from "./src/darl/patchify.ts";
+// DARL: config, model, objectives, generation, pretraining
 export {
-  type BlockParams,
+  canGenerate,
+  DARL_SAMPLE_DEFAULTS,
+  DARL_SAMPLE_SCHEMA,
+  darlGenerator,
+  type DarlSampleOptions,
+  loadDarl,
+} from "./src/darl/method.ts";
+export {
+  DARL_DEFAULTS,
+  DARL_PRESETS,
+  DARL_SCHEMA,
+  type DarlConfig,
+  darlConfig,
+  type DarlOverrides,
+  type DarlPreset,
+  gridSize,
+  NOISE_SCHEDULES,
+  type Objective,
+  type PosEncoding,
+  storedDarlConfig,
+  type TargetNorm,
+  validateDarlConfig,
+} from "./src/darl/config.ts";
+export {
   countParams,
   type DarlForward,
   darlForward,
@@ -61,6 +87,7 @@ export {
   type DarlParams,
   initDarl,
 } from "./src/darl/model.ts";
+export { darlEncoder } from "./src/darl/encoder.ts";
 export { type DarlLoss, darlMseLoss, patchTarget } from "./src/darl/loss.ts";
 export { darlDiffusionLoss, type DiffusionNoise, drawDiffusionNoise } from "./src/darl/diffusion.ts";
 export { betaNoiseLevel, cosineGrid, logSnr } from "./src/darl/noise.ts";
@@ -75,54 +102,186 @@ export {
   sampleDarl,
   type SampleOptions,
   samplePatches,
+  type X0Predictor,
 } from "./src/darl/sample.ts";
-export { applyRope, type RopeTables, ropeTables, rotateHalf, type TokenPosition } from "./src/nn/rope.ts";
-export { attention, causalMaskBias } from "./src/nn/attention.ts";
-export { layerNorm } from "./src/nn/layer_norm.ts";
-export { linear } from "./src/nn/linear.ts";
-export { biasGelu, gelu, mlp } from "./src/nn/mlp.ts";
-export { namedLeaves, type ParamTree } from "./src/nn/tree.ts";
-
-// Training
 export {
   createTrainState,
   darlTrainStep,
-  loadDarl,
+  estimateStepBytes,
   PRETRAIN_DEFAULTS,
-  type PretrainConfig,
   pretrainDarl,
+  type PretrainOptions,
+  type PretrainRequest,
+  type PretrainResult,
+  resolvePretrainConfigs,
   type TrainState,
 } from "./src/darl/pretrain.ts";
-export { adamwUpdate, clipByGlobalNorm, initAdamW, warmupCosine } from "./src/train/optim.ts";
-export { type Checkpoint, loadCheckpoint, resolveCheckpoint, saveCheckpoint } from "./src/train/checkpoint.ts";
-export { decodeSafetensors, encodeSafetensors } from "./src/train/safetensors.ts";
+
+// Layers
+export { type Encoder, encoderLayers, type TokenOptions } from "./src/nn/encoder.ts";
+export { patchify, unpatchify } from "./src/nn/patchify.ts";
+export { blockForward, type BlockParams, blockStep, initBlock, type LayerCache } from "./src/nn/transformer.ts";
+export { applyRope, type RopeTables, ropeTables, rotateHalf, type TokenPosition } from "./src/nn/rope.ts";
+export { attention, causalMaskBias, type RopeTensors } from "./src/nn/attention.ts";
+export { initLayerNorm, layerNorm, type LayerNormParams } from "./src/nn/layer_norm.ts";
+export { initLinear, linear, type LinearParams } from "./src/nn/linear.ts";
+export { biasGelu, gelu, initMlp, mlp, type MlpParams } from "./src/nn/mlp.ts";
+export { disposeTree, namedLeaves, type ParamTree } from "./src/nn/tree.ts";
+
+// Training
+export {
+  createTrainer,
+  disposeTrainer,
+  type OptimizerConfig,
+  type Trainer,
+  type TrainerOptions,
+  trainStep,
+} from "./src/train/trainer.ts";
+export {
+  type AdamWConfig,
+  type AdamWState,
+  adamwUpdate,
+  clipByGlobalNorm,
+  globalNorm,
+  initAdamW,
+  type ScheduleConfig,
+  warmupCosine,
+} from "./src/train/optim.ts";
+export {
+  checkBatch,
+  checkMemory,
+  PRETRAIN_SCHEMA,
+  type PretrainConfig,
+  readConfigFile,
+  RUN_SCHEMA,
+  type RunConfig,
+  validateRunConfig,
+} from "./src/train/run_config.ts";
+export { type LoopOptions, type LoopResult, runTrainingLoop } from "./src/train/loop.ts";
+export {
+  type Checkpoint,
+  type CheckpointMeta,
+  loadCheckpoint,
+  resolveCheckpoint,
+  saveCheckpoint,
+} from "./src/train/checkpoint.ts";
+export { decodeSafetensors, encodeSafetensors, type StoredTensor } from "./src/train/safetensors.ts";
+export {
+  type Generator,
+  type LoadedModel,
+  loadModel,
+  type MethodLoader,
+  registeredMethods,
+  registerMethod,
+  type SampleRequest,
+  type SampleResult,
+} from "./src/train/registry.ts";
+export { acquireLock, type RunLock } from "./src/train/lock.ts";
 
 // Data
-export { type Dataset, type DatasetHeader, getSplit, openDataset, writeDataset } from "./src/data/store.ts";
+export {
+  type Dataset,
+  type DatasetHeader,
+  getSplit,
+  openDataset,
+  type SplitData,
+  writeDataset,
+} from "./src/data/store.ts";
 export { prepareDataset, type PrepareOptions } from "./src/data/prepare.ts";
+export {
+  drawSubset,
+  perClassSubset,
+  randomSubset,
+  stratifiedSplit,
+  stratifiedSubset,
+  takeSplit,
+} from "./src/data/subset.ts";
 export { parseIdx, readIdx } from "./src/data/idx.ts";
 export { parseCifarBatch, readCifarDir } from "./src/data/cifar.ts";
 export { readImageFolder } from "./src/data/image_folder.ts";
-export { augmentBatch, createSampler, gatherImages, gatherLabels, toUnitRange } from "./src/data/batches.ts";
+export {
+  type Augment,
+  augmentBatch,
+  createSampler,
+  gatherImages,
+  gatherLabels,
+  toUnitRange,
+} from "./src/data/batches.ts";
 
 // Evaluation
-export { cachedFeatures, darlFeatures, DEFAULT_FEATURES, type FeatureSpec } from "./src/eval/features.ts";
-export { LINEAR_PROBE_DEFAULTS, linearProbe, type LinearProbeConfig } from "./src/eval/linear_probe.ts";
-export { fewShotRidge, RIDGE_DEFAULTS, ridgeAccuracy } from "./src/eval/ridge.ts";
-export { KNN_DEFAULTS, knnAccuracy } from "./src/eval/knn.ts";
-export { type ProbeReport, probeTable, runProbes } from "./src/eval/probe.ts";
 export {
+  cachedFeatures,
+  DEFAULT_FEATURES,
+  encoderFeatures,
+  featureDim,
+  type FeatureSource,
+  type FeatureSpec,
+  type Pooling,
+  poolTokens,
+} from "./src/eval/features.ts";
+export {
+  fitLogreg,
+  logisticRegression,
+  LOGREG_DEFAULTS,
+  type LogregConfig,
+  type LogregFit,
+  type LogregResult,
+} from "./src/eval/logreg.ts";
+export {
+  type LabelledFeatures,
+  LINEAR_PROBE_DEFAULTS,
+  linearProbe,
+  type LinearProbeConfig,
+  type LinearProbeResult,
+  type ProbeResult,
+} from "./src/eval/linear_probe.ts";
+export { fewShotRidge, RIDGE_DEFAULTS, ridgeAccuracy, type RidgeConfig } from "./src/eval/ridge.ts";
+export { KNN_DEFAULTS, knnAccuracy, type KnnConfig } from "./src/eval/knn.ts";
+export {
+  PROBE_HEADS,
+  type ProbeHead,
+  type ProbeOptions,
+  type ProbeReport,
+  type ProbeRow,
+  probeTable,
+  runProbes,
+} from "./src/eval/probe.ts";
+export {
+  type Classifier,
   classifierAccuracy,
   classifierLogits,
+  finetune,
   FINETUNE_DEFAULTS,
+  FINETUNE_SCHEMA,
   type FinetuneConfig,
-  finetuneDarl,
+  type FinetuneOptions,
+  type FinetuneResult,
   initClassifier,
+  resolveFinetuneConfig,
+  trainClassifier,
 } from "./src/eval/finetune.ts";
-export { loadVtabTask, runVtabTask, summariseVtab, VTAB_DEFAULTS, VTAB_TASKS, vtabMarkdown } from "./src/eval/vtab.ts";
+export {
+  loadVtabTask,
+  runVtabTask,
+  summariseVtab,
+  VTAB_DEFAULTS,
+  VTAB_TASKS,
+  vtabMarkdown,
+  type VtabOptions,
+  type VtabSummary,
+  type VtabTaskData,
+  type VtabTaskResult,
+} from "./src/eval/vtab.ts";
 export { renderDsprites, renderSprite, spriteFactors } from "./src/eval/dsprites.ts";
 export { renderClevr, renderScene, sampleScene } from "./src/eval/clevr.ts";
-export { featureNet, frechetDistance, inceptionScore, kernelDistance, sampleQuality } from "./src/eval/frechet.ts";
+export {
+  featureNet,
+  frechetDistance,
+  inceptionScore,
+  kernelDistance,
+  sampleQuality,
+  sampleQualityReport,
+} from "./src/eval/frechet.ts";
 
 // Pictures
 export { imageGrid, unitToU8, writePng } from "./src/viz/grid.ts";

@@ -66,18 +66,21 @@ export interface BenchCase extends Rate {
 }
 
 const samplesPath = Deno.env.get("DARL_BENCH_SAMPLES");
+// bench:report runs each runner in a process of its own: the others' cases are ignored there.
+const onlyRunner = Deno.env.get("DARL_BENCH_RUNNER");
 
 /**
  * Registers a case with `Deno.bench`. Only the work is timed; when
  * `DARL_BENCH_SAMPLES` names a file, every measured iteration's milliseconds
- * are appended to it as JSON lines (for medians in the report).
+ * are appended to it as JSON lines (for medians in the report); when
+ * `DARL_BENCH_RUNNER` names a runner, only its cases run.
  */
 export function benchCase(c: BenchCase): void {
   let work: (() => Promise<void>) | null = null;
   Deno.bench({
     name: `${c.group} [${c.runner}]`,
     group: c.group,
-    ignore: !!c.skip,
+    ignore: !!c.skip || (!!onlyRunner && c.runner.split(" ")[0] !== onlyRunner),
     ...(c.n ? { n: c.n } : {}),
     ...(c.warmup !== undefined ? { warmup: c.warmup } : {}),
     async fn(b) {

@@ -5,7 +5,7 @@
  * all the model's parameters.
  */
 import { tf } from "../src/tf.ts";
-import { darlConfig } from "../src/config.ts";
+import { darlConfig } from "../src/darl/config.ts";
 import { initDarl, ropeFor } from "../src/darl/model.ts";
 import { attention } from "../src/nn/attention.ts";
 import { layerNorm } from "../src/nn/layer_norm.ts";

@@ -4,7 +4,7 @@
  * each with and without the key/value cache.
  */
 import { tf } from "../src/tf.ts";
-import { darlConfig } from "../src/config.ts";
+import { darlConfig } from "../src/darl/config.ts";
 import { initDarl } from "../src/darl/model.ts";
 import { SAMPLE_DEFAULTS, sampleDarl } from "../src/darl/sample.ts";
 import { type BenchBackend, benchBackends, benchCase, softwareGpu, useBackend } from "./_harness.ts";

@@ -6,7 +6,7 @@
  * `deno task bench:report`.
  */
 import { tf } from "../src/tf.ts";
-import { darlConfig } from "../src/config.ts";
+import { darlConfig } from "../src/darl/config.ts";
 import { initDarl } from "../src/darl/model.ts";
 import { createTrainState, darlTrainStep, PRETRAIN_DEFAULTS } from "../src/darl/pretrain.ts";
 import { type BenchBackend, benchBackends, benchCase, useBackend } from "./_harness.ts";

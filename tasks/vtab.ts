@@ -1,158 +1,158 @@
 /**
  * `deno task vtab`: the VTAB-1k protocol on every task available here
  * (procedural dSprites and CLEVR-like tasks, plus tasks mapped to prepared
- * datasets by a config file), with per-task, group and overall means (each
+ * datasets by `--task-data`), with per-task, group and overall means (each
  * labelled with how many of the 19 tasks ran), markdown + JSON + bar chart.
  *
- *   deno task vtab --ckpt runs/darl-tiny-fashion-mnist [--config vtab.json]
+ *   deno task vtab --ckpt runs/darl-tiny-fashion-mnist [--task-data vtab.json]
  *     [--tasks dsprites_loc,clevr_count] [--extra data/fashion-mnist] [--head linear|finetune]
  *
  * @module
  */
 import "../src/kernels/mod.ts";
-import { parseFlags, runTask } from "../src/cli.ts";
-import { type BackendChoice, describeBackend, type KernelChoice, selectBackend } from "../src/backend.ts";
+import "../src/methods.ts";
+import { BACKEND_SECTION, parseTask, runTask, section, sectionValues, startBackend } from "../src/cli.ts";
 import { DarlError } from "../src/errors.ts";
-import { dirname } from "../src/data/files.ts";
-import { loadDarl } from "../src/darl/pretrain.ts";
-import { checkLayer, featureDim, type Pooling } from "../src/eval/features.ts";
+import { checkWritableDir, dirname, writeFileAtomic } from "../src/data/files.ts";
+import { featureDim, parsePooling } from "../src/eval/features.ts";
 import { FINETUNE_DEFAULTS, trainClassifier } from "../src/eval/finetune.ts";
-import { checkpointKey } from "../src/eval/probe.ts";
 import {
   loadVtabTask,
   PROCEDURAL_TASKS,
   readVtabConfig,
   runVtabTask,
   summariseVtab,
-  type TaskSource,
   VTAB_DEFAULTS,
   VTAB_TASKS,
   vtabChart,
   vtabMarkdown,
   type VtabTaskResult,
 } from "../src/eval/vtab.ts";
-import { writePng } from "../src/viz/grid.ts";
+import { resolveCheckpoint } from "../src/train/checkpoint.ts";
+import { withLockedDir } from "../src/train/lock.ts";
+import { loadModel } from "../src/train/registry.ts";
+import { encodePngImage } from "../src/data/png.ts";
 
-const HELP = `deno task vtab --ckpt <checkpoint or run dir> [flags]
-
-  --config      JSON {"tasks": {"<vtab task>": {"data": "<prepared dataset>"}}} for tasks from your data
-  --tasks       comma list of VTAB tasks [procedural ones + those in --config]
-  --extra       comma list of prepared datasets to add as non-VTAB tasks (e.g. data/fashion-mnist)
-  --head        linear | finetune [linear]
-  --lrs         base learning rates to sweep [${VTAB_DEFAULTS.lrs}] (finetune: absolute lrs [1e-3,1e-4])
-  --wds         weight decays to sweep [${VTAB_DEFAULTS.wds}] (finetune: [0.05,0])
-  --epochs      epochs on 800/1000 examples [${VTAB_DEFAULTS.epochs}] (finetune: 10)
-  --max-test    cap on test images per task [all; the report says so when used]
-  --layer, --pool, --attention   features for the linear head [final, mean, causal]
-  --out         report directory [<run dir>/vtab]
-  --backend, --kernels`;
-
-const list = (s: string | undefined, def: number[]): number[] =>
-  s === undefined ? def : s.split(",").map((v) => {
-    const n = Number(v);
-    if (!Number.isFinite(n)) throw new DarlError(`expected a comma list of numbers, got "${s}"`);
-    return n;
-  });
+const VTAB = section("VTAB", {
+  ckpt: "",
+  taskData: "",
+  tasks: [] as string[],
+  extra: [] as string[],
+  head: "linear",
+  lrs: [] as number[],
+  wds: [] as number[],
+  epochs: 0,
+  maxTest: 0,
+  layer: "final",
+  pool: "mean",
+  attention: "",
+  out: "",
+  noCache: false,
+}, {
+  ckpt: { doc: "checkpoint or run directory", required: true },
+  taskData: { doc: 'JSON {"tasks": {"<vtab task>": {"data": "<prepared dataset>"}}} mapping tasks to your data' },
+  tasks: { doc: "VTAB tasks to run [the procedural ones + those in --task-data]", choices: Object.keys(VTAB_TASKS) },
+  extra: { doc: "prepared datasets to add as non-VTAB tasks (e.g. data/fashion-mnist)" },
+  head: { doc: "linear probe or full fine-tuning", choices: ["linear", "finetune"] },
+  lrs: { doc: `lrs to sweep [linear: base lrs ${VTAB_DEFAULTS.lrs}; finetune: 1e-3,1e-4]`, above: 0 },
+  wds: { doc: `weight decays to sweep [linear: ${VTAB_DEFAULTS.wds}; finetune: 0.05,0]`, min: 0 },
+  epochs: {
+    doc: `epochs on 800/1000 examples (0: linear ${VTAB_DEFAULTS.epochs}, finetune 10)`,
+    integer: true,
+    min: 0,
+    max: 10000,
+  },
+  maxTest: { doc: "test images per task, a seeded class-stratified draw (0: all)", integer: true, min: 0 },
+  layer: { doc: "linear head: final | embed | block<i>" },
+  pool: { doc: "linear head: mean | last | grid<k>" },
+  attention: { doc: "linear head: causal | bidirectional [the encoder's own]", choices: ["causal", "bidirectional"] },
+  out: { doc: "report directory [<run dir>/vtab]" },
+  noCache: { doc: "recompute features and renders instead of reading .cache/" },
+});
+const SPEC = {
+  usage: "deno task vtab --ckpt <checkpoint or run dir> [flags]: the VTAB-1k protocol",
+  sections: [VTAB, BACKEND_SECTION],
+};
 
 if (import.meta.main) {
   await runTask(async () => {
-    const f = parseFlags(Deno.args, {
-      ckpt: { type: "string" },
-      config: { type: "string" },
-      tasks: { type: "string" },
-      extra: { type: "string" },
-      head: { type: "string" },
-      lrs: { type: "string" },
-      wds: { type: "string" },
-      epochs: { type: "string" },
-      "max-test": { type: "string" },
-      layer: { type: "string" },
-      pool: { type: "string" },
-      attention: { type: "string" },
-      out: { type: "string" },
-      backend: { type: "string" },
-      kernels: { type: "string" },
-    });
-    if (f.help) return void console.log(HELP);
-    if (!f.ckpt) throw new DarlError("--ckpt: required (a DARL checkpoint or run directory)");
-    const head = (f.head as string | undefined) ?? "linear";
-    if (head !== "linear" && head !== "finetune") {
-      throw new DarlError(`--head: expected linear or finetune, got "${head}"`);
-    }
-    const sources: Record<string, TaskSource> = f.config ? await readVtabConfig(f.config as string) : {};
+    const f = parseTask(Deno.args, SPEC);
+    if (!f) return;
+    const v = sectionValues(f, VTAB), ft = v.head === "finetune";
+    parsePooling(v.pool);
+    const sources = v.taskData ? await readVtabConfig(v.taskData) : {};
     for (const name of Object.keys(sources)) {
       if (!(name in VTAB_TASKS)) {
         throw new DarlError(
-          `${f.config}: unknown VTAB task "${name}" (expected one of ${Object.keys(VTAB_TASKS).join(", ")})`,
+          `${v.taskData}: unknown VTAB task "${name}" (expected one of ${Object.keys(VTAB_TASKS).join(", ")})`,
         );
       }
     }
-    const tasks = f.tasks ? (f.tasks as string).split(",") : [...PROCEDURAL_TASKS, ...Object.keys(sources)];
+    const tasks = v.tasks.length ? v.tasks : [...PROCEDURAL_TASKS, ...Object.keys(sources)];
     for (const t of tasks) {
-      if (!(t in VTAB_TASKS)) throw new DarlError(`--tasks: unknown VTAB task "${t}"`);
       if (!PROCEDURAL_TASKS.includes(t) && !sources[t]) {
-        throw new DarlError(`--tasks: "${t}" is not built here; map it to a prepared dataset in a --config file`);
+        throw new DarlError(`--tasks: "${t}" is not built here; map it to a prepared dataset in a --task-data file`);
       }
     }
-    const extras = f.extra ? (f.extra as string).split(",") : [];
-    const maxTest = f["max-test"] === undefined ? undefined : list(f["max-test"] as string, [])[0];
-    const info = await selectBackend((f.backend as BackendChoice) ?? "auto", (f.kernels as KernelChoice) ?? "auto");
-    console.log(describeBackend(info));
-    const { params, cfg, checkpoint } = await loadDarl(f.ckpt as string);
+    const out = v.out || `${dirname(await resolveCheckpoint(v.ckpt))}/vtab`;
+    await checkWritableDir(out, "--out");
+    await startBackend(f);
+    const model = await loadModel(v.ckpt);
+    const encoder = model.encoder();
     const features = {
-      layer: (f.layer as string | undefined) ?? "final",
-      pool: ((f.pool as string | undefined) ?? "mean") as Pooling,
-      causal: ((f.attention as string | undefined) ?? "causal") !== "bidirectional",
+      layer: v.layer,
+      pool: parsePooling(v.pool),
+      causal: v.attention ? v.attention === "causal" : encoder.causalByDefault,
     };
-    checkLayer(features.layer, cfg);
-    featureDim(features.pool, cfg);
-    const ft = head === "finetune";
+    featureDim(features, encoder);
+    const epochs = v.epochs || (ft ? 10 : VTAB_DEFAULTS.epochs);
     const opts = {
       ...VTAB_DEFAULTS,
-      head: head as "linear" | "finetune",
-      lrs: list(f.lrs as string | undefined, ft ? [1e-3, 1e-4] : VTAB_DEFAULTS.lrs),
-      wds: list(f.wds as string | undefined, ft ? [0.05, 0] : VTAB_DEFAULTS.wds),
-      epochs: list(f.epochs as string | undefined, [ft ? 10 : VTAB_DEFAULTS.epochs])[0]!,
+      head: v.head as "linear" | "finetune",
+      lrs: v.lrs.length ? v.lrs : ft ? [1e-3, 1e-4] : VTAB_DEFAULTS.lrs,
+      wds: v.wds.length ? v.wds : ft ? [0.05, 0] : VTAB_DEFAULTS.wds,
+      epochs,
       features,
+      cacheDir: v.noCache ? "" : ".cache/features",
       log: (m: string) => console.log(m),
       finetune: (train: Parameters<typeof trainClassifier>[1], classes: number, lr: number, wd: number) =>
-        trainClassifier(checkpoint, train, classes, {
-          ...FINETUNE_DEFAULTS,
-          epochs: list(f.epochs as string | undefined, [10])[0]!,
-          lr,
-          weightDecay: wd,
-        }),
+        trainClassifier(model.encoder(), train, classes, { ...FINETUNE_DEFAULTS, epochs, lr, weightDecay: wd }),
     };
-    const model = { params, cfg, key: await checkpointKey(checkpoint.path) };
     const results: VtabTaskResult[] = [];
-    for (const name of [...tasks, ...extras]) {
-      const t0 = performance.now();
+    for (const name of [...tasks, ...v.extra]) {
+      const t0 = performance.now(), extra = v.extra.includes(name);
       const data = await loadVtabTask(
-        extras.includes(name) ? name.replace(/\/+$/, "").split("/").pop()! : name,
-        extras.includes(name) ? { data: name } : sources[name] ?? null,
-        maxTest === undefined ? {} : { maxTest },
+        extra ? name.replace(/\/+$/, "").split("/").pop()! : name,
+        extra ? { data: name } : sources[name] ?? null,
+        { ...(v.maxTest ? { maxTest: v.maxTest } : {}), cacheDir: v.noCache ? "" : ".cache/vtab" },
       );
       console.log(
         `${data.name}: ${data.train800.count}/${data.val200.count}/${data.test.count} images (${data.source}), ${
           ((performance.now() - t0) / 1000).toFixed(1)
         } s`,
       );
-      results.push(await runVtabTask(model, data, opts));
+      results.push(await runVtabTask(encoder, data, opts));
     }
-    const title = `VTAB-1k (${head} head${maxTest ? `, test capped at ${maxTest}` : ""}) — ${checkpoint.path}`;
+    const title = `VTAB-1k (${v.head} head${
+      v.maxTest ? `, test: a stratified draw of ${v.maxTest} per task` : ""
+    }) — ${model.path}`;
     const md = vtabMarkdown(results, title);
-    const out = (f.out as string | undefined) ?? `${dirname(checkpoint.path)}/vtab`;
-    await Deno.mkdir(out, { recursive: true });
-    await Deno.writeTextFile(`${out}/vtab-${head}.md`, md);
-    await Deno.writeTextFile(
-      `${out}/vtab-${head}.json`,
-      JSON.stringify(
-        { checkpoint: checkpoint.path, head, maxTest: maxTest ?? null, results, summary: summariseVtab(results) },
-        null,
-        2,
-      ) + "\n",
-    );
-    await writePng(`${out}/vtab-${head}.png`, vtabChart(results, `VTAB-1k ${head} head: test accuracy (%)`));
-    console.log("\n" + md + `\nwrote ${out}/vtab-${head}.md, .json and .png`);
+    const json = {
+      checkpoint: model.path,
+      head: v.head,
+      maxTest: v.maxTest || null,
+      results,
+      summary: summariseVtab(results),
+    };
+    const enc = new TextEncoder();
+    await withLockedDir(out, "--out", async () => {
+      await writeFileAtomic(`${out}/vtab-${v.head}.md`, enc.encode(md));
+      await writeFileAtomic(`${out}/vtab-${v.head}.json`, enc.encode(JSON.stringify(json, null, 2) + "\n"));
+      await writeFileAtomic(
+        `${out}/vtab-${v.head}.png`,
+        encodePngImage(vtabChart(results, `VTAB-1k ${v.head} head: test accuracy (%)`)),
+      );
+    });
+    console.log("\n" + md + `\nwrote ${out}/vtab-${v.head}.md, .json and .png`);
   });
 }

@@ -9,13 +9,13 @@
  * @module
  */
 import { tf } from "../tf.ts";
-import { type DarlConfig, gridSize } from "../config.ts";
+import { type DarlConfig, gridSize } from "./config.ts";
 import type { Rng } from "../rng.ts";
 import type { DarlLoss } from "./loss.ts";
 import { darlForward, type DarlParams } from "./model.ts";
 import { betaNoiseLevel, logSnr } from "./noise.ts";
 import { patchDecoder } from "./patch_decoder.ts";
-import { patchify } from "./patchify.ts";
+import { patchify } from "../nn/patchify.ts";
 
 /** Noise for one batch: levels and Gaussian draws for k·B·T patches. */
 export interface DiffusionNoise {
@@ -61,7 +61,7 @@ export function darlDiffusionLoss(
   const [B, T, D] = patches.shape as [number, number, number];
   const k = cfg.noiseDraws, rows = k * B * T;
   const x0 = tf.tile(patches.reshape([B * T, D]), [k, 1]);
-  const h = tf.tile(forward.normed.reshape([B * T, cfg.dim]), [k, 1]);
+  const h = tf.tile(forward.normed!.reshape([B * T, cfg.dim]), [k, 1]);
   const gamma = tf.tensor2d(noise.gamma, [rows, 1]);
   const eps = tf.tensor2d(noise.eps, [rows, D]);
   const noisy = tf.add(tf.mul(x0, tf.sqrt(gamma)), tf.mul(eps, tf.sqrt(tf.sub(1, gamma))));

@@ -5,9 +5,9 @@
  * @module
  */
 import { tf } from "../tf.ts";
-import type { DarlConfig, TargetNorm } from "../config.ts";
+import type { DarlConfig, TargetNorm } from "./config.ts";
 import { type DarlForward, darlForward, type DarlParams } from "./model.ts";
-import { patchify } from "./patchify.ts";
+import { patchify } from "../nn/patchify.ts";
 
 /**
  * The regression target for patches: per-patch normalised (MAE's norm_pix:
@@ -54,7 +54,7 @@ export interface DarlLoss {
  * @example
  * ```ts
  * import { tf } from "../tf.ts";
- * import { darlConfig } from "../config.ts";
+ * import { darlConfig } from "./config.ts";
  * import { initDarl } from "./model.ts";
  * import { darlMseLoss } from "./loss.ts";
  * const cfg = darlConfig("tiny", { depth: 1, dim: 32, heads: 2 });

@@ -13,32 +13,19 @@
  * @module
  */
 import { tf } from "../tf.ts";
-import type { DarlConfig } from "../config.ts";
-import { gridSize } from "../config.ts";
 import { createRng } from "../rng.ts";
-import { attention, type RopeTensors } from "../nn/attention.ts";
+import type { RopeTensors } from "../nn/attention.ts";
 import { truncNormal } from "../nn/init.ts";
 import { initLayerNorm, layerNorm, type LayerNormParams } from "../nn/layer_norm.ts";
 import { initLinear, linear, type LinearParams } from "../nn/linear.ts";
-import { initMlp, mlp, type MlpParams } from "../nn/mlp.ts";
 import { sincos2d } from "../nn/posenc.ts";
-import { disposeTree } from "../nn/tree.ts";
-import { initPatchDecoder, type PatchDecoderParams } from "./patch_decoder.ts";
+import { blockForward, type BlockParams, initBlock } from "../nn/transformer.ts";
+import { disposeTree, type ParamTree } from "../nn/tree.ts";
 import { type RopeTables, ropeTables, type TokenPosition } from "../nn/rope.ts";
+import { type DarlConfig, gridSize } from "./config.ts";
+import { initPatchDecoder, type PatchDecoderParams } from "./patch_decoder.ts";
 
-/** One pre-LN transformer block. */
-export interface BlockParams {
-  /** LayerNorm before attention. */
-  ln1: LayerNormParams;
-  /** Packed q, k, v projection d → 3d. */
-  qkv: LinearParams;
-  /** Attention output projection d → d. */
-  proj: LinearParams;
-  /** LayerNorm before the MLP. */
-  ln2: LayerNormParams;
-  /** The MLP d → ratio·d → d. */
-  mlp: MlpParams;
-}
+export type { BlockParams };
 
 /** All parameters of a DARL model. */
 export interface DarlParams {
@@ -66,7 +53,7 @@ export interface DarlParams {
  * @returns A parameter tree of trainable variables.
  * @example
  * ```ts
- * import { darlConfig } from "../config.ts";
+ * import { darlConfig } from "./config.ts";
  * import { initDarl } from "./model.ts";
  * const params = initDarl(darlConfig("tiny", { depth: 1, dim: 32, heads: 2 }), 0);
  * if (params.blocks.length !== 1) throw new Error();
@@ -88,15 +75,7 @@ export function initDarl(cfg: DarlConfig, seed: number): DarlParams {
   if ((cfg.objective ?? "mse") === "mse") params.head = head;
   else disposeTree(head as never);
   if (cfg.posEncoding === "learned") params.pos = truncNormal(rng, [T + 1, cfg.dim], 0.02);
-  for (let i = 0; i < cfg.depth; i++) {
-    params.blocks.push({
-      ln1: initLayerNorm(cfg.dim),
-      qkv: initLinear(rng, cfg.dim, 3 * cfg.dim),
-      proj: initLinear(rng, cfg.dim, cfg.dim),
-      ln2: initLayerNorm(cfg.dim),
-      mlp: initMlp(rng, cfg.dim, hidden),
-    });
-  }
+  for (let i = 0; i < cfg.depth; i++) params.blocks.push(initBlock(rng, cfg.dim, hidden));
   if (cfg.objective === "diffusion") params.decoder = initPatchDecoder(rng, cfg);
   return params;
 }
@@ -112,6 +91,12 @@ export interface DarlForwardOptions {
   shift?: boolean;
   /** Compute the next-patch head (default: when the model has one). */
   head?: boolean;
+  /**
+   * Run only this many blocks and return their outputs, without the final
+   * LayerNorm and head (default: everything). Features from a block need
+   * nothing after it.
+   */
+  blocks?: number;
 }
 
 /** Named intermediates of {@linkcode darlForward}, all [B, L, ·]. */
@@ -120,8 +105,8 @@ export interface DarlForward {
   embed: tf.Tensor3D;
   /** The output of every block. */
   blocks: tf.Tensor3D[];
-  /** The final LayerNorm of the last block: the representation. */
-  normed: tf.Tensor3D;
+  /** The final LayerNorm of the last block: the representation (absent when `blocks` is given). */
+  normed?: tf.Tensor3D;
   /** Next-patch predictions [B, L, P²C] (when `head` is set). */
   pred?: tf.Tensor3D;
 }
@@ -137,7 +122,7 @@ export interface DarlForward {
  * @example
  * ```ts
  * import { tf } from "../tf.ts";
- * import { darlConfig } from "../config.ts";
+ * import { darlConfig } from "./config.ts";
  * import { darlForward, initDarl } from "./model.ts";
  * const cfg = darlConfig("tiny", { depth: 1, dim: 32, heads: 2 });
  * const out = darlForward(initDarl(cfg, 0), cfg, tf.zeros([2, 49, 16]));
@@ -151,6 +136,7 @@ export function darlForward(
   opts: DarlForwardOptions = {},
 ): DarlForward {
   const { causal = true, shift = true, head = !!params.head } = opts;
+  const depth = opts.blocks ?? params.blocks.length;
   const [B, T] = patches.shape as [number, number, number];
   const L = shift ? T : T + 1; // tokens: SOS + (T − 1) or T patches
 
@@ -167,12 +153,11 @@ export function darlForward(
 
   const rope = ropeFor(cfg, L);
   const blocks: tf.Tensor3D[] = [];
-  for (const blk of params.blocks) {
-    const a = attention(linear(blk.qkv, layerNorm(blk.ln1, x)), cfg.heads, rope, causal);
-    x = tf.add(x, linear(blk.proj, a));
-    x = tf.add(x, mlp(blk.mlp, layerNorm(blk.ln2, x)));
+  for (const blk of params.blocks.slice(0, depth)) {
+    x = blockForward(blk, x, cfg.heads, rope, causal);
     blocks.push(x);
   }
+  if (opts.blocks !== undefined) return { embed, blocks };
   const normed = layerNorm(params.norm, x) as tf.Tensor3D;
   const out: DarlForward = { embed, blocks, normed };
   if (head && params.head) out.pred = linear(params.head.out, layerNorm(params.head.norm, normed)) as tf.Tensor3D;
@@ -223,12 +208,18 @@ function sincosTokens(cfg: DarlConfig, length: number): Float32Array {
 }
 
 /**
- * Counts the parameters of a model.
+ * Counts the parameters of a model (or any parameter tree).
  *
- * @param params The model.
+ * @param params The tree.
  * @returns The number of scalars.
+ * @example
+ * ```ts
+ * import { darlConfig } from "./config.ts";
+ * import { countParams, initDarl } from "./model.ts";
+ * if (countParams(initDarl(darlConfig("tiny"), 0)) < 700_000) throw new Error();
+ * ```
  */
-export function countParams(params: DarlParams): number {
+export function countParams(params: DarlParams | ParamTree): number {
   let n = 0;
   const walk = (v: unknown): void => {
     if (v instanceof tf.Tensor) n += v.size;

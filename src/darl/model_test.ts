@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
 import { tf } from "../tf.ts";
-import { darlConfig, type PosEncoding } from "../config.ts";
+import { darlConfig, type PosEncoding } from "./config.ts";
 import { maxAbsDiff, useCpu } from "../test_util.ts";
 import { darlForward, initDarl } from "./model.ts";
-import { patchify, unpatchify } from "./patchify.ts";
+import { patchify, unpatchify } from "../nn/patchify.ts";
 import { darlMseLoss, patchTarget } from "./loss.ts";
 
 const small = (over = {}) => darlConfig("tiny", { imageSize: 8, patchSize: 2, dim: 32, depth: 2, heads: 2, ...over });
@@ -52,13 +52,13 @@ Deno.test("darlForward() returns named intermediates; shift:false adds the last 
   const a = darlForward(params, cfg, x);
   assert.equal(a.blocks.length, 2);
   assert.deepEqual(a.embed.shape, [3, 16, 32]);
-  assert.deepEqual(a.normed.shape, [3, 16, 32]);
+  assert.deepEqual(a.normed!.shape, [3, 16, 32]);
   const b = darlForward(params, cfg, x, { shift: false, head: false });
-  assert.deepEqual(b.normed.shape, [3, 17, 32]);
+  assert.deepEqual(b.normed!.shape, [3, 17, 32]);
   assert.equal(b.pred, undefined);
   // Causal attention: the first 16 tokens are the same with or without the last patch.
-  const bn = b.normed.slice([0, 0, 0], [3, 16, 32]).dataSync();
-  assert.ok(maxAbsDiff(a.normed.dataSync(), bn) < 1e-5);
+  const bn = b.normed!.slice([0, 0, 0], [3, 16, 32]).dataSync();
+  assert.ok(maxAbsDiff(a.normed!.dataSync(), bn) < 1e-5);
 });
 
 Deno.test("every position encoding runs and gives a finite loss", async () => {

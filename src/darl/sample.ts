@@ -14,25 +14,22 @@
  * @module
  */
 import { tf } from "../tf.ts";
-import { type DarlConfig, gridSize } from "../config.ts";
 import { DarlError } from "../errors.ts";
 import { createRng, type Rng } from "../rng.ts";
 import { layerNorm } from "../nn/layer_norm.ts";
 import { linear } from "../nn/linear.ts";
-import { mlp } from "../nn/mlp.ts";
-import { applyRope } from "../nn/rope.ts";
+import { unpatchify } from "../nn/patchify.ts";
+import { sincos2d } from "../nn/posenc.ts";
+import { blockStep, type LayerCache } from "../nn/transformer.ts";
+import { type DarlConfig, gridSize } from "./config.ts";
 import { darlForward, type DarlParams, ropeFor } from "./model.ts";
 import { cosineGrid, GAMMA_MIN, logSnr } from "./noise.ts";
 import { patchDecoder } from "./patch_decoder.ts";
-import { unpatchify } from "./patchify.ts";
-import { sincos2d } from "../nn/posenc.ts";
 
 /** Per-layer keys and values of the tokens decoded so far. */
 export interface KvCache {
-  /** Keys per layer, [B, H, t, d_h] (RoPE applied). */
-  k: tf.Tensor[];
-  /** Values per layer, [B, H, t, d_h]. */
-  v: tf.Tensor[];
+  /** One cache per block: keys and values [B, H, t, d_h] (RoPE applied to keys). */
+  layers: LayerCache[];
   /** Tokens in the cache. */
   length: number;
   /** RoPE tables for the full sequence (rows are token positions). */
@@ -44,6 +41,14 @@ export interface KvCache {
  *
  * @param cfg The model config.
  * @returns The cache.
+ * @example
+ * ```ts
+ * import { darlConfig } from "./config.ts";
+ * import { createKvCache, disposeKvCache } from "./sample.ts";
+ * const cache = createKvCache(darlConfig("tiny"));
+ * if (cache.length !== 0 || cache.layers.length !== 4) throw new Error();
+ * disposeKvCache(cache);
+ * ```
  */
 export function createKvCache(cfg: DarlConfig): KvCache {
   const rope = ropeFor(cfg, gridSize(cfg) ** 2 + 1);
@@ -51,15 +56,26 @@ export function createKvCache(cfg: DarlConfig): KvCache {
     tf.keep(rope.cos);
     tf.keep(rope.sin);
   }
-  return { k: [], v: [], length: 0, rope };
+  return { layers: Array.from({ length: cfg.depth }, () => ({ k: null, v: null })), length: 0, rope };
 }
 
-/** Releases a cache's tensors. */
+/**
+ * Releases a cache's tensors.
+ *
+ * @param cache The cache.
+ * @example
+ * ```ts
+ * import { darlConfig } from "./config.ts";
+ * import { createKvCache, disposeKvCache } from "./sample.ts";
+ * disposeKvCache(createKvCache(darlConfig("tiny")));
+ * ```
+ */
 export function disposeKvCache(cache: KvCache): void {
-  tf.dispose([...cache.k, ...cache.v]);
+  for (const l of cache.layers) {
+    tf.dispose([l.k, l.v].filter((t): t is tf.Tensor => t !== null));
+    l.k = l.v = null;
+  }
   if (cache.rope) tf.dispose([cache.rope.cos, cache.rope.sin]);
-  cache.k = [];
-  cache.v = [];
 }
 
 /**
@@ -81,33 +97,19 @@ export function decodeStep(
   patch: tf.Tensor | null,
   batch: number,
 ): tf.Tensor2D {
-  const i = cache.length, H = cfg.heads, d = cfg.dim, dh = d / H;
+  const i = cache.length, d = cfg.dim, dh = d / cfg.heads;
   const out = tf.tidy(() => {
     let x = patch ? linear(params.patchEmbed, patch) : tf.broadcastTo(params.sos.reshape([1, d]), [batch, d]);
     if (cfg.posEncoding === "learned") x = tf.add(x, params.pos!.slice([i, 0], [1, d]));
     if (cfg.posEncoding === "sincos" && i > 0) {
       x = tf.add(x, tf.tensor2d(sincos2d(gridSize(cfg), d).subarray((i - 1) * d, i * d), [1, d]));
     }
-    const cos = cache.rope?.cos.slice([i, 0], [1, dh]), sin = cache.rope?.sin.slice([i, 0], [1, dh]);
-    const newK: tf.Tensor[] = [], newV: tf.Tensor[] = [];
-    params.blocks.forEach((blk, l) => {
-      const qkv = linear(blk.qkv, layerNorm(blk.ln1, x)).reshape([batch, 3, H, 1, dh]);
-      let [q, k, v] = tf.unstack(qkv, 1) as [tf.Tensor, tf.Tensor, tf.Tensor]; // [B, H, 1, dh]
-      if (cache.rope) {
-        q = applyRope(q, cos!, sin!, cache.rope.segment);
-        k = applyRope(k, cos!, sin!, cache.rope.segment);
-      }
-      const K = i === 0 ? k : tf.concat([cache.k[l]!, k], 2), V = i === 0 ? v : tf.concat([cache.v[l]!, v], 2);
-      newK.push(tf.keep(K));
-      newV.push(tf.keep(V));
-      const p = tf.softmax(tf.mul(tf.matMul(q, K, false, true), 1 / Math.sqrt(dh)), -1); // [B, H, 1, t+1]
-      const o = tf.matMul(p, V).reshape([batch, d]);
-      x = tf.add(x, linear(blk.proj, o));
-      x = tf.add(x, mlp(blk.mlp, layerNorm(blk.ln2, x)));
-    });
-    tf.dispose([...cache.k, ...cache.v]);
-    cache.k = newK;
-    cache.v = newV;
+    const rope = cache.rope && {
+      cos: cache.rope.cos.slice([i, 0], [1, dh]),
+      sin: cache.rope.sin.slice([i, 0], [1, dh]),
+      segment: cache.rope.segment,
+    };
+    params.blocks.forEach((blk, l) => (x = blockStep(blk, x, cfg.heads, rope, cache.layers[l]!)));
     return layerNorm(params.norm, x) as tf.Tensor2D;
   });
   cache.length++;
@@ -263,7 +265,7 @@ export async function sampleDarl(params: DarlParams, cfg: DarlConfig, opts: Samp
     tf.tidy(() => {
       const prefix = tf.tensor3d(all.slice(0, 0), [B, 0, D]);
       const seq = t === 0 ? prefix : tf.tensor3d(prefixRows(all, B, T, D, t), [B, t, D]);
-      const out = darlForward(params, cfg, seq, { shift: false, head: false }).normed;
+      const out = darlForward(params, cfg, seq, { shift: false, head: false }).normed!;
       return out.slice([0, t, 0], [B, 1, cfg.dim]).reshape([B, cfg.dim]) as tf.Tensor2D;
     });
   try {

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { tf } from "../tf.ts";
-import { darlConfig } from "../config.ts";
+import { darlConfig } from "./config.ts";
 import { prepareDataset } from "../data/prepare.ts";
 import { createRng } from "../rng.ts";
 import { fixture, maxAbsDiff, useCpu } from "../test_util.ts";
@@ -61,7 +61,7 @@ Deno.test("decodeStep() with the key/value cache equals the full causal forward 
     const cfg = diffCfg({ posEncoding });
     const params = initDarl(cfg, 5);
     const patches = tf.randomUniform([2, 16, 4], -1, 1, "float32", 6);
-    const full = darlForward(params, cfg, patches, { shift: true }).normed; // [2, 16, d]
+    const full = darlForward(params, cfg, patches, { shift: true }).normed!; // [2, 16, d]
     const cache = createKvCache(cfg);
     let h = decodeStep(params, cfg, cache, null, 2);
     for (let t = 0; t < 16; t++) {
@@ -94,7 +94,7 @@ Deno.test("the patch decoder cannot see its target: changing x_t with x̃_t fixe
   const x2 = tf.add(x, tf.concat([tf.zeros([1, t, 4]), tf.ones([1, 1, 4]), tf.zeros([1, 10, 4])], 1));
   const noisy = tf.randomNormal([16, 4], 0, 1, "float32", 4), lsnr = tf.fill([16], -3);
   const out = (p: tf.Tensor) =>
-    patchDecoder(params.decoder!, noisy, darlForward(params, cfg, p, { shift: true }).normed.reshape([16, 16]), lsnr);
+    patchDecoder(params.decoder!, noisy, darlForward(params, cfg, p, { shift: true }).normed!.reshape([16, 16]), lsnr);
   const a = (await out(x).data()) as Float32Array, b = (await out(x2).data()) as Float32Array;
   for (let i = 0; i <= t; i++) assert.equal(maxAbsDiff(a.subarray(i * 4, i * 4 + 4), b.subarray(i * 4, i * 4 + 4)), 0);
   assert.ok(maxAbsDiff(a.subarray((t + 1) * 4), b.subarray((t + 1) * 4)) > 0, "later positions do see x_t through h");

@@ -61,8 +61,30 @@ export async function listDir(dir: string, what: string): Promise<Deno.DirEntry[
 }
 
 /**
- * Writes a file atomically: a temporary file in the same directory, then a
- * rename, so readers never see a partial file.
+ * A one-line reason for a failed file-system call, without Rust's "(os
+ * error N)" suffix: "no space left on device", "read-only file system", …
+ *
+ * @param e The error thrown by a Deno file API.
+ * @returns The reason in lower case.
+ * @example
+ * ```ts
+ * import { ioReason } from "./files.ts";
+ * if (ioReason(new Error("No space left on device (os error 28)")) !== "no space left on device") throw new Error();
+ * ```
+ */
+export function ioReason(e: unknown): string {
+  const msg = (e as Error)?.message ?? String(e);
+  const m = /^(.*?)(?: \(os error \d+\))?(?:: [^:]*)?$/.exec(msg.split("\n")[0]!);
+  const text = (m?.[1] ?? msg).replace(/^[a-z]+ '.*?': /i, "");
+  return text.charAt(0).toLowerCase() + text.slice(1);
+}
+
+/**
+ * Writes a file atomically and durably: a temporary file in the same
+ * directory, flushed to disk (fsync), then renamed, so readers never see a
+ * partial file and a crash never leaves a renamed but empty one. Failures
+ * (a full disk, a read-only or unwritable directory) become one-line errors
+ * naming the file, and the temporary file is removed.
  *
  * @param path The destination.
  * @param data The bytes.
@@ -77,13 +99,166 @@ export async function listDir(dir: string, what: string): Promise<Deno.DirEntry[
  */
 export async function writeFileAtomic(path: string, data: Uint8Array): Promise<void> {
   const tmp = `${path}.tmp-${Deno.pid}-${Math.random().toString(36).slice(2, 8)}`;
+  let file: Deno.FsFile | null = null;
   try {
-    await Deno.writeFile(tmp, data);
+    file = await Deno.open(tmp, { write: true, create: true, truncate: true });
+    for (let o = 0; o < data.length;) o += await file.write(data.subarray(o));
+    await file.syncData();
+    file.close();
+    file = null;
     await Deno.rename(tmp, path);
   } catch (e) {
+    file?.close();
     await Deno.remove(tmp).catch(() => {});
-    throw e;
+    throw new DarlError(`${path}: cannot write (${ioReason(e)})`);
   }
+}
+
+/**
+ * Appends text to a file (metrics logs), with one-line errors.
+ *
+ * @param path The file.
+ * @param text What to append.
+ * @example
+ * ```ts
+ * import { appendText } from "./files.ts";
+ * const f = (await Deno.makeTempDir()) + "/log.txt";
+ * await appendText(f, "a\n");
+ * await appendText(f, "b\n");
+ * if (await Deno.readTextFile(f) !== "a\nb\n") throw new Error();
+ * ```
+ */
+export async function appendText(path: string, text: string): Promise<void> {
+  try {
+    await Deno.writeTextFile(path, text, { append: true });
+  } catch (e) {
+    throw new DarlError(`${path}: cannot write (${ioReason(e)})`);
+  }
+}
+
+/**
+ * Creates a directory (and its parents), with one-line errors naming the
+ * flag that chose it: a path under a file, an unwritable or read-only
+ * location.
+ *
+ * @param dir The directory.
+ * @param flag The flag or role, for the message (e.g. "--out").
+ * @example
+ * ```ts
+ * import { ensureDir } from "./files.ts";
+ * const dir = (await Deno.makeTempDir()) + "/a/b";
+ * await ensureDir(dir, "--out");
+ * if (!(await Deno.stat(dir)).isDirectory) throw new Error();
+ * ```
+ */
+export async function ensureDir(dir: string, flag: string): Promise<void> {
+  await checkWritableDir(dir, flag);
+  try {
+    await Deno.mkdir(dir, { recursive: true });
+  } catch (e) {
+    throw new DarlError(`${flag} ${dir}: cannot create the directory (${ioReason(e)})`);
+  }
+}
+
+/**
+ * Checks, without creating anything that stays, that a directory could be
+ * created (or written) at `dir`: the nearest existing ancestor must be a
+ * directory in which a file can be created. Used before long work, so an
+ * unwritable `--out` fails at once and leaves no empty folders.
+ *
+ * @param dir The directory.
+ * @param flag The flag or role, for the message.
+ * @example
+ * ```ts
+ * import { checkWritableDir } from "./files.ts";
+ * const f = await Deno.makeTempFile();
+ * try { await checkWritableDir(`${f}/out`, "--out"); throw new Error("must fail"); }
+ * catch (e) { if (!(e as Error).message.includes("is a file")) throw e; }
+ * ```
+ */
+export async function checkWritableDir(dir: string, flag: string): Promise<void> {
+  let probe = dir.replace(/\/+$/, "") || "/";
+  for (;;) {
+    let info: Deno.FileInfo | null = null;
+    try {
+      info = await Deno.stat(probe);
+    } catch (e) {
+      // ENOTDIR: some ancestor is a file, which the walk up will find.
+      if (!(e instanceof Deno.errors.NotFound) && !(e instanceof Deno.errors.NotADirectory)) {
+        throw new DarlError(`${flag} ${dir}: cannot use ${probe} (${ioReason(e)})`);
+      }
+    }
+    if (info) {
+      if (!info.isDirectory) throw new DarlError(`${flag} ${dir}: ${probe} is a file, not a directory`);
+      break;
+    }
+    const parent = dirname(probe);
+    if (parent === probe) break;
+    probe = parent;
+  }
+  try {
+    const f = await Deno.makeTempFile({ dir: probe, prefix: ".darl-write-check-" });
+    await Deno.remove(f);
+  } catch (e) {
+    throw new DarlError(`${flag} ${dir}: cannot write in ${probe} (${ioReason(e)})`);
+  }
+}
+
+/** The pattern of darl's temporary names: `<name>.tmp-<pid>-<random>`. */
+const TEMP_NAME = /^(.*)\.tmp-(\d+)-[a-z0-9]+$/;
+
+function processAlive(pid: number): boolean {
+  if (pid === Deno.pid) return true;
+  try {
+    Deno.statSync(`/proc/${pid}`);
+    return true;
+  } catch (e) {
+    // Without /proc (not Linux) nothing can be said: keep the file.
+    return !(e instanceof Deno.errors.NotFound) || !existsSync("/proc/self");
+  }
+}
+
+function existsSync(path: string): boolean {
+  try {
+    Deno.statSync(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Removes temporary files and directories (`<name>.tmp-<pid>-<random>`)
+ * left in `dir` by a darl process that no longer runs (killed while writing
+ * a checkpoint or preparing a dataset).
+ *
+ * @param dir The directory to clean.
+ * @param stem Only names starting with this (default: all).
+ * @returns The names removed.
+ * @example
+ * ```ts
+ * import { removeStaleTemps } from "./files.ts";
+ * const dir = await Deno.makeTempDir();
+ * await Deno.writeTextFile(`${dir}/ckpt.safetensors.tmp-999999999-abc`, "partial");
+ * if ((await removeStaleTemps(dir)).length !== 1) throw new Error();
+ * ```
+ */
+export async function removeStaleTemps(dir: string, stem = ""): Promise<string[]> {
+  const removed: string[] = [];
+  let entries: Deno.DirEntry[] = [];
+  try {
+    for await (const e of Deno.readDir(dir)) entries.push(e);
+  } catch {
+    return removed;
+  }
+  entries = entries.filter((e) => e.name.startsWith(stem));
+  for (const e of entries) {
+    const m = TEMP_NAME.exec(e.name);
+    if (!m || processAlive(Number(m[2]))) continue;
+    await Deno.remove(`${dir}/${e.name}`, { recursive: true }).catch(() => {});
+    removed.push(e.name);
+  }
+  return removed;
 }
 
 /**

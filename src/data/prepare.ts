@@ -40,7 +40,7 @@ export interface PrepareOptions {
   dir?: string;
   /** folder without train/ and test/: fraction of each class held out for test. */
   testFraction?: number;
-  /** folder without train/ and test/: seed of the per-class shuffle before splitting. */
+  /** Seed of the order every split is stored in (and of a folder's per-class split). */
   seed?: number;
   /** Replace an existing dataset. */
   overwrite?: boolean;
@@ -90,7 +90,10 @@ async function loadIdx(opts: PrepareOptions, defaultName: string, classes: strin
   }
   let names = classes;
   if (train.labels && !names) {
-    const max = Math.max(...train.labels, ...test.labels!);
+    // A loop, not Math.max(...labels): spreading 125k+ labels overflows the call stack.
+    let max = 0;
+    for (const l of train.labels) max = Math.max(max, l);
+    for (const l of test.labels!) max = Math.max(max, l);
     names = Array.from({ length: max + 1 }, (_, i) => String(i));
   }
   return {
@@ -224,6 +227,6 @@ export async function loadSource(opts: PrepareOptions): Promise<DatasetContent> 
 export async function prepareDataset(opts: PrepareOptions): Promise<DatasetHeader & { dir: string }> {
   const content = await loadSource(opts);
   const dir = opts.out ?? `data/${content.name}`;
-  const header = await writeDataset(dir, content, opts.overwrite ?? false);
+  const header = await writeDataset(dir, content, { overwrite: opts.overwrite ?? false, seed: opts.seed ?? 0 });
   return { ...header, dir };
 }

@@ -9,20 +9,36 @@
  * ```
  *
  * The header holds `format: "darl-dataset"`, `version`, `name`, `source`,
- * `shape: [H, W, C]`, `classes`, per split `{count, images, labels, sha256,
- * classCounts}` and a dataset `checksum` (SHA-256 over the split hashes).
- * Readers load raw pixels in one read per file and slice batches from them;
- * normalisation happens later, in the model pipeline.
+ * `shape: [H, W, C]`, `classes`, `order` (how items were permuted), per split
+ * `{count, images, labels, sha256, classCounts}` and a dataset `checksum`
+ * (SHA-256 over the split hashes). Readers load raw pixels in one read per
+ * file and slice batches from them; normalisation happens later, in the
+ * model pipeline.
+ *
+ * Sources often list images grouped by class, so every split is written in
+ * a seeded shuffled order (version 2): no prefix of a split is ever one
+ * class. Version 1 kept the source order and is refused with a message to
+ * prepare the dataset again.
  *
  * @module
  */
 import { DarlError } from "../errors.ts";
-import { dirname, exists, readInput, sha256Hex } from "./files.ts";
+import { createRng, mixSeed, shuffle } from "../rng.ts";
+import { dirname, exists, readInput, removeStaleTemps, sha256Hex, writeFileAtomic } from "./files.ts";
+import { takeSplit } from "./subset.ts";
 
 /** Format name written in every header. */
 export const DATASET_FORMAT = "darl-dataset";
-/** Current format version. */
-export const DATASET_VERSION = 1;
+/** Current format version (2: splits stored in a seeded shuffled order). */
+export const DATASET_VERSION = 2;
+
+/** How the items of every split were ordered when written. */
+export interface DatasetOrder {
+  /** Always "shuffled": a Fisher–Yates permutation per split. */
+  kind: "shuffled";
+  /** Seed; split i (in name order) is permuted by the stream mixSeed(seed, i). */
+  seed: number;
+}
 
 /** One split as stored. */
 export interface SplitHeader {
@@ -52,6 +68,8 @@ export interface DatasetHeader {
   shape: [number, number, number];
   /** Class names; empty for an unlabelled dataset. */
   classes: string[];
+  /** The order items were written in. */
+  order: DatasetOrder;
   /** Splits by name ("train", "test"). */
   splits: Record<string, SplitHeader>;
   /** SHA-256 over the split hashes, in split-name order. */
@@ -107,32 +125,44 @@ async function splitHash(images: Uint8Array, labels: Uint8Array | null): Promise
   return await sha256Hex(all);
 }
 
+/** Options of {@linkcode writeDataset}. */
+export interface WriteDatasetOptions {
+  /** Replace an existing dataset. */
+  overwrite?: boolean;
+  /** Seed of the per-split shuffle (default 0). */
+  seed?: number;
+}
+
 /**
- * Writes a dataset atomically: everything goes to a temporary sibling
- * directory that is renamed into place only when complete, so a failure
- * never leaves a partial dataset.
+ * Writes a dataset atomically: every split in a seeded shuffled order, to a
+ * temporary sibling directory that is renamed into place only when
+ * complete, so a failure never leaves a partial dataset. Temporary
+ * directories left by a killed earlier run are removed first.
  *
  * @param dir The destination directory (must not exist unless `overwrite`).
  * @param content Images, labels and metadata.
- * @param overwrite Replace an existing dataset.
+ * @param opts Overwrite and the shuffle seed.
  * @returns The header written.
  * @example
  * ```ts
  * import { openDataset, writeDataset } from "./store.ts";
  * const dir = (await Deno.makeTempDir()) + "/tiny";
- * const split = { count: 2, images: new Uint8Array([0, 1, 2, 3, 4, 5, 6, 7]), labels: new Uint16Array([0, 1]) };
+ * const split = { count: 2, images: new Uint8Array([0, 0, 0, 0, 7, 7, 7, 7]), labels: new Uint16Array([0, 1]) };
  * await writeDataset(dir, { name: "tiny", source: "example", shape: [2, 2, 1], classes: ["a", "b"], splits: { train: split, test: split } });
- * const ds = await openDataset(dir);
- * if (ds.splits.train!.images[7] !== 7) throw new Error();
+ * const { splits } = await openDataset(dir);
+ * const i = splits.train!.labels!.indexOf(1); // the order is shuffled; image and label stay together
+ * if (splits.train!.images[4 * i] !== 7) throw new Error();
  * ```
  */
 export async function writeDataset(
   dir: string,
   content: DatasetContent,
-  overwrite = false,
+  opts: WriteDatasetOptions = {},
 ): Promise<DatasetHeader> {
   const [H, W, C] = content.shape;
   const size = H * W * C;
+  const seed = opts.seed ?? 0;
+  if (!Number.isInteger(seed) || seed < 0) throw new DarlError(`--seed: expected a non-negative integer, got ${seed}`);
   const header: DatasetHeader = {
     format: DATASET_FORMAT,
     version: DATASET_VERSION,
@@ -140,30 +170,34 @@ export async function writeDataset(
     source: content.source,
     shape: content.shape,
     classes: content.classes,
+    order: { kind: "shuffled", seed },
     splits: {},
     checksum: "",
   };
   const labelled = content.classes.length > 0;
   const files: [string, Uint8Array][] = [];
-  for (const [name, s] of Object.entries(content.splits).sort(([a], [b]) => (a < b ? -1 : 1))) {
-    if (s.images.length !== s.count * size) {
+  const named = Object.entries(content.splits).sort(([a], [b]) => (a < b ? -1 : 1));
+  for (const [i, [name, given]] of named.entries()) {
+    if (given.images.length !== given.count * size) {
       throw new DarlError(
-        `${dir}: split "${name}" has ${s.images.length} bytes for ${s.count} images of ${H}×${W}×${C}`,
+        `${dir}: split "${name}" has ${given.images.length} bytes for ${given.count} images of ${H}×${W}×${C}`,
       );
     }
+    if (labelled && (!given.labels || given.labels.length !== given.count)) {
+      throw new DarlError(`${dir}: split "${name}" needs ${given.count} labels`);
+    }
+    const perm = shuffle(Int32Array.from({ length: given.count }, (_, k) => k), createRng(mixSeed(seed, i)));
+    const s = takeSplit(labelled ? given : { ...given, labels: null }, perm, size);
     const counts = new Array(content.classes.length).fill(0);
     let lab: Uint8Array | null = null;
     if (labelled) {
-      if (!s.labels || s.labels.length !== s.count) {
-        throw new DarlError(`${dir}: split "${name}" needs ${s.count} labels`);
-      }
-      for (const l of s.labels) {
+      for (const l of s.labels!) {
         if (l >= content.classes.length) {
           throw new DarlError(`${dir}: split "${name}" has label ${l} but only ${content.classes.length} classes`);
         }
         counts[l]++;
       }
-      lab = labelsBytes(s.labels);
+      lab = labelsBytes(s.labels!);
     }
     const imagesFile = `${name}-images.u8`, labelsFile = lab ? `${name}-labels.u16` : null;
     header.splits[name] = {
@@ -180,14 +214,18 @@ export async function writeDataset(
     new TextEncoder().encode(Object.values(header.splits).map((s) => s.sha256).join("")),
   );
 
-  if (await exists(dir) && !overwrite) throw new DarlError(`${dir}: already exists (pass --overwrite to replace it)`);
+  if (await exists(dir) && !opts.overwrite) {
+    throw new DarlError(`${dir}: already exists (pass --overwrite to replace it)`);
+  }
   await Deno.mkdir(dirname(dir), { recursive: true });
-  const tmp = `${dir.replace(/\/+$/, "")}.tmp-${Deno.pid}-${Math.random().toString(36).slice(2, 8)}`;
+  const base = dir.replace(/\/+$/, "");
+  await removeStaleTemps(dirname(base), base.slice(base.lastIndexOf("/") + 1));
+  const tmp = `${base}.tmp-${Deno.pid}-${Math.random().toString(36).slice(2, 8)}`;
   try {
     await Deno.mkdir(tmp, { recursive: true });
-    for (const [f, bytes] of files) await Deno.writeFile(`${tmp}/${f}`, bytes);
-    await Deno.writeTextFile(`${tmp}/header.json`, JSON.stringify(header, null, 2) + "\n");
-    if (overwrite && await exists(dir)) await Deno.remove(dir, { recursive: true });
+    for (const [f, bytes] of files) await writeFileAtomic(`${tmp}/${f}`, bytes);
+    await writeFileAtomic(`${tmp}/header.json`, new TextEncoder().encode(JSON.stringify(header, null, 2) + "\n"));
+    if (opts.overwrite && await exists(dir)) await Deno.remove(dir, { recursive: true });
     await Deno.rename(tmp, dir);
   } catch (e) {
     await Deno.remove(tmp, { recursive: true }).catch(() => {});
@@ -212,6 +250,12 @@ export async function readDatasetHeader(dir: string): Promise<DatasetHeader> {
     throw new DarlError(`${path}: not valid JSON (expected a darl dataset header)`);
   }
   if (h?.format !== DATASET_FORMAT) throw new DarlError(`${path}: expected format "${DATASET_FORMAT}"`);
+  if (h.version === 1) {
+    throw new DarlError(
+      `${path}: format version 1 keeps the source order (often grouped by class, so subsets are biased); ` +
+        `prepare the dataset again (\`deno task prepare --overwrite …\`) to write version ${DATASET_VERSION}`,
+    );
+  }
   if (h.version !== DATASET_VERSION) {
     throw new DarlError(`${path}: format version ${h.version} is not supported (expected ${DATASET_VERSION})`);
   }
@@ -251,7 +295,14 @@ export async function openDataset(dir: string, opts: { verify?: boolean } = {}):
       }
       const v = new DataView(labRaw.buffer, labRaw.byteOffset, labRaw.length);
       labels = new Uint16Array(s.count);
-      for (let i = 0; i < s.count; i++) labels[i] = v.getUint16(2 * i, true);
+      for (let i = 0; i < s.count; i++) {
+        labels[i] = v.getUint16(2 * i, true);
+        if (labels[i]! >= header.classes.length) {
+          throw new DarlError(
+            `${labPath}: image ${i} has label ${labels[i]} but the header lists ${header.classes.length} classes`,
+          );
+        }
+      }
     }
     if (opts.verify !== false && (await splitHash(images, labRaw)) !== s.sha256) {
       throw new DarlError(

@@ -19,8 +19,15 @@ Deno.test("writeDataset() and openDataset() round-trip with counts and checksums
   assert.equal(h.splits.train!.count, 3);
   assert.deepEqual(h.splits.train!.classCounts, [1, 2]);
   assert.match(h.checksum, /^[0-9a-f]{64}$/);
+  assert.deepEqual(h.order, { kind: "shuffled", seed: 0 });
   const ds = await openDataset(dir);
-  assert.deepEqual([...ds.splits.train!.labels!], [0, 1, 1]);
+  assert.deepEqual([...ds.splits.train!.labels!].sort(), [0, 1, 1]);
+  // Each image travels with its label: image k holds 4k … 4k + 3, labelled [0, 1, 1][k].
+  for (let i = 0; i < 3; i++) {
+    const k = ds.splits.train!.images[4 * i]! / 4;
+    assert.deepEqual([...ds.splits.train!.images.subarray(4 * i, 4 * i + 4)], [4 * k, 4 * k + 1, 4 * k + 2, 4 * k + 3]);
+    assert.equal(ds.splits.train!.labels![i], [0, 1, 1][k]);
+  }
   assert.equal(ds.splits.test!.images[3], 9);
   // Refuses to overwrite, leaving the dataset intact.
   await assert.rejects(writeDataset(dir, content()), /already exists \(pass --overwrite/);

@@ -1,20 +1,20 @@
 /**
- * Frozen features from a DARL model for probes: any layer's tokens, mean-
- * pooled over the patch tokens (default) or the last token, with causal or
- * bidirectional attention. Features are computed once and cached on disk,
- * keyed by the model, layer, pooling, attention and dataset split.
+ * Frozen features of an {@linkcode Encoder} for probes: any layer's tokens,
+ * pooled over the patch tokens (their mean by default, the last token, or
+ * means over a k×k partition of the patch grid), with the encoder's own
+ * attention or the other kind. Features are computed once and cached on
+ * disk, keyed by the encoder's identity, layer, pooling, attention and the
+ * dataset split.
  *
  * @module
  */
 import { tf } from "../tf.ts";
-import { type DarlConfig, gridSize } from "../config.ts";
 import { DarlError } from "../errors.ts";
 import { gatherImages, toUnitRange } from "../data/batches.ts";
 import { exists, sha256Hex, writeFileAtomic } from "../data/files.ts";
 import { adaptImages } from "../data/resize.ts";
 import type { SplitData } from "../data/store.ts";
-import { darlForward, type DarlParams } from "../darl/model.ts";
-import { patchify } from "../darl/patchify.ts";
+import type { Encoder } from "../nn/encoder.ts";
 
 /**
  * Pooling of the patch tokens: their mean, the last token, or `grid<k>`:
@@ -23,81 +23,87 @@ import { patchify } from "../darl/patchify.ts";
  */
 export type Pooling = "mean" | "last" | `grid${number}`;
 
-/** How features are taken from the backbone. */
+/** How features are taken from an encoder. */
 export interface FeatureSpec {
-  /** "final" (after the last LayerNorm), "embed", or "block<i>" (0-based). */
+  /** A layer of the encoder: "final", "embed", or "block<i>" (0-based). */
   layer: string;
   /** How patch tokens are pooled. */
   pool: Pooling;
-  /** Causal attention (as pretrained) or bidirectional. */
+  /** Causal attention (as DARL pretrains) or bidirectional. */
   causal: boolean;
+}
+
+/**
+ * Checks the form of a pooling name (its grid size is checked against an
+ * encoder by {@linkcode featureDim}).
+ *
+ * @param pool The name given.
+ * @returns It, typed.
+ * @example
+ * ```ts
+ * import { parsePooling } from "./features.ts";
+ * if (parsePooling("grid2") !== "grid2") throw new Error();
+ * try { parsePooling("max"); throw new Error("must fail"); }
+ * catch (e) { if (!(e as Error).message.startsWith("--pool: expected mean, last or grid<k>")) throw e; }
+ * ```
+ */
+export function parsePooling(pool: string): Pooling {
+  if (!/^(mean|last|grid[1-9]\d*)$/.test(pool)) {
+    throw new DarlError(`--pool: expected mean, last or grid<k>, got "${pool}"`);
+  }
+  return pool as Pooling;
 }
 
 /** The default: final layer, mean-pooled, causal. */
 export const DEFAULT_FEATURES: FeatureSpec = { layer: "final", pool: "mean", causal: true };
 
 /**
- * Checks a layer name against a config.
+ * Checks a feature spec against an encoder and returns the feature width.
  *
- * @param layer The name.
- * @param cfg The model config.
- */
-export function checkLayer(layer: string, cfg: DarlConfig): void {
-  const m = /^block(\d+)$/.exec(layer);
-  if (layer === "final" || layer === "embed" || (m && Number(m[1]) < cfg.depth)) return;
-  throw new DarlError(
-    `--layer: unknown layer "${layer}" (expected final, embed or block0…block${cfg.depth - 1})`,
-  );
-}
-
-/**
- * Checks a pooling name against a config and returns the feature width.
- *
- * @param pool The pooling.
- * @param cfg The model config.
+ * @param spec Layer and pooling.
+ * @param encoder The encoder.
  * @returns Values per image.
  * @example
  * ```ts
- * import { darlConfig } from "../config.ts";
+ * import type { Encoder } from "../nn/encoder.ts";
  * import { featureDim } from "./features.ts";
- * if (featureDim("grid2", darlConfig("tiny")) !== 512) throw new Error();
+ * const encoder = { layers: ["embed", "final"], width: 128, grid: 7 } as unknown as Encoder; // e.g. tiny DARL
+ * if (featureDim({ layer: "final", pool: "grid2" }, encoder) !== 512) throw new Error();
  * ```
  */
-export function featureDim(pool: string, cfg: DarlConfig): number {
-  if (pool === "mean" || pool === "last") return cfg.dim;
-  const m = /^grid(\d+)$/.exec(pool);
-  const g = gridSize(cfg);
-  if (m && Number(m[1]) >= 1 && Number(m[1]) <= g) return Number(m[1]) ** 2 * cfg.dim;
-  throw new DarlError(`--pool: expected mean, last or grid<k> with 1 ≤ k ≤ ${g}, got "${pool}"`);
+export function featureDim(spec: Omit<FeatureSpec, "causal">, encoder: Encoder): number {
+  if (!encoder.layers.includes(spec.layer)) {
+    throw new DarlError(`--layer: unknown layer "${spec.layer}" (expected ${encoder.layers.join(", ")})`);
+  }
+  const g = encoder.grid;
+  if (spec.pool === "mean" || spec.pool === "last") return encoder.width;
+  const m = /^grid(\d+)$/.exec(spec.pool);
+  if (m && Number(m[1]) >= 1 && Number(m[1]) <= g) return Number(m[1]) ** 2 * encoder.width;
+  throw new DarlError(`--pool: expected mean, last or grid<k> with 1 ≤ k ≤ ${g}, got "${spec.pool}"`);
 }
 
 /**
- * Features of a batch of images (already in the model's shape).
+ * Pools tokens [B, prefix + T, d] into features [B, dim].
  *
- * @param params The model.
- * @param cfg Its config.
- * @param images [B, H, W, C] in [−1, 1].
- * @param spec Layer, pooling, attention.
- * @returns [B, d] features.
+ * @param tokens The encoder's tokens.
+ * @param prefix Tokens before the patch tokens.
+ * @param pool The pooling.
+ * @returns Features.
+ * @example
+ * ```ts
+ * import { tf } from "../tf.ts";
+ * import { poolTokens } from "./features.ts";
+ * const f = poolTokens(tf.ones([2, 1 + 16, 8]), 1, "grid2");
+ * if (f.shape.join() !== "2,32") throw new Error();
+ * ```
  */
-export function darlFeatures(params: DarlParams, cfg: DarlConfig, images: tf.Tensor, spec: FeatureSpec): tf.Tensor2D {
+export function poolTokens(tokens: tf.Tensor3D, prefix: number, pool: Pooling): tf.Tensor2D {
   return tf.tidy(() => {
-    const out = darlForward(params, cfg, patchify(images, cfg.patchSize), {
-      causal: spec.causal,
-      shift: false,
-      head: false,
-    });
-    const tokens = spec.layer === "final"
-      ? out.normed
-      : spec.layer === "embed"
-      ? out.embed
-      : out.blocks[Number(spec.layer.slice(5))]!;
     const [B, L, d] = tokens.shape;
-    // Token 0 is SOS; tokens 1..T are the patches (shift: false keeps the last one).
-    if (spec.pool === "last") return tokens.slice([0, L - 1, 0], [B, 1, d]).reshape([B, d]) as tf.Tensor2D;
-    const patches = tokens.slice([0, 1, 0], [B, L - 1, d]);
-    if (spec.pool === "mean") return tf.mean(patches, 1) as tf.Tensor2D;
-    const k = Math.round(Math.sqrt(featureDim(spec.pool, cfg) / d)), g = gridSize(cfg);
+    if (pool === "last") return tokens.slice([0, L - 1, 0], [B, 1, d]).reshape([B, d]) as tf.Tensor2D;
+    const patches = tokens.slice([0, prefix, 0], [B, L - prefix, d]);
+    if (pool === "mean") return tf.mean(patches, 1) as tf.Tensor2D;
+    const k = Number(pool.slice(4)), g = Math.round(Math.sqrt(L - prefix));
     const grid = patches.reshape([B, g, g, d]);
     const cut = (i: number) => Math.floor((i * g) / k);
     const regions: tf.Tensor[] = [];
@@ -112,79 +118,97 @@ export function darlFeatures(params: DarlParams, cfg: DarlConfig, images: tf.Ten
   });
 }
 
-/** A source of features: a model, or the raw pixels themselves. */
+/**
+ * Features of a batch of images (already in the encoder's shape).
+ *
+ * @param encoder The encoder.
+ * @param images [B, H, W, C] in [−1, 1].
+ * @param spec Layer, pooling, attention.
+ * @returns [B, dim] features.
+ */
+export function encoderFeatures(encoder: Encoder, images: tf.Tensor, spec: FeatureSpec): tf.Tensor2D {
+  return tf.tidy(() =>
+    poolTokens(encoder.tokens(images, { causal: spec.causal, layer: spec.layer }), encoder.prefixTokens, spec.pool)
+  );
+}
+
+/** A source of features: an encoder, or the raw pixels themselves. */
 export type FeatureSource =
-  | { kind: "model"; params: DarlParams; cfg: DarlConfig; key: string; spec: FeatureSpec }
+  | { kind: "encoder"; encoder: Encoder; spec: FeatureSpec }
   | { kind: "pixels" };
 
 /**
  * Features of a whole split, in batches; images are first adapted to the
- * model's size and channels.
+ * encoder's size and channels.
  *
- * @param source Model or raw pixels.
+ * @param source Encoder or raw pixels.
  * @param split The images.
  * @param shape Their [H, W, C].
  * @param batchSize Images per forward pass.
+ * @param log Progress, about every 10,000 images.
  * @returns [n, d] row-major features and d.
  */
 export async function splitFeatures(
   source: FeatureSource,
   split: SplitData,
-  shape: [number, number, number],
+  shape: readonly [number, number, number],
   batchSize = 256,
+  log?: (msg: string) => void,
 ): Promise<{ x: Float32Array; dim: number }> {
   const size = shape[0] * shape[1] * shape[2];
-  if (source.kind === "pixels") {
-    return { x: toUnitRange(split.images), dim: size };
-  }
-  const { params, cfg, spec } = source;
-  const target: [number, number, number] = [cfg.imageSize, cfg.imageSize, cfg.channels];
-  const chunks: Float32Array[] = [];
+  if (source.kind === "pixels") return { x: toUnitRange(split.images), dim: size };
+  const { encoder, spec } = source;
+  const dim = featureDim(spec, encoder), out = new Float32Array(split.count * dim);
+  const target = encoder.imageShape;
+  let lastLog = 0;
   for (let start = 0; start < split.count; start += batchSize) {
     const idx = Array.from({ length: Math.min(batchSize, split.count - start) }, (_, i) => start + i);
-    const imgs = adaptImages(gatherImages(split, idx, size), shape, target);
+    const imgs = adaptImages(gatherImages(split, idx, size), [...shape], [...target]);
     const x = tf.tensor4d(toUnitRange(imgs), [idx.length, ...target]);
-    const f = darlFeatures(params, cfg, x, spec);
-    chunks.push((await f.data()) as Float32Array);
+    const f = encoderFeatures(encoder, x, spec);
+    out.set((await f.data()) as Float32Array, start * dim);
     tf.dispose([x, f]);
-  }
-  const dim = featureDim(spec.pool, cfg), out = new Float32Array(split.count * dim);
-  let o = 0;
-  for (const c of chunks) {
-    out.set(c, o);
-    o += c.length;
+    const done = start + idx.length;
+    if (log && (done - lastLog >= 10000 || done === split.count)) {
+      lastLog = done;
+      log(`  features: ${done}/${split.count} images`);
+    }
   }
   return { x: out, dim };
 }
 
 /**
  * {@linkcode splitFeatures} with an on-disk cache under `cacheDir`, keyed by
- * the source, the feature spec, and the split's checksum.
+ * the encoder's identity, the feature spec, and the split's identity.
  *
- * @param source Model (with a stable key) or pixels.
+ * @param source Encoder (with a stable key) or pixels.
  * @param split The images.
  * @param shape Their [H, W, C].
  * @param splitKey A stable identity of the split (dataset checksum + split name).
  * @param cacheDir Where to cache ("" disables).
- * @returns Features and their width.
+ * @param log Progress of feature extraction.
+ * @returns Features, their width, and whether they came from the cache.
  */
 export async function cachedFeatures(
   source: FeatureSource,
   split: SplitData,
-  shape: [number, number, number],
+  shape: readonly [number, number, number],
   splitKey: string,
   cacheDir = ".cache/features",
+  log?: (msg: string) => void,
 ): Promise<{ x: Float32Array; dim: number; cached: boolean }> {
-  if (source.kind === "pixels" || !cacheDir) return { ...(await splitFeatures(source, split, shape)), cached: false };
-  const key = await sha256Hex(new TextEncoder().encode(JSON.stringify([source.key, source.spec, splitKey])));
+  if (source.kind === "pixels" || !cacheDir) {
+    return { ...(await splitFeatures(source, split, shape, 256, log)), cached: false };
+  }
+  const key = await sha256Hex(new TextEncoder().encode(JSON.stringify([source.encoder.key, source.spec, splitKey])));
   const file = `${cacheDir}/${key}.f32`;
+  const dim = featureDim(source.spec, source.encoder);
   if (await exists(file)) {
     const bytes = await Deno.readFile(file);
     const x = new Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4);
-    const dim = featureDim(source.spec.pool, source.cfg);
     if (x.length === split.count * dim) return { x, dim, cached: true };
   }
-  const f = await splitFeatures(source, split, shape);
+  const f = await splitFeatures(source, split, shape, 256, log);
   await Deno.mkdir(cacheDir, { recursive: true });
   await writeFileAtomic(file, new Uint8Array(f.x.buffer, f.x.byteOffset, f.x.byteLength));
   return { ...f, cached: false };

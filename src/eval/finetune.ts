@@ -1,76 +1,56 @@
 /**
- * Full fine-tuning of a pretrained DARL backbone for classification (MAE's
- * recipe, spec §5/§8.9): bidirectional attention, mean of the last block's
- * patch tokens → LayerNorm → linear head, AdamW with layer-wise learning-rate
- * decay, label smoothing, warm-up + cosine, optional crop/flip augmentation.
- * Checkpoints and exact resume work as in pretraining.
+ * Full fine-tuning of any method's pretrained {@linkcode Encoder} for
+ * classification (MAE's recipe, DARL spec §5/§8.9): bidirectional
+ * attention, mean of the last block's patch tokens → LayerNorm → linear
+ * head, AdamW with layer-wise learning-rate decay, label smoothing, warm-up +
+ * cosine, optional crop/flip augmentation. Checkpoints and exact resume work
+ * as in pretraining, on the shared trainer and loop.
  *
  * @module
  */
 import { tf } from "../tf.ts";
-import { type ConfigSchema, type DarlConfig, validateDarlConfig } from "../config.ts";
 import { check, DarlError } from "../errors.ts";
-import { type Augment, augmentBatch, createSampler, gatherImages, gatherLabels, toUnitRange } from "../data/batches.ts";
+import type { ConfigSchema } from "../config.ts";
+import { augmentBatch, createSampler, gatherImages, gatherLabels, toUnitRange } from "../data/batches.ts";
 import { adaptImages } from "../data/resize.ts";
 import { type Dataset, getSplit, type SplitData } from "../data/store.ts";
-import { darlForward, type DarlParams, initDarl } from "../darl/model.ts";
-import { withDefaults } from "../darl/pretrain.ts";
-import { patchify } from "../darl/patchify.ts";
+import type { Encoder } from "../nn/encoder.ts";
 import { initLayerNorm, layerNorm, type LayerNormParams } from "../nn/layer_norm.ts";
 import { initLinear, linear, type LinearParams } from "../nn/linear.ts";
-import { disposeTree, namedLeaves } from "../nn/tree.ts";
+import { disposeTree, namedLeaves, type ParamTree } from "../nn/tree.ts";
 import { createRng, mixSeed } from "../rng.ts";
-import { assignParams, type Checkpoint, loadCheckpoint, resolveCheckpoint } from "../train/checkpoint.ts";
+import type { Checkpoint } from "../train/checkpoint.ts";
 import { type LoopOptions, type LoopResult, runTrainingLoop } from "../train/loop.ts";
+import { decays, warmupCosine } from "../train/optim.ts";
+import type { LoadedModel } from "../train/registry.ts";
 import {
-  type AdamWState,
-  adamwUpdate,
-  clipScale,
-  decays,
-  globalNorm,
-  initAdamW,
-  warmupCosine,
-} from "../train/optim.ts";
+  checkBatch,
+  checkResumeCompatible,
+  readConfigFile,
+  type ResumeRules,
+  RUN_SCHEMA,
+  type RunConfig,
+  storedRunConfig,
+  validateRunConfig,
+} from "../train/run_config.ts";
+import { createTrainer, disposeTrainer, type Trainer, trainStep } from "../train/trainer.ts";
+import { poolTokens } from "./features.ts";
 
 /** Fine-tuning hyper-parameters and run layout (every field is a CLI flag). */
-export interface FinetuneConfig {
-  /** Prepared, labelled dataset. */
-  data: string;
-  /** Run directory. */
-  out: string;
+export interface FinetuneConfig extends Omit<RunConfig, "steps" | "warmupSteps"> {
   /** Epochs over the training split. */
   epochs: number;
-  /** Images per step. */
-  batchSize: number;
-  /** Peak learning rate (of the head; deeper layers get less). */
-  lr: number;
-  /** Final learning rate. */
-  minLr: number;
   /** Warm-up epochs. */
   warmupEpochs: number;
-  /** AdamW weight decay (matrices only). */
-  weightDecay: number;
   /** Layer-wise learning-rate decay (MAE: 0.65 for B, 0.75 for L/H). */
   layerDecay: number;
   /** Label smoothing. */
   labelSmoothing: number;
-  /** Gradient global-norm clip (0: off, as MAE). */
-  clip: number;
-  /** Seed. */
-  seed: number;
-  /** Augmentation. */
-  augment: Augment;
-  /** Log every N steps. */
-  logEvery: number;
-  /** Checkpoint every N steps. */
-  ckptEvery: number;
-  /** Checkpoints kept. */
-  keep: number;
 }
 
 /**
  * Defaults for the tiny model on 28×28 data: MAE's recipe (β 0.9/0.999, wd
- * 0.05, label smoothing 0.1, layer decay 0.75) with a short schedule.
+ * 0.05, label smoothing 0.1, layer decay 0.75, no clipping) with a short schedule.
  */
 export const FINETUNE_DEFAULTS: FinetuneConfig = {
   data: "data/fashion-mnist",
@@ -81,6 +61,8 @@ export const FINETUNE_DEFAULTS: FinetuneConfig = {
   minLr: 1e-6,
   warmupEpochs: 0.5,
   weightDecay: 0.05,
+  beta1: 0.9,
+  beta2: 0.999,
   layerDecay: 0.75,
   labelSmoothing: 0.1,
   clip: 0,
@@ -91,76 +73,81 @@ export const FINETUNE_DEFAULTS: FinetuneConfig = {
   keep: 2,
 };
 
-/** Command-line documentation of {@linkcode FinetuneConfig}. */
+const { steps: _s, warmupSteps: _w, ...shared } = RUN_SCHEMA;
+
+/** Documentation and bounds of {@linkcode FinetuneConfig}. */
 export const FINETUNE_SCHEMA: ConfigSchema<FinetuneConfig> = {
-  data: { doc: "prepared labelled dataset" },
-  out: { doc: "run directory" },
-  epochs: { doc: "epochs" },
-  batchSize: { doc: "images per step" },
-  lr: { doc: "peak learning rate (head)" },
-  minLr: { doc: "final learning rate" },
-  warmupEpochs: { doc: "warm-up epochs" },
-  weightDecay: { doc: "AdamW weight decay" },
-  layerDecay: { doc: "layer-wise lr decay" },
-  labelSmoothing: { doc: "label smoothing" },
-  clip: { doc: "gradient clip (0: off)" },
-  seed: { doc: "random seed" },
-  augment: { doc: "augmentation", choices: ["none", "flip", "crop", "crop+flip"] },
-  logEvery: { doc: "log every N steps" },
-  ckptEvery: { doc: "checkpoint every N steps" },
-  keep: { doc: "checkpoints to keep" },
+  ...shared,
+  lr: { doc: "peak learning rate (of the head; deeper layers get less)", above: 0, max: 1e6 },
+  epochs: { doc: "epochs over the training split", above: 0, max: 1e6 },
+  warmupEpochs: { doc: "warm-up epochs", min: 0, max: 1e6 },
+  layerDecay: { doc: "layer-wise lr decay", above: 0, max: 1 },
+  labelSmoothing: { doc: "label smoothing", min: 0, below: 1 },
 };
 
-/** A classifier: the backbone plus a LayerNorm + linear head. */
-export interface ClassifierParams {
-  /** The DARL backbone (its next-patch head, decoder and final norm are not used). */
-  backbone: Omit<DarlParams, "head" | "norm" | "decoder">;
-  /** Pooled-feature head. */
-  head: { norm: LayerNormParams; out: LinearParams };
+/** Fine-tuning: batch, seed, augmentation and the epoch count fix the data stream and schedule. */
+export const FINETUNE_RESUME: ResumeRules = {
+  locked: ["batchSize", "seed", "augment", "epochs"],
+  noted: ["lr", "minLr", "warmupEpochs", "weightDecay", "beta1", "beta2", "layerDecay", "labelSmoothing", "clip"],
+};
+
+/** A classifier: an encoder's parameters up to its last block, plus a LayerNorm + linear head. */
+export interface Classifier {
+  /** The encoder (its variables are trained in place). */
+  encoder: Encoder;
+  /** The layer whose patch tokens are pooled: the last block's output. */
+  layer: string;
+  /** The trainable tree: the encoder's parameters for `layer`, and the head. */
+  params: { backbone: ParamTree; head: { norm: LayerNormParams; out: LinearParams } };
+  /** Number of classes. */
+  classes: number;
 }
 
 /**
- * Builds a classifier from a pretrained backbone.
+ * Builds a classifier on an encoder (taken by reference: fine-tuning trains its variables).
  *
- * @param pretrained The backbone (taken by reference).
- * @param cfg Its config.
+ * @param encoder The pretrained encoder.
  * @param classes Number of classes.
  * @param seed Seed of the head's initialisation.
  * @returns The classifier.
+ * @example
+ * ```ts
+ * import type { Encoder } from "../nn/encoder.ts";
+ * import { initClassifier } from "./finetune.ts";
+ * const encoder = { width: 32, depth: 2, params: () => ({}) } as unknown as Encoder;
+ * const clf = initClassifier(encoder, 10, 0);
+ * if (clf.layer !== "block1" || clf.params.head.out.w.shape.join() !== "32,10") throw new Error();
+ * ```
  */
-export function initClassifier(
-  pretrained: DarlParams,
-  cfg: DarlConfig,
-  classes: number,
-  seed: number,
-): ClassifierParams {
-  const { head: _h, norm: _n, decoder: _d, ...backbone } = pretrained;
+export function initClassifier(encoder: Encoder, classes: number, seed: number): Classifier {
   const rng = createRng(mixSeed(seed, 0xc1a55));
-  const out = initLinear(rng, cfg.dim, classes);
+  const out = initLinear(rng, encoder.width, classes);
   // MAE initialises the classifier with small weights (trunc-normal, std 2e-5); here a scaled Xavier.
   const w = out.w as tf.Variable;
   w.assign(tf.mul(w, 1e-3));
-  return { backbone, head: { norm: initLayerNorm(cfg.dim), out } };
+  const layer = `block${encoder.depth - 1}`;
+  return {
+    encoder,
+    layer,
+    params: { backbone: encoder.params(layer), head: { norm: initLayerNorm(encoder.width), out } },
+    classes,
+  };
 }
 
 /**
- * Class logits: bidirectional backbone, mean of the last block's patch
- * tokens, LayerNorm, linear.
+ * Class logits: the encoder (bidirectional by default), mean of the last
+ * block's patch tokens, LayerNorm, linear.
  *
- * @param p The classifier.
- * @param cfg Backbone config.
+ * @param clf The classifier.
  * @param images [B, H, W, C] in [−1, 1].
  * @param causal Attention mask (false for fine-tuning).
  * @returns [B, classes] logits.
  */
-export function classifierLogits(p: ClassifierParams, cfg: DarlConfig, images: tf.Tensor, causal = false): tf.Tensor2D {
+export function classifierLogits(clf: Classifier, images: tf.Tensor, causal = false): tf.Tensor2D {
   return tf.tidy(() => {
-    const full = { ...p.backbone, norm: p.head.norm, head: { norm: p.head.norm, out: p.head.out } } as DarlParams;
-    const out = darlForward(full, cfg, patchify(images, cfg.patchSize), { causal, shift: false, head: false });
-    const last = out.blocks[out.blocks.length - 1]!;
-    const [B, L, d] = last.shape;
-    const pooled = tf.mean(last.slice([0, 1, 0], [B, L - 1, d]), 1);
-    return linear(p.head.out, layerNorm(p.head.norm, pooled)) as tf.Tensor2D;
+    const tokens = clf.encoder.tokens(images, { causal, layer: clf.layer });
+    const pooled = poolTokens(tokens, clf.encoder.prefixTokens, "mean");
+    return linear(clf.params.head.out, layerNorm(clf.params.head.norm, pooled)) as tf.Tensor2D;
   });
 }
 
@@ -168,82 +155,110 @@ export function classifierLogits(p: ClassifierParams, cfg: DarlConfig, images: t
  * Per-parameter learning-rate multipliers for layer-wise decay: the head
  * gets 1, block i gets decay^(depth − i), the embedding decay^(depth + 1).
  *
- * @param names Parameter paths of a {@linkcode ClassifierParams} tree.
- * @param depth Number of blocks.
+ * @param names Parameter paths of a classifier's trainable tree ("backbone.…", "head.…").
+ * @param encoder The encoder (its depth and block index of each parameter).
  * @param decay The decay factor.
  * @returns One multiplier per name.
  * @example
  * ```ts
+ * import type { Encoder } from "../nn/encoder.ts";
  * import { layerScales } from "./finetune.ts";
- * const s = layerScales(["backbone.sos", "backbone.blocks.1.qkv.w", "head.out.w"], 2, 0.5);
+ * const encoder = { depth: 2, blockIndex: (n: string) => (n.startsWith("blocks.1.") ? 2 : 0) } as unknown as Encoder;
+ * const s = layerScales(["backbone.sos", "backbone.blocks.1.qkv.w", "head.out.w"], encoder, 0.5);
  * if (s.join() !== "0.125,0.5,1") throw new Error(s.join());
  * ```
  */
-export function layerScales(names: string[], depth: number, decay: number): number[] {
+export function layerScales(names: string[], encoder: Encoder, decay: number): number[] {
   return names.map((n) => {
-    if (n.startsWith("head.")) return 1;
-    const m = /^backbone\.blocks\.(\d+)\./.exec(n);
-    const id = m ? Number(m[1]) + 1 : 0;
-    return Math.pow(decay, depth + 1 - id);
+    const id = n.startsWith("backbone.") ? encoder.blockIndex(n.slice("backbone.".length)) : encoder.depth + 1;
+    return Math.pow(decay, encoder.depth + 1 - id);
   });
 }
 
-/** Data adapted to the model: uint8 images of the model's shape and labels. */
-export interface ClassData {
-  /** The split, images already [H, W, C] of the model. */
-  split: SplitData;
-  /** Number of classes. */
-  classes: number;
+/**
+ * AdamW with layer-wise decay over a classifier's trainable tree.
+ *
+ * @param clf The classifier.
+ * @param hp Betas, weight decay, layer decay, clip.
+ * @returns The trainer.
+ */
+export function classifierTrainer(
+  clf: Classifier,
+  hp: Pick<FinetuneConfig, "beta1" | "beta2" | "weightDecay" | "layerDecay" | "clip">,
+): Trainer {
+  const names = namedLeaves(clf.params as never).map(([n]) => n);
+  const byName = layerScales(names, clf.encoder, hp.layerDecay);
+  const scales = new Map(names.map((n, i) => [n, byName[i]!]));
+  return createTrainer(clf.params as never, {
+    optimizer: { kind: "adamw", beta1: hp.beta1, beta2: hp.beta2, weightDecay: hp.weightDecay },
+    clip: hp.clip,
+    decay: (n, t) => decays(n, t) && !n.endsWith(".sos"),
+    lrScale: (n) => scales.get(n)!,
+  });
 }
 
 /**
- * Adapts a labelled split to a model's input shape (resize, channels).
+ * One fine-tuning step: label-smoothed cross-entropy, AdamW with layer-wise
+ * decay and optional clipping.
+ *
+ * @param clf The classifier.
+ * @param t Its trainer.
+ * @param x Images [B, H, W, C] in [−1, 1].
+ * @param labels Class per image.
+ * @param lr Learning rate.
+ * @param labelSmoothing Label smoothing.
+ * @returns Loss and gradient norm (caller disposes).
+ */
+export function classifierStep(
+  clf: Classifier,
+  t: Trainer,
+  x: tf.Tensor,
+  labels: Int32Array,
+  lr: number,
+  labelSmoothing: number,
+): { loss: tf.Scalar; gradNorm: tf.Scalar } {
+  return trainStep(t, () => {
+    const y = tf.oneHot(tf.tensor1d(labels, "int32"), clf.classes);
+    return tf.losses.softmaxCrossEntropy(y, classifierLogits(clf, x), undefined, labelSmoothing) as tf.Scalar;
+  }, lr);
+}
+
+/**
+ * Adapts a labelled split to an encoder's input shape (resize, channels).
  *
  * @param split The split.
  * @param shape Its [H, W, C].
- * @param cfg The model config.
+ * @param target The encoder's [H, W, C].
  * @param where For errors.
  * @returns The adapted split.
  */
 export function adaptSplit(
   split: SplitData,
-  shape: [number, number, number],
-  cfg: DarlConfig,
+  shape: readonly [number, number, number],
+  target: readonly [number, number, number],
   where: string,
 ): SplitData {
   if (!split.labels) throw new DarlError(`${where}: split has no labels (classification needs a labelled dataset)`);
-  const target: [number, number, number] = [cfg.imageSize, cfg.imageSize, cfg.channels];
   if (shape.join() === target.join()) return split;
-  return { count: split.count, images: adaptImages(split.images, shape, target), labels: split.labels };
+  return { count: split.count, images: adaptImages(split.images, [...shape], [...target]), labels: split.labels };
 }
 
 /**
- * Top-1 accuracy of a classifier on a split (images in the model's shape).
+ * Top-1 accuracy of a classifier on a split (images in the encoder's shape).
  *
- * @param p The classifier.
- * @param cfg Backbone config.
+ * @param clf The classifier.
  * @param split Labelled split.
  * @param batchSize Images per forward pass.
  * @returns Accuracy in [0, 1].
  */
-export async function classifierAccuracy(
-  p: ClassifierParams,
-  cfg: DarlConfig,
-  split: SplitData,
-  batchSize = 256,
-): Promise<number> {
-  const size = cfg.imageSize * cfg.imageSize * cfg.channels;
+export async function classifierAccuracy(clf: Classifier, split: SplitData, batchSize = 256): Promise<number> {
+  const shape = clf.encoder.imageShape, size = shape[0] * shape[1] * shape[2];
   let correct = 0;
   for (let s = 0; s < split.count; s += batchSize) {
     const idx = Array.from({ length: Math.min(batchSize, split.count - s) }, (_, i) => s + i);
     const pred = tf.tidy(() => {
-      const x = tf.tensor4d(toUnitRange(gatherImages(split, idx, size)), [
-        idx.length,
-        cfg.imageSize,
-        cfg.imageSize,
-        cfg.channels,
-      ]);
-      return tf.argMax(classifierLogits(p, cfg, x), 1);
+      const x = tf.tensor4d(toUnitRange(gatherImages(split, idx, size)), [idx.length, ...shape]);
+      return tf.argMax(classifierLogits(clf, x), 1);
     });
     const v = await pred.data();
     pred.dispose();
@@ -252,126 +267,73 @@ export async function classifierAccuracy(
   return correct / split.count;
 }
 
-/** Optimiser state of a classifier. */
-export interface ClassifierTrainer {
-  /** Parameters as variables, with their paths. */
-  vars: tf.Variable[];
-  /** AdamW state. */
-  opt: AdamWState;
-  /** Weight-decay mask. */
-  mask: boolean[];
-  /** Layer-wise lr multipliers. */
-  scales: number[];
-}
-
 /**
- * Prepares AdamW with layer-wise decay for a classifier.
+ * Releases a classifier's head and its encoder.
  *
- * @param params The classifier.
- * @param cfg Backbone config.
- * @param layerDecay Layer-wise lr decay.
- * @returns Variables, optimiser state, decay mask and lr scales.
+ * @param clf The classifier.
  */
-export function classifierTrainer(params: ClassifierParams, cfg: DarlConfig, layerDecay: number): ClassifierTrainer {
-  const leaves = namedLeaves(params as never);
-  const vars = leaves.map(([, t]) => t as tf.Variable);
-  return {
-    vars,
-    opt: initAdamW(vars),
-    mask: leaves.map(([n, t]) => decays(n, t) && !n.endsWith(".sos")),
-    scales: layerScales(leaves.map(([n]) => n), cfg.depth, layerDecay),
-  };
+export function disposeClassifier(clf: Classifier): void {
+  disposeTree(clf.params.head as never);
+  clf.encoder.dispose();
 }
 
-/**
- * One fine-tuning step: label-smoothed cross-entropy, AdamW with layer-wise
- * decay and optional clipping.
- *
- * @param params The classifier.
- * @param cfg Backbone config.
- * @param t Its trainer.
- * @param x Images [B, H, W, C] in [−1, 1].
- * @param labels Class per image.
- * @param classes Number of classes.
- * @param lr Learning rate.
- * @param hp Weight decay, label smoothing, clip.
- * @returns Loss and gradient norm (caller disposes).
- */
-export function classifierStep(
-  params: ClassifierParams,
-  cfg: DarlConfig,
-  t: ClassifierTrainer,
-  x: tf.Tensor,
-  labels: Int32Array,
-  classes: number,
-  lr: number,
-  hp: Pick<FinetuneConfig, "weightDecay" | "labelSmoothing" | "clip">,
-): { loss: tf.Scalar; gradNorm: tf.Scalar } {
-  return tf.tidy(() => {
-    const y = tf.oneHot(tf.tensor1d(labels, "int32"), classes);
-    const { value, grads } = tf.variableGrads(
-      () =>
-        tf.losses.softmaxCrossEntropy(y, classifierLogits(params, cfg, x), undefined, hp.labelSmoothing) as tf.Scalar,
-      t.vars,
-    );
-    const g = t.vars.map((v) => grads[v.name]!);
-    const norm = globalNorm(g);
-    const adam = { beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: hp.weightDecay };
-    adamwUpdate(t.vars, g, t.opt, lr, adam, t.mask, clipScale(norm, hp.clip), t.scales);
-    return { loss: value, gradNorm: norm };
-  });
-}
+/** Hyper-parameters of {@linkcode trainClassifier}. */
+export type ClassifierHyper = Pick<
+  FinetuneConfig,
+  | "epochs"
+  | "batchSize"
+  | "lr"
+  | "weightDecay"
+  | "beta1"
+  | "beta2"
+  | "layerDecay"
+  | "labelSmoothing"
+  | "clip"
+  | "seed"
+  | "augment"
+>;
 
 /**
- * Fine-tunes a fresh classifier in memory (no checkpoints): used by the
- * VTAB sweep.
+ * Fine-tunes a classifier in memory (no checkpoints): used by the VTAB sweep.
  *
- * @param ck The pretrained checkpoint.
- * @param split Labelled images in the model's shape.
+ * @param encoder A fresh pretrained encoder (trained in place; owned by the result).
+ * @param split Labelled images in the encoder's shape.
  * @param classes Number of classes.
  * @param hp Schedule and regularisation.
- * @returns The trained classifier.
+ * @returns The trained classifier (dispose with {@linkcode disposeClassifier}).
  */
 export async function trainClassifier(
-  ck: Checkpoint,
+  encoder: Encoder,
   split: SplitData,
   classes: number,
-  hp: Pick<
-    FinetuneConfig,
-    "epochs" | "batchSize" | "lr" | "weightDecay" | "layerDecay" | "labelSmoothing" | "clip" | "seed" | "augment"
-  >,
-): Promise<ClassifierParams> {
-  const cfg = withDefaults(ck.meta.model);
-  const backbone = initDarl(cfg, 0);
-  assignParams(backbone as never, ck.params, ck.path);
-  const params = initClassifier(backbone, cfg, classes, hp.seed);
-  disposeTree({ head: backbone.head, norm: backbone.norm, decoder: backbone.decoder } as never);
-  const t = classifierTrainer(params, cfg, hp.layerDecay);
+  hp: ClassifierHyper,
+): Promise<Classifier> {
+  const clf = initClassifier(encoder, classes, hp.seed);
+  const t = classifierTrainer(clf, hp);
   const B = Math.min(hp.batchSize, split.count), spe = Math.ceil(split.count / B);
   const steps = Math.max(1, Math.round(hp.epochs * spe));
   const sched = { lr: hp.lr, minLr: 0, warmupSteps: Math.round(steps / 10), steps };
-  const shape: [number, number, number] = [cfg.imageSize, cfg.imageSize, cfg.channels];
-  const size = shape[0] * shape[1] * shape[2];
+  const shape = encoder.imageShape, size = shape[0] * shape[1] * shape[2];
   const sampler = createSampler(split.count, B, hp.seed);
   for (let step = 0; step < steps; step++) {
     const idx = sampler(step);
     const batch = augmentBatch(
       gatherImages(split, idx, size),
-      shape,
+      [...shape],
       hp.augment,
       createRng(mixSeed(hp.seed, step, 0xf17e)),
     );
     const x = tf.tensor4d(toUnitRange(batch), [B, ...shape]);
-    const r = classifierStep(params, cfg, t, x, gatherLabels(split, idx), classes, warmupCosine(step, sched), hp);
+    const r = classifierStep(clf, t, x, gatherLabels(split, idx), warmupCosine(step, sched), hp.labelSmoothing);
     x.dispose();
     if (step % 50 === 49 || step === steps - 1) await r.loss.data();
     tf.dispose([r.loss, r.gradNorm]);
   }
-  tf.dispose([...t.opt.m, ...t.opt.v]);
-  return params;
+  disposeTrainer(t);
+  return clf;
 }
 
-/** Options of {@linkcode finetuneDarl}. */
+/** Options of {@linkcode finetune}. */
 export interface FinetuneOptions extends LoopOptions {
   /** Extra metadata stored in checkpoints. */
   extra?: Record<string, unknown>;
@@ -382,40 +344,34 @@ export interface FinetuneResult extends LoopResult {
   /** Test accuracy of the final model. */
   testAccuracy: number;
   /** The classifier. */
-  params: ClassifierParams;
+  classifier: Classifier;
 }
 
 /**
- * Fine-tunes a pretrained checkpoint on a labelled dataset.
+ * Fine-tunes a pretrained model (any method's) on a labelled dataset, with
+ * checkpoints, metrics and exact resume.
  *
- * @param pretrained Path of a DARL checkpoint (file or run directory).
+ * @param model The pretrained model (from the registry).
  * @param ds The dataset.
  * @param train The fine-tuning config.
  * @param opts Resume, logging.
  * @returns Losses, checkpoint and test accuracy.
  */
-export async function finetuneDarl(
-  pretrained: string,
+export async function finetune(
+  model: LoadedModel,
   ds: Dataset,
   train: FinetuneConfig,
   opts: FinetuneOptions = {},
 ): Promise<FinetuneResult> {
-  const file = await resolveCheckpoint(pretrained);
-  const ck = await loadCheckpoint(file);
-  if (ck.meta.method !== "darl") {
-    throw new DarlError(`${file}: is a "${ck.meta.method}" checkpoint, expected a DARL one`);
-  }
-  const cfg = withDefaults(ck.meta.model);
-  validateDarlConfig(cfg);
-  const backbone = initDarl(cfg, 0);
-  assignParams(backbone as never, ck.params, file);
+  validateRunConfig(train, FINETUNE_SCHEMA, FINETUNE_DEFAULTS);
   const classes = ds.header.classes.length;
   check(classes > 1, `${ds.dir}: needs labels with at least two classes`);
-  const split = adaptSplit(getSplit(ds, "train"), ds.header.shape, cfg, `${ds.dir} train`);
-  const test = adaptSplit(getSplit(ds, "test"), ds.header.shape, cfg, `${ds.dir} test`);
-  const params = initClassifier(backbone, cfg, classes, train.seed);
-  disposeTree({ head: backbone.head, norm: backbone.norm, decoder: backbone.decoder } as never); // not fine-tuned
-  const trainer = classifierTrainer(params, cfg, train.layerDecay);
+  const encoder = model.encoder();
+  const split = adaptSplit(getSplit(ds, "train"), ds.header.shape, encoder.imageShape, `${ds.dir} train`);
+  const test = adaptSplit(getSplit(ds, "test"), ds.header.shape, encoder.imageShape, `${ds.dir} test`);
+  checkBatch(train.batchSize, split.count, train.data);
+  const clf = initClassifier(encoder, classes, train.seed);
+  const trainer = classifierTrainer(clf, train);
   const stepsPerEpoch = Math.ceil(split.count / train.batchSize);
   const steps = Math.max(1, Math.round(train.epochs * stepsPerEpoch));
   const sched = {
@@ -424,9 +380,8 @@ export async function finetuneDarl(
     warmupSteps: Math.round(train.warmupEpochs * stepsPerEpoch),
     steps,
   };
-  const shape: [number, number, number] = [cfg.imageSize, cfg.imageSize, cfg.channels];
-  const size = shape[0] * shape[1] * shape[2];
-  await Deno.mkdir(train.out, { recursive: true });
+  const shape = encoder.imageShape, size = shape[0] * shape[1] * shape[2];
+  const stored = { pretrainedMethod: model.method, pretrainedKey: model.key, classes, layer: clf.layer };
   const result = await runTrainingLoop({
     out: train.out,
     steps,
@@ -436,48 +391,77 @@ export async function finetuneDarl(
     keep: train.keep,
     seed: train.seed,
     trainCount: split.count,
-    params: params as never,
+    params: clf.params as never,
     opt: trainer.opt,
     meta: {
       format: "darl-checkpoint",
-      method: "darl-finetune",
-      model: { ...cfg, classes } as unknown as Record<string, unknown>,
+      method: "finetune",
+      model: { ...stored, pretrainedModel: model.checkpoint.meta.model },
       train: train as unknown as Record<string, unknown>,
-      state: { pretrained: file, datasetChecksum: ds.header.checksum, dataset: ds.header.name, ...opts.extra },
+      state: { pretrained: model.path, datasetChecksum: ds.header.checksum, dataset: ds.header.name, ...opts.extra },
     },
+    config: { method: "finetune", pretrained: model.path, model: stored, train },
     lrAt: (step) => warmupCosine(step, sched),
     step: (indices, step, lr) => {
       const batch = augmentBatch(
         gatherImages(split, indices, size),
-        shape,
+        [...shape],
         train.augment,
         createRng(mixSeed(train.seed, step, 0xf17e)),
       );
       const x = tf.tensor4d(toUnitRange(batch), [indices.length, ...shape]);
-      const r = classifierStep(params, cfg, trainer, x, gatherLabels(split, indices), classes, lr, train);
+      const r = classifierStep(clf, trainer, x, gatherLabels(split, indices), lr, train.labelSmoothing);
       x.dispose();
       return r;
     },
-    checkResume: (c: Checkpoint) => {
-      const t = c.meta.train as unknown as FinetuneConfig;
-      for (const k of ["batchSize", "seed", "augment", "epochs"] as const) {
-        if (t[k] !== train[k]) {
-          throw new DarlError(
-            `${c.path}: checkpoint has ${k}=${t[k]} but ${k}=${
-              train[k]
-            } was requested; an exact resume needs the same value`,
-          );
-        }
-      }
-      if ((c.meta.state as { pretrained?: string }).pretrained !== file) {
-        throw new DarlError(
-          `${c.path}: was fine-tuned from ${(c.meta.state as { pretrained?: string }).pretrained}, not ${file}`,
-        );
-      }
-      return [];
-    },
+    checkResume: (c: Checkpoint) =>
+      checkResumeCompatible(c, stored, c.meta.model, train, ds.header.checksum, FINETUNE_RESUME),
     plotTitle: `Fine-tuning loss on ${ds.header.name} (label smoothing ${train.labelSmoothing})`,
   }, opts);
-  const testAccuracy = await classifierAccuracy(params, cfg, test);
-  return { ...result, testAccuracy, params };
+  disposeTrainer(trainer);
+  const testAccuracy = await classifierAccuracy(clf, test);
+  return { ...result, testAccuracy, classifier: clf };
+}
+
+/**
+ * Resolves a fine-tuning run's config, in order: defaults, a config file
+ * ("train" section, optional "pretrained"), the resumed run's own config
+ * and pretrained checkpoint, then explicit overrides.
+ *
+ * @param req Overrides, the pretrained checkpoint, a config file, resume.
+ * @returns The run config and the pretrained checkpoint to start from.
+ * @example
+ * ```ts
+ * import { resolveFinetuneConfig } from "./finetune.ts";
+ * try { await resolveFinetuneConfig({}); throw new Error("must fail"); }
+ * catch (e) { if (!(e as Error).message.startsWith("--ckpt: required")) throw e; }
+ * ```
+ */
+export async function resolveFinetuneConfig(req: {
+  train?: Partial<FinetuneConfig>;
+  ckpt?: string;
+  configFile?: string;
+  resume?: boolean;
+}): Promise<{ train: FinetuneConfig; pretrained: string }> {
+  let train = { ...FINETUNE_DEFAULTS }, pretrained = req.ckpt;
+  if (req.configFile) {
+    const { sections, extra } = await readConfigFile(req.configFile, {
+      train: { defaults: FINETUNE_DEFAULTS, schema: FINETUNE_SCHEMA },
+    });
+    train = sections.train;
+    if (typeof extra.pretrained === "string") pretrained ??= extra.pretrained;
+  }
+  const out = req.train?.out ?? train.out;
+  const stored = req.resume ? await storedRunConfig(out) : null;
+  if (stored) {
+    if (stored.method !== "finetune") {
+      throw new DarlError(`${stored.path}: is a "${stored.method}" run, not a fine-tuning one`);
+    }
+    train = { ...(stored.train as unknown as FinetuneConfig) };
+    pretrained ??= stored.state.pretrained as string | undefined;
+  }
+  train = { ...train, ...req.train, out };
+  validateRunConfig(train, FINETUNE_SCHEMA, FINETUNE_DEFAULTS);
+  if (!pretrained) throw new DarlError("--ckpt: required (a pretrained checkpoint or run directory)");
+  return { train, pretrained };
 }

@@ -1,10 +1,12 @@
 import assert from "node:assert/strict";
-import { darlConfig } from "../config.ts";
+import { darlConfig } from "../darl/config.ts";
 import { prepareDataset } from "../data/prepare.ts";
 import { openDataset } from "../data/store.ts";
 import { PRETRAIN_DEFAULTS, pretrainDarl } from "../darl/pretrain.ts";
 import { fixture, runTaskProcess, useCpu } from "../test_util.ts";
-import { FINETUNE_DEFAULTS, type FinetuneConfig, finetuneDarl } from "./finetune.ts";
+import "../methods.ts";
+import { loadModel } from "../train/registry.ts";
+import { finetune, FINETUNE_DEFAULTS, type FinetuneConfig } from "./finetune.ts";
 
 async function setup() {
   const tmp = await Deno.makeTempDir();
@@ -41,12 +43,13 @@ Deno.test("finetuneDarl() learns the fixture classes and resumes exactly", async
   await useCpu();
   const { tmp, data } = await setup();
   const ds = await openDataset(data);
-  const full = await finetuneDarl(`${tmp}/pre`, ds, ft(data, `${tmp}/a`), { log: () => {} });
+  const model = await loadModel(`${tmp}/pre`);
+  const full = await finetune(model, ds, ft(data, `${tmp}/a`), { log: () => {} });
   assert.equal(full.step, 12); // 3 epochs × ceil(24/6)
   assert.ok(full.losses[full.losses.length - 1]! < full.losses[0]!, `loss should fall: ${full.losses}`);
   assert.ok(full.testAccuracy >= 0 && full.testAccuracy <= 1);
-  const part = await finetuneDarl(`${tmp}/pre`, ds, ft(data, `${tmp}/b`), { log: () => {}, stopAfter: 5 });
-  const rest = await finetuneDarl(`${tmp}/pre`, ds, ft(data, `${tmp}/b`), { log: () => {}, resume: true });
+  const part = await finetune(model, ds, ft(data, `${tmp}/b`), { log: () => {}, stopAfter: 5 });
+  const rest = await finetune(model, ds, ft(data, `${tmp}/b`), { log: () => {}, resume: true });
   assert.deepEqual([...part.losses, ...rest.losses], full.losses);
   assert.equal(rest.testAccuracy, full.testAccuracy);
   await Deno.remove(tmp, { recursive: true });

@@ -12,12 +12,13 @@ import { DarlError } from "../errors.ts";
 import { createSampler, gatherImages, gatherLabels, toUnitRange } from "../data/batches.ts";
 import { exists } from "../data/files.ts";
 import { type Dataset, getSplit, type SplitData } from "../data/store.ts";
+import { drawSubset, takeSplit } from "../data/subset.ts";
 import { initLinear, linear, type LinearParams } from "../nn/linear.ts";
-import { namedLeaves } from "../nn/tree.ts";
 import { biasGelu } from "../nn/mlp.ts";
 import { createRng, shuffle } from "../rng.ts";
 import { assignParams, loadCheckpoint, saveCheckpoint } from "../train/checkpoint.ts";
-import { adamwUpdate, initAdamW, warmupCosine } from "../train/optim.ts";
+import { warmupCosine } from "../train/optim.ts";
+import { createTrainer, disposeTrainer, trainStep } from "../train/trainer.ts";
 import { symmetricEigen } from "./linalg.ts";
 
 /** The feature network: pixels → GELU MLP → penultimate features → classes. */
@@ -87,38 +88,38 @@ export async function featureNet(
   };
   const file = `${cacheDir}/${ds.header.checksum.slice(0, 16)}-${cfg.hidden}-${cfg.features}-${cfg.epochs}.safetensors`;
   if (cacheDir && (await exists(file))) {
-    const ck = await loadCheckpoint(file);
-    assignParams(params as never, ck.params, file);
-    return { params, shape: ds.header.shape, testAccuracy: (ck.meta.state as { testAccuracy: number }).testAccuracy };
+    try {
+      const ck = await loadCheckpoint(file);
+      assignParams(params as never, ck.params, file);
+      return { params, shape: ds.header.shape, testAccuracy: (ck.meta.state as { testAccuracy: number }).testAccuracy };
+    } catch (e) {
+      if (!(e instanceof DarlError)) throw e;
+      log(`feature network: cached ${file} is unreadable (${e.message}); training it again`);
+    }
   }
-  const vars = namedLeaves(params as never).map(([, t]) => t as tf.Variable);
-  const opt = initAdamW(vars), mask = vars.map((v) => v.rank >= 2);
+  const trainer = createTrainer(params as never, {
+    optimizer: { kind: "adamw", beta1: 0.9, beta2: 0.999, weightDecay: 1e-4 },
+    decay: (_n, t) => t.rank >= 2,
+  });
   const steps = Math.ceil((cfg.epochs * train.count) / cfg.batchSize);
   const sampler = createSampler(train.count, cfg.batchSize, 11);
   const sched = { lr: cfg.lr, minLr: 0, warmupSteps: Math.round(steps / 20), steps };
   for (let step = 0; step < steps; step++) {
     const idx = sampler(step);
-    const loss = tf.tidy(() => {
-      const x = tf.tensor4d(toUnitRange(gatherImages(train, idx, size)), [idx.length, H, W, C]);
-      const y = tf.oneHot(tf.tensor1d(gatherLabels(train, idx), "int32"), classes);
-      const { value, grads } = tf.variableGrads(
-        () => tf.losses.softmaxCrossEntropy(y, netForward(params, x).logits) as tf.Scalar,
-        vars,
-      );
-      adamwUpdate(vars, vars.map((v) => grads[v.name]!), opt, warmupCosine(step, sched), {
-        beta1: 0.9,
-        beta2: 0.999,
-        eps: 1e-8,
-        weightDecay: 1e-4,
-      }, mask);
-      return value;
-    });
+    const x = tf.tensor4d(toUnitRange(gatherImages(train, idx, size)), [idx.length, H, W, C]);
+    const y = tf.oneHot(tf.tensor1d(gatherLabels(train, idx), "int32"), classes);
+    const { loss, gradNorm } = trainStep(
+      trainer,
+      () => tf.losses.softmaxCrossEntropy(y, netForward(params, x).logits) as tf.Scalar,
+      warmupCosine(step, sched),
+    );
+    tf.dispose([x, y]);
     if (step % 100 === 99 || step === steps - 1) {
       log(`feature network: step ${step + 1}/${steps}, loss ${(await loss.data())[0]!.toFixed(4)}`);
     }
-    loss.dispose();
+    tf.dispose([loss, gradNorm]);
   }
-  tf.dispose([...opt.m, ...opt.v]);
+  disposeTrainer(trainer);
   const net: FeatureNet = { params, shape: ds.header.shape, testAccuracy: 0 };
   const { probs } = await netOutputs(net, test);
   let correct = 0;
@@ -360,5 +361,43 @@ export async function sampleQuality(net: FeatureNet, samples: SplitData, referen
     kid: await kernelDistance(s.feats, r.feats, s.dim),
     is: inceptionScore(s.probs, s.classes),
     counts: { samples: samples.count, reference: reference.count },
+  };
+}
+
+/** The full report of `deno task fid`. */
+export interface SampleQualityReport {
+  /** Test accuracy of the feature network (how informative its features are). */
+  featureNetTestAccuracy: number;
+  /** Samples against the reference split. */
+  samplesVsReference: SampleQuality;
+  /** A seeded, class-stratified draw of real training images against the same reference: the yardstick. */
+  realTrainVsReference: SampleQuality;
+}
+
+/**
+ * Scores samples against a dataset's reference split, beside the same
+ * scores for real training images (as many as the samples, at least 1,000,
+ * drawn at random stratified by class: never the first N, which in a
+ * class-ordered source is one class).
+ *
+ * @param ds The dataset the samples imitate (labelled).
+ * @param samples Generated images in the dataset's shape.
+ * @param opts Reference split, feature-network cache, seed of the real draw, progress.
+ * @returns FD, KID and IS of the samples and of the real yardstick.
+ */
+export async function sampleQualityReport(
+  ds: Dataset,
+  samples: SplitData,
+  opts: { refSplit?: string; cacheDir?: string; seed?: number; log?: (m: string) => void } = {},
+): Promise<SampleQualityReport> {
+  const net = await featureNet(ds, FEATURE_NET_DEFAULTS, opts.cacheDir ?? ".cache/fid", opts.log);
+  const reference = getSplit(ds, opts.refSplit ?? "test");
+  const train = getSplit(ds, "train");
+  const size = ds.header.shape.reduce((a, b) => a * b);
+  const real = takeSplit(train, drawSubset(train, Math.max(samples.count, 1000), opts.seed ?? 0), size);
+  return {
+    featureNetTestAccuracy: net.testAccuracy,
+    samplesVsReference: await sampleQuality(net, samples, reference),
+    realTrainVsReference: await sampleQuality(net, real, reference),
   };
 }

@@ -37,6 +37,7 @@ function l2normalise(x: Float32Array, d: number): Float32Array {
  * @param d Width.
  * @param classes Number of classes.
  * @param cfg k and temperature.
+ * @param log Progress, about every 2,000 test examples.
  * @returns Top-1 accuracy.
  * @example
  * ```ts
@@ -51,12 +52,13 @@ export async function knnAccuracy(
   d: number,
   classes: number,
   cfg: KnnConfig = KNN_DEFAULTS,
+  log?: (msg: string) => void,
 ): Promise<number> {
   const n = train.y.length, m = test.y.length, k = Math.min(cfg.k, n);
   const bank = tf.tensor2d(l2normalise(train.x, d), [n, d]);
   const queries = l2normalise(test.x, d);
   const chunk = Math.max(1, Math.floor(2 ** 24 / n));
-  let correct = 0;
+  let correct = 0, lastLog = 0;
   const topIdx = new Int32Array(k), topSim = new Float32Array(k), votes = new Float64Array(classes);
   for (let start = 0; start < m; start += chunk) {
     const rows = Math.min(chunk, m - start);
@@ -85,6 +87,10 @@ export async function knnAccuracy(
       let arg = 0;
       for (let c = 1; c < classes; c++) if (votes[c]! > votes[arg]!) arg = c;
       if (arg === test.y[start + r]) correct++;
+    }
+    if (log && (start + rows - lastLog >= 2000 || start + rows === m)) {
+      lastLog = start + rows;
+      log(`  kNN: ${lastLog}/${m} test examples`);
     }
   }
   bank.dispose();

@@ -2,20 +2,23 @@
  * The MAE linear probe, scaled to small data: BatchNorm(affine = False)
  * (here: exact training-set standardisation) + a linear classifier trained
  * with LARS (momentum 0.9, trust 0.001, no weight decay), base lr 0.1 ×
- * batch/256, linear warm-up then cosine, cross-entropy.
+ * batch/256, linear warm-up then cosine, cross-entropy. The same head with
+ * SGD (momentum 0.9, L2 weight decay on the matrix) is VTAB's linear head.
  *
  * @module
  */
 import { tf } from "../tf.ts";
+import { check, DarlError } from "../errors.ts";
 import { createRng, shuffle } from "../rng.ts";
 import { warmupCosine } from "../train/optim.ts";
+import { createTrainer, disposeTrainer, trainStep } from "../train/trainer.ts";
 import { applyStandardizer, fitStandardizer } from "./standardize.ts";
 
 /** Probe hyper-parameters. */
 export interface LinearProbeConfig {
-  /** LARS (MAE's probe) or SGD with momentum and weight decay (VTAB sweeps). */
+  /** LARS (MAE's probe, the default) or SGD with momentum and weight decay (VTAB sweeps). */
   optimizer?: "lars" | "sgd";
-  /** Weight decay on the matrix (SGD; MAE's LARS probe uses none). */
+  /** SGD: L2 weight decay on the matrix, added to its gradient (PyTorch's SGD semantics); LARS uses none. */
   weightDecay?: number;
   /** Epochs (MAE: 90). */
   epochs: number;
@@ -54,6 +57,14 @@ export interface ProbeResult {
   trainAccuracy: number;
 }
 
+/** The linear probe's result with its fitted head (in the standardised feature space). */
+export interface LinearProbeResult extends ProbeResult {
+  /** Weights [d, classes], row-major. */
+  weights: Float32Array;
+  /** Bias [classes]. */
+  bias: Float32Array;
+}
+
 /**
  * Trains a linear probe and scores it.
  *
@@ -62,7 +73,8 @@ export interface ProbeResult {
  * @param d Feature width.
  * @param classes Number of classes.
  * @param cfg Hyper-parameters.
- * @returns Accuracies.
+ * @param log Progress: a line every 10 epochs with the mean training loss.
+ * @returns Accuracies and the fitted head.
  * @example
  * ```ts
  * import { linearProbe } from "./linear_probe.ts";
@@ -77,17 +89,30 @@ export async function linearProbe(
   d: number,
   classes: number,
   cfg: LinearProbeConfig = LINEAR_PROBE_DEFAULTS,
-): Promise<ProbeResult> {
+  log?: (msg: string) => void,
+): Promise<LinearProbeResult> {
   const stats = fitStandardizer(train.x, d);
   const xs = applyStandardizer(train.x, d, stats), xt = applyStandardizer(test.x, d, stats);
   const n = train.y.length, B = Math.min(cfg.batchSize, n);
   const stepsPerEpoch = Math.ceil(n / B), steps = cfg.epochs * stepsPerEpoch;
   const lr = (cfg.blr * B) / 256;
+  const sgd = cfg.optimizer === "sgd", wd = cfg.weightDecay ?? 0;
+  if (!sgd && wd !== 0) {
+    throw new DarlError("linearProbe: weight decay is for the SGD head (MAE's LARS probe uses none)");
+  }
+  check(Number.isInteger(cfg.epochs) && cfg.epochs >= 1, `--epochs: expected a positive integer, got ${cfg.epochs}`);
+  check(
+    Number.isInteger(cfg.batchSize) && cfg.batchSize >= 1,
+    `--batch-size: expected a positive integer, got ${cfg.batchSize}`,
+  );
+  check(n > 0, "linearProbe: no training examples");
   const rng = createRng(cfg.seed);
   const w0 = new Float32Array(d * classes);
   for (let i = 0; i < w0.length; i++) w0[i] = rng.normal() * 0.01;
   const W = tf.variable(tf.tensor2d(w0, [d, classes])), b = tf.variable(tf.zeros([classes]));
-  const muW = tf.variable(tf.zeros([d, classes])), muB = tf.variable(tf.zeros([classes]));
+  const trainer = createTrainer({ W, b }, {
+    optimizer: sgd ? { kind: "sgd", momentum: 0.9, weightDecay: wd } : { kind: "lars", momentum: 0.9, trust: 0.001 },
+  });
   const xTrain = tf.tensor2d(xs, [n, d]);
   const yTrain = tf.oneHot(tf.tensor1d(train.y, "int32"), classes).toFloat();
   const order = Int32Array.from({ length: n }, (_, i) => i);
@@ -95,29 +120,25 @@ export async function linearProbe(
     const e = step % stepsPerEpoch;
     if (e === 0) shuffle(order, rng);
     const rate = warmupCosine(step, { lr, minLr: 0, warmupSteps: cfg.warmupEpochs * stepsPerEpoch, steps });
-    tf.tidy(() => {
-      const idx = tf.tensor1d(order.subarray(e * B, Math.min(n, (e + 1) * B)), "int32");
+    const idx = tf.tensor1d(order.subarray(e * B, Math.min(n, (e + 1) * B)), "int32");
+    const { loss, gradNorm } = trainStep(trainer, () => {
       const xb = tf.gather(xTrain, idx), yb = tf.gather(yTrain, idx);
-      const { grads } = tf.variableGrads(() => tf.losses.softmaxCrossEntropy(yb, tf.add(tf.matMul(xb, W), b)), [W, b]);
-      const gW = grads[W.name]!, gB = grads[b.name]!;
-      // LARS on the matrix (trust ratio), plain momentum SGD on the bias.
-      const wn = tf.norm(W), gn = tf.norm(gW);
-      const trust = tf.where(
-        tf.logicalAnd(tf.greater(wn, 0), tf.greater(gn, 0)),
-        tf.div(tf.mul(wn, 0.001), gn),
-        tf.onesLike(wn),
-      );
-      muW.assign(tf.add(tf.mul(muW, 0.9), tf.mul(gW, trust)));
-      muB.assign(tf.add(tf.mul(muB, 0.9), gB));
-      W.assign(tf.sub(W, tf.mul(muW, rate)));
-      b.assign(tf.sub(b, tf.mul(muB, rate)));
-    });
+      return tf.losses.softmaxCrossEntropy(yb, tf.add(tf.matMul(xb, W), b)) as tf.Scalar;
+    }, rate);
+    idx.dispose();
+    if (log && (step + 1) % (10 * stepsPerEpoch) === 0) {
+      const value = (await loss.data())[0]!;
+      log(`  linear probe: epoch ${(step + 1) / stepsPerEpoch}/${cfg.epochs}, batch loss ${value.toFixed(4)}`);
+    }
+    tf.dispose([loss, gradNorm]);
     if (step % 200 === 199) await W.data(); // keep the queue short on asynchronous backends
   }
   const accuracy = await accuracyOf(xt, test.y, d, W, b);
   const trainAccuracy = await accuracyOf(xs, train.y, d, W, b);
-  tf.dispose([W, b, muW, muB, xTrain, yTrain]);
-  return { accuracy, trainAccuracy };
+  const weights = (await W.data()) as Float32Array, bias = (await b.data()) as Float32Array;
+  disposeTrainer(trainer);
+  tf.dispose([W, b, xTrain, yTrain]);
+  return { accuracy, trainAccuracy, weights, bias };
 }
 
 async function accuracyOf(x: Float32Array, y: Int32Array, d: number, W: tf.Tensor, b: tf.Tensor): Promise<number> {

@@ -1,37 +1,42 @@
 /**
  * The probe report behind `deno task probe`: for a checkpoint and a labelled
- * dataset, features from the chosen layer are scored with the linear probe,
- * closed-form ridge (all data and 1/5/10/25 shots) and weighted kNN, always
- * beside two baselines computed the same way: raw pixels and a randomly
- * initialised model of the same config.
+ * dataset, features from the chosen layer are scored with L2 logistic
+ * regression trained to convergence (the headline), MAE's LARS linear
+ * probe, closed-form ridge (all data and 1/5/10/25 shots) and weighted kNN,
+ * always beside two baselines computed the same way: raw pixels and a
+ * randomly initialised model of the same config.
  *
  * @module
  */
-import type { DarlConfig } from "../config.ts";
 import { DarlError } from "../errors.ts";
-import { sha256Hex } from "../data/files.ts";
 import { type Dataset, getSplit, type SplitData } from "../data/store.ts";
-import { type DarlParams, initDarl } from "../darl/model.ts";
-import { cachedFeatures, checkLayer, featureDim, type FeatureSource, type FeatureSpec } from "./features.ts";
+import type { Encoder } from "../nn/encoder.ts";
+import { cachedFeatures, featureDim, type FeatureSource, type FeatureSpec } from "./features.ts";
 import { KNN_DEFAULTS, knnAccuracy, type KnnConfig } from "./knn.ts";
 import { type LabelledFeatures, LINEAR_PROBE_DEFAULTS, linearProbe, type LinearProbeConfig } from "./linear_probe.ts";
+import { logisticRegression, LOGREG_DEFAULTS, type LogregConfig } from "./logreg.ts";
 import { fewShotRidge, ridgeAccuracy } from "./ridge.ts";
 
+/** Heads, in report order: converged logistic regression, LARS linear probe, ridge, kNN. */
+export const PROBE_HEADS = ["logreg", "linear", "ridge", "knn"] as const;
+
 /** Which heads to run. */
-export type ProbeHead = "linear" | "ridge" | "knn";
+export type ProbeHead = typeof PROBE_HEADS[number];
 
 /** Options of {@linkcode runProbes}. */
 export interface ProbeOptions {
   /** The dataset (train and test splits, labelled). */
   dataset: Dataset;
-  /** The trained model, with a stable identity for the feature cache. */
-  model: { params: DarlParams; cfg: DarlConfig; key: string; name: string };
+  /** The trained encoder (its key identifies it in the feature cache). */
+  encoder: Encoder;
   /** Layer, pooling and attention. */
   spec: FeatureSpec;
   /** Heads to run. */
   heads: ProbeHead[];
   /** Few-shot sizes for ridge. */
   shots: number[];
+  /** Logistic-regression settings. */
+  logreg?: LogregConfig;
   /** Linear-probe hyper-parameters. */
   linear?: LinearProbeConfig;
   /** kNN settings. */
@@ -50,8 +55,10 @@ export interface ProbeRow {
   source: string;
   /** Feature width. */
   dim: number;
-  /** Accuracy per column ("linear", "ridge", "ridge 5-shot", "knn", …). */
+  /** Accuracy per column ("logreg", "linear", "ridge", "ridge 5-shot", "knn", …). */
   scores: Record<string, number>;
+  /** Per head: how it was fitted (logreg: chosen λ, held-out path, iterations). */
+  details: Record<string, unknown>;
 }
 
 /** The whole report. */
@@ -79,35 +86,31 @@ function labelled(split: SplitData, name: string, dir: string): Int32Array {
  */
 export async function runProbes(opts: ProbeOptions): Promise<ProbeReport> {
   const log = opts.log ?? (() => {});
-  const { dataset: ds, model } = opts;
-  checkLayer(opts.spec.layer, model.cfg);
-  featureDim(opts.spec.pool, model.cfg);
+  const { dataset: ds, encoder } = opts;
+  featureDim(opts.spec, encoder);
   const train = getSplit(ds, "train"), test = getSplit(ds, "test");
   const yTrain = labelled(train, "train", ds.dir), yTest = labelled(test, "test", ds.dir);
   const classes = ds.header.classes.length;
   const columns = [
+    ...(opts.heads.includes("logreg") ? ["logreg"] : []),
     ...(opts.heads.includes("linear") ? ["linear"] : []),
     ...(opts.heads.includes("ridge") ? ["ridge", ...opts.shots.map((k) => `ridge ${k}-shot`)] : []),
     ...(opts.heads.includes("knn") ? ["knn"] : []),
   ];
   const randomSeed = opts.randomSeed ?? 1;
+  const random = encoder.randomInit(randomSeed);
   const sources: [string, FeatureSource][] = [
     ["raw pixels", { kind: "pixels" }],
-    [`random init (seed ${randomSeed})`, {
-      kind: "model",
-      params: initDarl(model.cfg, randomSeed),
-      cfg: model.cfg,
-      key: `random:${randomSeed}:${JSON.stringify(model.cfg)}`,
-      spec: opts.spec,
-    }],
-    [model.name, { kind: "model", params: model.params, cfg: model.cfg, key: model.key, spec: opts.spec }],
+    [random.name, { kind: "encoder", encoder: random, spec: opts.spec }],
+    [encoder.name, { kind: "encoder", encoder, spec: opts.spec }],
   ];
   const rows: ProbeRow[] = [];
   for (const [name, src] of sources) {
     const t0 = performance.now();
     const cacheDir = opts.cacheDir ?? ".cache/features";
-    const fTrain = await cachedFeatures(src, train, ds.header.shape, `${ds.header.checksum}:train`, cacheDir);
-    const fTest = await cachedFeatures(src, test, ds.header.shape, `${ds.header.checksum}:test`, cacheDir);
+    log(`${name}: features of ${train.count} train and ${test.count} test images`);
+    const fTrain = await cachedFeatures(src, train, ds.header.shape, `${ds.header.checksum}:train`, cacheDir, log);
+    const fTest = await cachedFeatures(src, test, ds.header.shape, `${ds.header.checksum}:test`, cacheDir, log);
     log(
       `${name}: ${fTrain.dim}-d features ${fTrain.cached ? "from cache" : "computed"} in ${
         ((performance.now() - t0) / 1000).toFixed(1)
@@ -115,8 +118,16 @@ export async function runProbes(opts: ProbeOptions): Promise<ProbeReport> {
     );
     const tr: LabelledFeatures = { x: fTrain.x, y: yTrain }, te: LabelledFeatures = { x: fTest.x, y: yTest };
     const scores: Record<string, number> = {};
+    const details: Record<string, unknown> = {};
+    if (opts.heads.includes("logreg")) {
+      const r = await logisticRegression(tr, te, fTrain.dim, classes, opts.logreg ?? LOGREG_DEFAULTS, log);
+      scores.logreg = r.accuracy;
+      details.logreg = { l2: r.l2, sweep: r.sweep, iterations: r.fit.iterations, converged: r.fit.converged };
+      log(`  logreg ${(100 * r.accuracy).toFixed(2)}% (λ ${r.l2}, ${r.fit.iterations} iterations on all data)`);
+    }
     if (opts.heads.includes("linear")) {
-      scores.linear = (await linearProbe(tr, te, fTrain.dim, classes, opts.linear ?? LINEAR_PROBE_DEFAULTS)).accuracy;
+      const cfg = opts.linear ?? LINEAR_PROBE_DEFAULTS;
+      scores.linear = (await linearProbe(tr, te, fTrain.dim, classes, cfg, log)).accuracy;
       log(`  linear probe ${(100 * scores.linear).toFixed(2)}%`);
     }
     if (opts.heads.includes("ridge")) {
@@ -125,11 +136,12 @@ export async function runProbes(opts: ProbeOptions): Promise<ProbeReport> {
       log(`  ridge ${(100 * scores.ridge).toFixed(2)}%`);
     }
     if (opts.heads.includes("knn")) {
-      scores.knn = await knnAccuracy(tr, te, fTrain.dim, classes, opts.knn ?? KNN_DEFAULTS);
+      scores.knn = await knnAccuracy(tr, te, fTrain.dim, classes, opts.knn ?? KNN_DEFAULTS, log);
       log(`  kNN ${(100 * scores.knn).toFixed(2)}%`);
     }
-    rows.push({ source: name, dim: fTrain.dim, scores });
+    rows.push({ source: name, dim: fTrain.dim, scores, details });
   }
+  random.dispose();
   return {
     dataset: { name: ds.header.name, checksum: ds.header.checksum, train: train.count, test: test.count, classes },
     spec: opts.spec,
@@ -161,9 +173,4 @@ export function probeTable(r: ProbeReport): string {
     sep,
     ...body,
   ].join("\n");
-}
-
-/** A stable key for a checkpoint file (its bytes' SHA-256). */
-export async function checkpointKey(path: string): Promise<string> {
-  return `ckpt:${await sha256Hex(await Deno.readFile(path))}`;
 }

@@ -1,13 +1,15 @@
 import assert from "node:assert/strict";
-import { darlConfig } from "../config.ts";
+import { darlConfig } from "../darl/config.ts";
 import { prepareDataset } from "../data/prepare.ts";
 import { openDataset } from "../data/store.ts";
+import { darlEncoder } from "../darl/encoder.ts";
 import { initDarl } from "../darl/model.ts";
 import { createRng } from "../rng.ts";
-import { fixture, useCpu, writeUnlabelledDataset } from "../test_util.ts";
+import { fixture, maxAbsDiff, useCpu, writeUnlabelledDataset } from "../test_util.ts";
 import { choleskySolve, symmetricEigen } from "./linalg.ts";
 import { knnAccuracy } from "./knn.ts";
 import { linearProbe } from "./linear_probe.ts";
+import { fitLogreg, logisticRegression, LOGREG_DEFAULTS } from "./logreg.ts";
 import { probeTable, runProbes } from "./probe.ts";
 import { fewShotRidge, ridgeAccuracy } from "./ridge.ts";
 
@@ -44,6 +46,88 @@ Deno.test("linearProbe() and knnAccuracy() separate clusters", async () => {
   assert.ok((await knnAccuracy(shuffled, test, 10, 5)) < 0.5);
 });
 
+Deno.test("linearProbe() with SGD reads its weight decay: decay shrinks the fitted weights", async () => {
+  await useCpu();
+  const train = clusters(300, 6, 3, 5), test = clusters(90, 6, 3, 5);
+  const fit = (weightDecay: number) =>
+    linearProbe(train, test, 6, 3, {
+      optimizer: "sgd",
+      weightDecay,
+      epochs: 20,
+      batchSize: 32,
+      blr: 1,
+      warmupEpochs: 1,
+      seed: 0,
+    });
+  const plain = await fit(0), decayed = await fit(0.1);
+  const norm = (w: Float32Array) => Math.sqrt(w.reduce((a, v) => a + v * v, 0));
+  assert.ok(norm(decayed.weights) < 0.8 * norm(plain.weights), `${norm(decayed.weights)} vs ${norm(plain.weights)}`);
+  assert.ok(plain.accuracy > 0.95 && decayed.accuracy > 0.9);
+  await assert.rejects(
+    linearProbe(train, test, 6, 3, { epochs: 1, batchSize: 32, blr: 1, warmupEpochs: 0, seed: 0, weightDecay: 0.1 }),
+    /weight decay is for the SGD head/,
+  );
+  await assert.rejects(
+    linearProbe(train, test, 6, 3, { epochs: 1, batchSize: 0, blr: 1, warmupEpochs: 0, seed: 0 }),
+    /--batch-size: expected a positive integer, got 0/,
+  );
+});
+
+/** Newton's method in float64 for the same objective: the reference solution. */
+function newtonLogreg(x: Float32Array, y: Int32Array, d: number, C: number, l2: number): Float64Array {
+  const n = y.length, D = d + 1, P = D * C;
+  const row = (i: number) => [...x.subarray(i * d, (i + 1) * d), 1];
+  let w = new Float64Array(P);
+  for (let it = 0; it < 30; it++) {
+    const g = new Float64Array(P), H = new Float64Array(P * P);
+    for (let i = 0; i < n; i++) {
+      const xi = row(i), z = Array.from({ length: C }, (_, c) => xi.reduce((a, v, j) => a + v * w[j * C + c]!, 0));
+      const m = Math.max(...z),
+        e = z.map((v) => Math.exp(v - m)),
+        s = e.reduce((a, b) => a + b),
+        p = e.map((v) => v / s);
+      for (let j = 0; j < D; j++) {
+        for (let c = 0; c < C; c++) {
+          g[j * C + c]! += (xi[j]! * (p[c]! - (y[i] === c ? 1 : 0))) / n;
+          for (let k = 0; k < D; k++) {
+            for (let c2 = 0; c2 < C; c2++) {
+              H[(j * C + c) * P + k * C + c2]! += (xi[j]! * xi[k]! * ((c === c2 ? p[c]! : 0) - p[c]! * p[c2]!)) / n;
+            }
+          }
+        }
+      }
+    }
+    for (let q = 0; q < P; q++) {
+      const bias = q >= d * C;
+      if (!bias) g[q]! += l2 * w[q]!;
+      H[q * P + q]! += bias ? 1e-9 : l2; // the bias is unregularised: fix its gauge (zero sum over classes)
+    }
+    const step = choleskySolve(H, g, P, 1);
+    w = w.map((v, q) => v - step[q]!);
+  }
+  return w;
+}
+
+Deno.test("fitLogreg() (L-BFGS, float32 products) matches Newton's method in float64", async () => {
+  await useCpu();
+  const raw = clusters(240, 3, 3, 11, 1.5); // overlapping classes: a finite, non-trivial optimum
+  const { applyStandardizer, fitStandardizer } = await import("./standardize.ts");
+  const xs = applyStandardizer(raw.x, 3, fitStandardizer(raw.x, 3));
+  for (const l2 of [1e-1, 1e-3]) {
+    const fit = await fitLogreg(raw, 3, 3, l2, { ...LOGREG_DEFAULTS, gradTol: 1e-7 });
+    assert.ok(fit.converged, `λ ${l2}: ${fit.gradMax} after ${fit.iterations} iterations`);
+    const ref = newtonLogreg(xs, raw.y, 3, 3, l2);
+    assert.ok(maxAbsDiff(fit.w, ref) < 2e-4 * Math.max(1, ...ref.map(Math.abs)), `λ ${l2}: ${fit.w} vs ${ref}`);
+  }
+  // The probe picks λ on held-out data and separates well-separated clusters.
+  const r = await logisticRegression(clusters(500, 6, 4, 2), clusters(200, 6, 4, 2), 6, 4, {
+    ...LOGREG_DEFAULTS,
+    l2Grid: [1e-1, 1e-3],
+    heldOut: 100,
+  });
+  assert.ok(r.accuracy > 0.98 && r.sweep.length === 2 && [1e-1, 1e-3].includes(r.l2));
+});
+
 Deno.test("choleskySolve() and symmetricEigen() are exact on SPD matrices", () => {
   const rng = createRng(9), d = 7;
   const M = Float64Array.from({ length: d * d }, () => rng.normal());
@@ -78,16 +162,17 @@ Deno.test("runProbes() reports the model beside raw-pixel and random-init baseli
   const cfg = darlConfig("tiny", { imageSize: 8, patchSize: 2, dim: 16, depth: 1, heads: 2 });
   const opts = {
     dataset: await openDataset(dir),
-    model: { params: initDarl(cfg, 4), cfg, key: "test-model", name: "model" },
+    encoder: darlEncoder(initDarl(cfg, 4), cfg, "test-model", "model"),
     spec: { layer: "final", pool: "mean" as const, causal: true },
-    heads: ["linear", "ridge", "knn"] as ("linear" | "ridge" | "knn")[],
+    heads: ["logreg", "linear", "ridge", "knn"] as ("logreg" | "linear" | "ridge" | "knn")[],
     shots: [1, 2],
     linear: { epochs: 5, batchSize: 8, blr: 0.1, warmupEpochs: 1, seed: 0 },
     cacheDir: `${dir}-cache`,
   };
   const r = await runProbes(opts);
   assert.deepEqual(r.rows.map((row) => row.source), ["raw pixels", "random init (seed 1)", "model"]);
-  assert.deepEqual(r.columns, ["linear", "ridge", "ridge 1-shot", "ridge 2-shot", "knn"]);
+  assert.deepEqual(r.columns, ["logreg", "linear", "ridge", "ridge 1-shot", "ridge 2-shot", "knn"]);
+  assert.ok(typeof (r.rows[2]!.details.logreg as { l2: number }).l2 === "number");
   for (const row of r.rows) for (const c of r.columns) assert.ok(row.scores[c]! >= 0 && row.scores[c]! <= 1);
   assert.match(probeTable(r), /\| raw pixels \| 64 \| /);
   // Features are cached: the second run reads them back.
@@ -96,7 +181,7 @@ Deno.test("runProbes() reports the model beside raw-pixel and random-init baseli
   assert.ok(logs.some((l) => l.startsWith("model: 16-d features from cache")));
   await assert.rejects(
     runProbes({ ...opts, spec: { ...opts.spec, layer: "block3" } }),
-    /--layer: unknown layer "block3" \(expected final, embed or block0…block0\)/,
+    /--layer: unknown layer "block3" \(expected embed, block0, final\)/,
   );
   const unlabelled = `${dir}-nolabels`;
   await writeUnlabelledDataset(unlabelled, 2);

@@ -6,7 +6,7 @@
  * @module
  */
 import { tf } from "../tf.ts";
-import { createRng, shuffle } from "../rng.ts";
+import { perClassSubset } from "../data/subset.ts";
 import { choleskySolve } from "./linalg.ts";
 import type { LabelledFeatures } from "./linear_probe.ts";
 import { applyStandardizer, fitStandardizer } from "./standardize.ts";
@@ -84,8 +84,8 @@ export async function ridgeAccuracy(
 }
 
 /**
- * k-shot ridge: k training examples per class (seeded draws), averaged over
- * seeds.
+ * k-shot ridge: k training examples per class (seeded draws,
+ * {@linkcode perClassSubset}), averaged over seeds.
  *
  * @param train Training features (the pool to draw from).
  * @param test Test features.
@@ -105,15 +105,12 @@ export async function fewShotRidge(
   seeds = 3,
   cfg: RidgeConfig = RIDGE_DEFAULTS,
 ): Promise<number> {
-  const byClass: number[][] = Array.from({ length: classes }, () => []);
-  train.y.forEach((c, i) => byClass[c]!.push(i));
   let total = 0;
   for (let s = 0; s < seeds; s++) {
-    const rng = createRng(1000 + s);
-    const pick = byClass.flatMap((idx) => shuffle([...idx], rng).slice(0, shots));
+    const pick = perClassSubset(train.y, shots, 1000 + s);
     const x = new Float32Array(pick.length * d);
     pick.forEach((i, k) => x.set(train.x.subarray(i * d, (i + 1) * d), k * d));
-    total += await ridgeAccuracy({ x, y: Int32Array.from(pick, (i) => train.y[i]!) }, test, d, classes, cfg);
+    total += await ridgeAccuracy({ x, y: pick.map((i) => train.y[i]!) }, test, d, classes, cfg);
   }
   return total / seeds;
 }

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { darlConfig } from "../config.ts";
+import { darlConfig } from "../darl/config.ts";
 import { prepareDataset } from "../data/prepare.ts";
 import { PRETRAIN_DEFAULTS, pretrainDarl } from "../darl/pretrain.ts";
 import { fixture, runTaskProcess, useCpu, writeUnlabelledDataset } from "../test_util.ts";
@@ -48,7 +48,7 @@ Deno.test("deno task probe / vtab / fid / sample: bad inputs fail with one line"
   await oneLine(
     "probe.ts",
     ["--ckpt", other, "--data", data],
-    /other\.safetensors: is a "addp" checkpoint, expected a DARL one/,
+    /other\.safetensors: is a "addp" checkpoint; models load from darl checkpoints/,
   );
   await oneLine(
     "probe.ts",
@@ -69,15 +69,19 @@ Deno.test("deno task probe / vtab / fid / sample: bad inputs fail with one line"
   await Deno.writeTextFile(`${tmp}/vtab.json`, JSON.stringify({ tasks: { cifar100: { data: `${tmp}/missing` } } }));
   await oneLine(
     "vtab.ts",
-    ["--ckpt", `${tmp}/run`, "--config", `${tmp}/vtab.json`],
+    ["--ckpt", `${tmp}/run`, "--task-data", `${tmp}/vtab.json`],
     /vtab\.json: task "cifar100": .*missing\/header\.json: file not found/,
   );
   await oneLine(
     "vtab.ts",
     ["--ckpt", `${tmp}/run`, "--tasks", "svhn"],
-    /--tasks: "svhn" is not built here; map it to a prepared dataset in a --config file/,
+    /--tasks: "svhn" is not built here; map it to a prepared dataset in a --task-data file/,
   );
-  await oneLine("vtab.ts", ["--ckpt", `${tmp}/run`, "--tasks", "imagenet"], /--tasks: unknown VTAB task "imagenet"/);
+  await oneLine(
+    "vtab.ts",
+    ["--ckpt", `${tmp}/run`, "--tasks", "imagenet"],
+    /--tasks: expected one of caltech101, .*, got "imagenet"/,
+  );
   await oneLine(
     "fid.ts",
     ["--data", unlabelled, "--samples", data],
@@ -88,6 +92,10 @@ Deno.test("deno task probe / vtab / fid / sample: bad inputs fail with one line"
     ["--ckpt", `${tmp}/run`],
     /per-patch normalised targets, which cannot be turned back into pixels/,
   );
-  await oneLine("finetune.ts", ["--ckpt", other, "--data", data], /is a "addp" checkpoint, expected a DARL one/);
+  await oneLine(
+    "finetune.ts",
+    ["--ckpt", other, "--data", data],
+    /is a "addp" checkpoint; models load from darl checkpoints/,
+  );
   await Deno.remove(tmp, { recursive: true });
 });

@@ -1,12 +1,14 @@
 import assert from "node:assert/strict";
-import { darlConfig } from "../config.ts";
+import { darlConfig } from "../darl/config.ts";
+import { darlEncoder } from "../darl/encoder.ts";
+import { initDarl } from "../darl/model.ts";
+import { FINETUNE_DEFAULTS, trainClassifier } from "./finetune.ts";
 import { writeDataset } from "../data/store.ts";
 import { useCpu } from "../test_util.ts";
 import { CLEVR_DIST_THRESHOLDS, clevrLabel, renderClevr, type Scene } from "./clevr.ts";
 import { DSPRITES_COUNT, dspritesLabel, dspritesSplitIndices, renderSprite, spriteFactors } from "./dsprites.ts";
 import {
   loadVtabTask,
-  randomModel,
   readVtabConfig,
   runVtabTask,
   summariseVtab,
@@ -155,7 +157,8 @@ Deno.test("runVtabTask() sweeps on 800/200, retrains on 1,000 and scores the tes
   const task = await loadVtabTask("dsprites_loc", null, { maxTest: 64, cacheDir: cache });
   assert.deepEqual(task.shape, [64, 64, 1]);
   const cfg = darlConfig("tiny", { imageSize: 8, patchSize: 4, dim: 16, depth: 1, heads: 2 });
-  const r = await runVtabTask(randomModel(cfg, 0), task, {
+  const encoder = darlEncoder(initDarl(cfg, 0), cfg, "random:0", "random init");
+  const r = await runVtabTask(encoder, task, {
     ...VTAB_DEFAULTS,
     lrs: [1, 0.1],
     wds: [0, 0.01],
@@ -166,5 +169,23 @@ Deno.test("runVtabTask() sweeps on 800/200, retrains on 1,000 and scores the tes
   assert.ok(r.sweep.some((s) => s.lr === r.best.lr && s.wd === r.best.wd && s.val === r.best.val));
   assert.equal(r.testCount, 64);
   assert.ok(r.accuracy >= 0 && r.accuracy <= 1);
+  // The fine-tuning head trains a fresh copy of the encoder for every setting.
+  const ft = await runVtabTask(encoder, task, {
+    ...VTAB_DEFAULTS,
+    head: "finetune",
+    lrs: [1e-3],
+    wds: [0],
+    epochs: 1,
+    cacheDir: cache,
+    finetune: (train, classes, lr, wd) =>
+      trainClassifier(darlEncoder(initDarl(cfg, 0), cfg, "random:0"), train, classes, {
+        ...FINETUNE_DEFAULTS,
+        epochs: 1,
+        lr,
+        weightDecay: wd,
+      }),
+  });
+  assert.equal(ft.sweep.length, 1);
+  assert.ok(ft.accuracy >= 0 && ft.accuracy <= 1);
   await Deno.remove(cache, { recursive: true });
 });

@@ -1,14 +1,17 @@
 /**
  * Checkpoints as safetensors files: model weights (`<path>`), optimiser
  * moments (`opt.m.<path>`, `opt.v.<path>`), and in the header's metadata the
- * step, RNG state, model config and training config. Files are written
- * atomically (temporary file + rename) and named `ckpt-<step>.safetensors`.
+ * step, model and training configs, extra state, and the SHA-256 of the
+ * tensor data. Files are written atomically and durably (temporary file,
+ * fsync, rename) and named `ckpt-<step>.safetensors`. A checkpoint holding
+ * NaN or Inf is never written, and loading verifies the checksum, the
+ * header's offsets, the metadata and that every value is finite.
  *
  * @module
  */
 import { tf } from "../tf.ts";
 import { DarlError } from "../errors.ts";
-import { exists, listDir, readInput, writeFileAtomic } from "../data/files.ts";
+import { exists, listDir, readInput, sha256Hex, writeFileAtomic } from "../data/files.ts";
 import { namedLeaves, type ParamTree } from "../nn/tree.ts";
 import type { AdamWState } from "./optim.ts";
 import { decodeSafetensors, encodeSafetensors, type StoredTensor } from "./safetensors.ts";
@@ -44,6 +47,66 @@ export interface Checkpoint {
   opt: { m: Map<string, StoredTensor>; v: Map<string, StoredTensor> } | null;
 }
 
+/**
+ * Names of the tensors that hold NaN or ±Inf.
+ *
+ * @param tensors Stored tensors by name.
+ * @returns The offending names, in order.
+ * @example
+ * ```ts
+ * import { nonFiniteTensors } from "./checkpoint.ts";
+ * const t = new Map([["a", { dtype: "F32" as const, shape: [1], data: new Float32Array([NaN]) }]]);
+ * if (nonFiniteTensors(t).join() !== "a") throw new Error();
+ * ```
+ */
+export function nonFiniteTensors(tensors: Map<string, StoredTensor>): string[] {
+  const bad: string[] = [];
+  for (const [name, t] of tensors) {
+    if (t.dtype !== "F32") continue;
+    for (let i = 0; i < t.data.length; i++) {
+      if (!Number.isFinite(t.data[i]!)) {
+        bad.push(name);
+        break;
+      }
+    }
+  }
+  return bad;
+}
+
+function describeNonFinite(bad: string[], total: number): string {
+  return `${bad.length} of ${total} tensors hold NaN or Inf (${bad.slice(0, 3).join(", ")}${
+    bad.length > 3 ? ", …" : ""
+  })`;
+}
+
+/** Thrown by {@linkcode saveCheckpoint} instead of writing NaN or Inf. */
+export class NonFiniteCheckpointError extends DarlError {
+  /** The tensors holding non-finite values. */
+  readonly tensors: string[];
+  /**
+   * @param path The checkpoint that was not written.
+   * @param bad The offending tensor names.
+   * @param total How many tensors the checkpoint has.
+   */
+  constructor(path: string, bad: string[], total: number) {
+    super(`${path}: not written: ${describeNonFinite(bad, total)}`);
+    this.tensors = bad;
+  }
+}
+
+/** SHA-256 of tensors' bytes in order (the safetensors data section). */
+async function dataHash(tensors: Map<string, StoredTensor>): Promise<string> {
+  let size = 0;
+  for (const t of tensors.values()) size += t.data.byteLength;
+  const all = new Uint8Array(size);
+  let o = 0;
+  for (const t of tensors.values()) {
+    all.set(new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength), o);
+    o += t.data.byteLength;
+  }
+  return await sha256Hex(all);
+}
+
 async function stored(t: tf.Tensor): Promise<StoredTensor> {
   const data = await t.data();
   return t.dtype === "int32"
@@ -52,7 +115,8 @@ async function stored(t: tf.Tensor): Promise<StoredTensor> {
 }
 
 /**
- * Saves a model (and optionally its optimiser state) atomically.
+ * Saves a model (and optionally its optimiser state) atomically. Refuses,
+ * with an error naming the tensors, to write a checkpoint holding NaN or Inf.
  *
  * @param path The destination file.
  * @param params The parameter tree.
@@ -83,25 +147,86 @@ export async function saveCheckpoint(
       tensors.set(`opt.v.${leaves[i]![0]}`, await stored(opt.v[i]!));
     }
   }
-  const metadata = { darl: JSON.stringify({ ...meta, optStep: opt?.step ?? 0 }) };
+  const bad = nonFiniteTensors(tensors);
+  if (bad.length) throw new NonFiniteCheckpointError(path, bad, tensors.size);
+  const metadata = { darl: JSON.stringify({ ...meta, optStep: opt?.step ?? 0, dataSha256: await dataHash(tensors) }) };
   await writeFileAtomic(path, encodeSafetensors(tensors, metadata));
 }
 
 /**
- * Loads a checkpoint file.
+ * Checks a checkpoint's metadata object: format, method, a non-negative
+ * integer step, and object-valued model, train and state.
+ *
+ * @param meta The parsed "darl" metadata.
+ * @param path The file, for errors.
+ * @returns The metadata, typed.
+ */
+function validateMeta(meta: unknown, path: string): CheckpointMeta & { optStep: number; dataSha256: string } {
+  const m = meta as Record<string, unknown> | null;
+  if (!m || typeof m !== "object") throw new DarlError(`${path}: checkpoint metadata is not an object`);
+  if (m.format !== CHECKPOINT_FORMAT) throw new DarlError(`${path}: expected format "${CHECKPOINT_FORMAT}"`);
+  if (typeof m.method !== "string" || !m.method) throw new DarlError(`${path}: checkpoint metadata has no "method"`);
+  if (!Number.isInteger(m.step) || (m.step as number) < 0) {
+    throw new DarlError(`${path}: checkpoint "step" must be a non-negative integer, got ${JSON.stringify(m.step)}`);
+  }
+  for (const k of ["model", "train", "state"]) {
+    if (!m[k] || typeof m[k] !== "object" || Array.isArray(m[k])) {
+      throw new DarlError(`${path}: checkpoint metadata has no "${k}" object`);
+    }
+  }
+  if (m.optStep !== undefined && (!Number.isInteger(m.optStep) || (m.optStep as number) < 0)) {
+    throw new DarlError(`${path}: checkpoint "optStep" must be a non-negative integer`);
+  }
+  if (typeof m.dataSha256 !== "string") {
+    throw new DarlError(`${path}: checkpoint has no tensor checksum ("dataSha256"); it cannot be verified`);
+  }
+  return {
+    ...(m as unknown as CheckpointMeta),
+    optStep: (m.optStep as number | undefined) ?? (m.step as number),
+    dataSha256: m.dataSha256,
+  };
+}
+
+/**
+ * Loads a checkpoint file, verifying the header, the metadata, the tensor
+ * checksum, and that every value is finite.
  *
  * @param path The file.
  * @returns Its tensors and metadata.
+ * @example
+ * ```ts
+ * import { tf } from "../tf.ts";
+ * import { loadCheckpoint, saveCheckpoint } from "./checkpoint.ts";
+ * const path = (await Deno.makeTempDir()) + "/ckpt-0000001.safetensors";
+ * await saveCheckpoint(path, { w: tf.ones([4]) }, null, { format: "darl-checkpoint", method: "demo", step: 1, model: {}, train: {}, state: {} });
+ * const bytes = await Deno.readFile(path);
+ * bytes[bytes.length - 1]! ^= 1; // one flipped bit in the data
+ * await Deno.writeFile(path, bytes);
+ * try { await loadCheckpoint(path); throw new Error("must fail"); }
+ * catch (e) { if (!(e as Error).message.includes("checksum")) throw e; }
+ * ```
  */
 export async function loadCheckpoint(path: string): Promise<Checkpoint> {
-  const { tensors, metadata } = decodeSafetensors(await readInput(path, "a darl checkpoint (.safetensors)"), path);
-  let meta: CheckpointMeta & { optStep?: number };
+  const { tensors, metadata, data } = decodeSafetensors(
+    await readInput(path, "a darl checkpoint (.safetensors)"),
+    path,
+  );
+  let parsed: unknown;
   try {
-    meta = JSON.parse(metadata.darl ?? "");
+    parsed = JSON.parse(metadata.darl ?? "");
   } catch {
     throw new DarlError(`${path}: not a darl checkpoint (no "darl" metadata in the safetensors header)`);
   }
-  if (meta.format !== CHECKPOINT_FORMAT) throw new DarlError(`${path}: expected format "${CHECKPOINT_FORMAT}"`);
+  const meta = validateMeta(parsed, path);
+  if ((await sha256Hex(data)) !== meta.dataSha256) {
+    throw new DarlError(`${path}: tensor data does not match its checksum (the file is corrupt)`);
+  }
+  const bad = nonFiniteTensors(tensors);
+  if (bad.length) {
+    throw new DarlError(
+      `${path}: ${describeNonFinite(bad, tensors.size)}; the run had diverged, use an earlier checkpoint`,
+    );
+  }
   const params = new Map<string, StoredTensor>();
   const m = new Map<string, StoredTensor>(), v = new Map<string, StoredTensor>();
   for (const [name, t] of tensors) {

@@ -1,14 +1,18 @@
 /**
  * The training loop shared by pretraining and fine-tuning: deterministic
  * batches, warm-up + cosine learning rate, a loss read back every N steps
- * (not every step), a NaN/Inf guard, JSONL metrics and a loss-curve picture,
- * atomic checkpoints with the last K kept, and exact resume.
+ * (not every step), a NaN/Inf guard on the loss, the gradient norm and the
+ * parameters (a non-finite checkpoint is never written), JSONL metrics and a
+ * loss-curve picture, atomic checkpoints with the last K kept, exact resume
+ * (from the newest checkpoint, or a named one), a lock so one run owns its
+ * directory, and clean-up of temporary files a killed run left behind.
  *
  * @module
  */
 import { tf } from "../tf.ts";
 import { check, DarlError } from "../errors.ts";
 import { createSampler } from "../data/batches.ts";
+import { ensureDir, removeStaleTemps } from "../data/files.ts";
 import { namedLeaves, type ParamTree } from "../nn/tree.ts";
 import { linePlot } from "../viz/plot.ts";
 import { writePng } from "../viz/grid.ts";
@@ -19,9 +23,12 @@ import {
   checkpointPath,
   listCheckpoints,
   loadCheckpoint,
+  NonFiniteCheckpointError,
   pruneCheckpoints,
   saveCheckpoint,
 } from "./checkpoint.ts";
+import { acquireLock } from "./lock.ts";
+import { writeRunConfig } from "./run_config.ts";
 import { appendJsonl, type MetricRecord, progressLine, truncateJsonl } from "./metrics.ts";
 import type { AdamWState } from "./optim.ts";
 
@@ -65,6 +72,8 @@ export interface LoopSpec {
   checkResume(ck: Checkpoint): string[];
   /** Title of the loss-curve picture. */
   plotTitle: string;
+  /** The run's readable config, written to `<out>/config.json` when the run starts. */
+  config?: Record<string, unknown>;
   /** Called after every step that is a multiple of `every` (e.g. pictures). */
   periodic?: { every: number; run(step: number): Promise<void> };
 }
@@ -73,6 +82,11 @@ export interface LoopSpec {
 export interface LoopOptions {
   /** Continue from the newest checkpoint in `out`. */
   resume?: boolean;
+  /**
+   * Continue from this checkpoint of `out` (e.g. the one before a corrupt
+   * newest); newer checkpoints are renamed `*.superseded`, not deleted.
+   */
+  resumeFrom?: string;
   /** Stop after this many steps in this call. */
   stopAfter?: number;
   /** Progress lines (default: console.log). */
@@ -104,26 +118,26 @@ export async function runTrainingLoop(spec: LoopSpec, opts: LoopOptions = {}): P
       `--${k.replace(/[A-Z]/g, (c) => "-" + c.toLowerCase())}: expected a positive integer, got ${spec[k]}`,
     );
   }
+  await removeStaleTemps(spec.out);
   const existing = await listCheckpoints(spec.out);
   let step = 0;
-  if (opts.resume) {
+  let resumed: Checkpoint | null = null;
+  if (opts.resume || opts.resumeFrom) {
     if (existing.length === 0) {
       throw new DarlError(`${spec.out}: --resume given but there is no checkpoint to resume from`);
     }
-    const ck = await loadCheckpoint(existing[existing.length - 1]!.path);
-    if (ck.meta.method !== spec.meta.method) {
-      throw new DarlError(`${ck.path}: is a "${ck.meta.method}" checkpoint, this run is "${spec.meta.method}"`);
+    resumed = opts.resumeFrom
+      ? await loadCheckpoint(checkResumeFrom(opts.resumeFrom, existing, spec.out))
+      : await loadNewest(existing);
+    if (resumed.meta.method !== spec.meta.method) {
+      throw new DarlError(
+        `${resumed.path}: is a "${resumed.meta.method}" checkpoint, this run is "${spec.meta.method}"`,
+      );
     }
-    for (const note of spec.checkResume(ck)) log(`note: ${note}`);
-    assignParams(spec.params, ck.params, ck.path);
-    if (!ck.opt) throw new DarlError(`${ck.path}: has no optimiser state, so training cannot resume from it`);
-    const names = namedLeaves(spec.params).map(([n]) => n);
-    const moments = (which: "m" | "v") => Object.fromEntries(names.map((n, i) => [n, spec.opt[which][i]!]));
-    assignParams(moments("m"), ck.opt.m, ck.path);
-    assignParams(moments("v"), ck.opt.v, ck.path);
-    step = ck.meta.step;
-    spec.opt.step = (ck.meta as unknown as { optStep?: number }).optStep ?? step;
-    log(`resumed from ${ck.path} at step ${step}`);
+    for (const note of spec.checkResume(resumed)) log(`note: ${note}`);
+    if (!resumed.opt) {
+      throw new DarlError(`${resumed.path}: has no optimiser state, so training cannot resume from it`);
+    }
   } else if (existing.length > 0) {
     throw new DarlError(
       `${spec.out}: already holds checkpoints (newest step ${
@@ -131,13 +145,72 @@ export async function runTrainingLoop(spec: LoopSpec, opts: LoopOptions = {}): P
       }); pass --resume to continue or choose another --out`,
     );
   }
-  await Deno.mkdir(spec.out, { recursive: true });
+  await ensureDir(spec.out, "--out");
+  const lock = await acquireLock(spec.out, "--out", log);
+  try {
+    if (spec.config) await writeRunConfig(spec.out, spec.config);
+    if (resumed) {
+      const ck = resumed;
+      assignParams(spec.params, ck.params, ck.path);
+      const names = namedLeaves(spec.params).map(([n]) => n);
+      const moments = (which: "m" | "v") => Object.fromEntries(names.map((n, i) => [n, spec.opt[which][i]!]));
+      assignParams(moments("m"), ck.opt!.m, ck.path);
+      assignParams(moments("v"), ck.opt!.v, ck.path);
+      step = ck.meta.step;
+      spec.opt.step = (ck.meta as unknown as { optStep?: number }).optStep ?? step;
+      for (const later of existing.filter((c) => c.step > step)) {
+        await Deno.rename(later.path, `${later.path}.superseded`);
+        log(`note: ${later.path} is newer than the resume point; kept as ${later.path}.superseded`);
+      }
+      log(`resumed from ${ck.path} at step ${step}`);
+    }
+    return await loop(spec, opts, step, log, resumed ? resumed.path : "");
+  } finally {
+    await lock.release();
+  }
+}
+
+/** The newest checkpoint that loads; a corrupt newest names the previous good one. */
+async function loadNewest(existing: { path: string; step: number }[]): Promise<Checkpoint> {
+  const newest = existing[existing.length - 1]!;
+  try {
+    return await loadCheckpoint(newest.path);
+  } catch (e) {
+    if (!(e instanceof DarlError)) throw e;
+    for (let i = existing.length - 2; i >= 0; i--) {
+      const prev = existing[i]!.path;
+      if (await loadCheckpoint(prev).then(() => true, () => false)) {
+        throw new DarlError(
+          `${newest.path}: cannot resume from it (${e.message.replace(`${newest.path}: `, "")}); ` +
+            `the previous good checkpoint is ${prev}: pass --resume-from ${prev}`,
+        );
+      }
+    }
+    throw new DarlError(`${newest.path}: cannot resume from it (${e.message}); no earlier checkpoint loads either`);
+  }
+}
+
+function checkResumeFrom(file: string, existing: { path: string; step: number }[], out: string): string {
+  const name = file.slice(file.lastIndexOf("/") + 1);
+  const hit = existing.find((c) => c.path.slice(c.path.lastIndexOf("/") + 1) === name);
+  if (!hit) throw new DarlError(`--resume-from ${file}: not a checkpoint of ${out} (it has ${existing.length})`);
+  return hit.path;
+}
+
+async function loop(
+  spec: LoopSpec,
+  opts: LoopOptions,
+  startStep: number,
+  log: (line: string) => void,
+  resumedFrom: string,
+): Promise<LoopResult> {
+  let step = startStep;
   const metricsPath = `${spec.out}/metrics.jsonl`;
   const history = await truncateJsonl(metricsPath, step);
   const sampler = createSampler(spec.trainCount, spec.batchSize, spec.seed);
   const losses: number[] = [];
   const pending: { step: number; lr: number; r: StepResult }[] = [];
-  let lastCkpt = existing.length ? existing[existing.length - 1]!.path : "";
+  let lastCkpt = resumedFrom;
   let tLast = performance.now(), stepsSinceLast = 0;
   const endStep = Math.min(spec.steps, opts.stopAfter !== undefined ? step + opts.stopAfter : spec.steps);
 
@@ -158,14 +231,14 @@ export async function runTrainingLoop(spec: LoopSpec, opts: LoopOptions = {}): P
     }));
     pending.forEach((p) => tf.dispose([p.r.loss, p.r.gradNorm]));
     pending.length = 0;
-    const bad = records.find((r) => !Number.isFinite(r.loss as number));
+    // A finite loss with a non-finite gradient still poisons the update, so both are checked.
+    const bad = records.find((r) => !Number.isFinite(r.loss as number) || !Number.isFinite(r.grad_norm as number));
     if (bad) {
       await appendJsonl(metricsPath, records.filter((r) => r.step < bad.step));
-      throw new DarlError(
-        `loss became ${bad.loss} at step ${bad.step}; stopped without saving (last good checkpoint: ${
-          lastCkpt || "none"
-        })`,
-      );
+      const what = Number.isFinite(bad.loss as number)
+        ? `the gradient norm became ${bad.grad_norm} at step ${bad.step} (loss ${bad.loss})`
+        : `loss became ${bad.loss} at step ${bad.step}`;
+      throw new DarlError(`${what}; stopped without saving (last good checkpoint: ${lastCkpt || "none"})`);
     }
     for (const r of records) losses.push(r.loss as number);
     history.push(...records);
@@ -204,8 +277,17 @@ export async function runTrainingLoop(spec: LoopSpec, opts: LoopOptions = {}): P
       tLast = performance.now(); // pictures are not training throughput
     }
     if (atCkpt) {
-      lastCkpt = checkpointPath(spec.out, step);
-      await saveCheckpoint(lastCkpt, spec.params, spec.opt, { ...spec.meta, step });
+      const path = checkpointPath(spec.out, step);
+      try {
+        await saveCheckpoint(path, spec.params, spec.opt, { ...spec.meta, step });
+      } catch (e) {
+        if (!(e instanceof NonFiniteCheckpointError)) throw e;
+        throw new DarlError(
+          `the parameters became non-finite by step ${step} (${e.tensors.length} tensors, e.g. ${e.tensors[0]}); ` +
+            `stopped without saving (last good checkpoint: ${lastCkpt || "none"})`,
+        );
+      }
+      lastCkpt = path;
       await pruneCheckpoints(spec.out, spec.keep);
       tLast = performance.now(); // nor is checkpoint I/O
     }

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { exists } from "../data/files.ts";
+import { appendText, exists, writeFileAtomic } from "../data/files.ts";
 
 /** One logged record; `step` is always present. */
 export type MetricRecord = { step: number } & Record<string, number | string>;
@@ -17,7 +17,7 @@ export type MetricRecord = { step: number } & Record<string, number | string>;
  */
 export async function appendJsonl(path: string, records: MetricRecord[]): Promise<void> {
   if (records.length === 0) return;
-  await Deno.writeTextFile(path, records.map((r) => JSON.stringify(r)).join("\n") + "\n", { append: true });
+  await appendText(path, records.map((r) => JSON.stringify(r)).join("\n") + "\n");
 }
 
 /**
@@ -50,7 +50,7 @@ export async function readJsonl(path: string): Promise<MetricRecord[]> {
 export async function truncateJsonl(path: string, step: number): Promise<MetricRecord[]> {
   const kept = (await readJsonl(path)).filter((r) => r.step <= step);
   if (await exists(path)) {
-    await Deno.writeTextFile(path, kept.map((r) => JSON.stringify(r) + "\n").join(""));
+    await writeFileAtomic(path, new TextEncoder().encode(kept.map((r) => JSON.stringify(r) + "\n").join("")));
   }
   return kept;
 }

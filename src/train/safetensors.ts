@@ -57,47 +57,94 @@ export function encodeSafetensors(
 }
 
 /**
- * Decodes a safetensors file, validating its header.
+ * Decodes a safetensors file, validating its header: every tensor has a
+ * known dtype, an array shape of non-negative integers and `data_offsets`
+ * consistent with it, and the tensors tile the data section exactly (no
+ * overlaps, no gaps, nothing past the end).
  *
  * @param bytes The file bytes.
  * @param file The file name, for errors.
- * @returns Tensors and metadata.
+ * @returns Tensors, metadata, and the data section (for checksums).
+ * @example
+ * ```ts
+ * import { decodeSafetensors } from "./safetensors.ts";
+ * const json = new TextEncoder().encode("null");
+ * const bytes = new Uint8Array(8 + json.length);
+ * new DataView(bytes.buffer).setBigUint64(0, BigInt(json.length), true);
+ * bytes.set(json, 8);
+ * try { decodeSafetensors(bytes, "x.safetensors"); throw new Error("must fail"); }
+ * catch (e) { if (!(e as Error).message.includes("header is not a JSON object")) throw e; }
+ * ```
  */
 export function decodeSafetensors(
   bytes: Uint8Array,
   file: string,
-): { tensors: Map<string, StoredTensor>; metadata: Record<string, string> } {
+): { tensors: Map<string, StoredTensor>; metadata: Record<string, string>; data: Uint8Array } {
   if (bytes.length < 8) throw new DarlError(`${file}: truncated safetensors file (${bytes.length} bytes)`);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const n = Number(view.getBigUint64(0, true));
   if (n <= 0 || 8 + n > bytes.length) {
     throw new DarlError(`${file}: bad safetensors header length ${n} for a ${bytes.length}-byte file`);
   }
-  let header: Record<string, { dtype: string; shape: number[]; data_offsets: [number, number] }>;
+  let header: unknown;
   try {
     header = JSON.parse(new TextDecoder().decode(bytes.subarray(8, 8 + n)));
   } catch {
     throw new DarlError(`${file}: safetensors header is not valid JSON`);
   }
-  const metadata = (header.__metadata__ ?? {}) as unknown as Record<string, string>;
+  if (!header || typeof header !== "object" || Array.isArray(header)) {
+    throw new DarlError(`${file}: safetensors header is not a JSON object`);
+  }
+  const entries = header as Record<string, unknown>;
+  const meta = entries.__metadata__ ?? {};
+  if (!meta || typeof meta !== "object" || Array.isArray(meta)) {
+    throw new DarlError(`${file}: safetensors "__metadata__" is not an object of strings`);
+  }
+  const metadata = meta as Record<string, string>;
   const tensors = new Map<string, StoredTensor>();
-  const dataStart = 8 + n;
-  for (const [name, info] of Object.entries(header)) {
+  const data = bytes.subarray(8 + n);
+  const spans: [number, number, string][] = [];
+  for (const [name, raw] of Object.entries(entries)) {
     if (name === "__metadata__") continue;
+    const info = raw as { dtype?: unknown; shape?: unknown; data_offsets?: unknown } | null;
+    const where = `${file}: tensor "${name}"`;
+    if (!info || typeof info !== "object") throw new DarlError(`${where}: entry is not an object`);
     if (info.dtype !== "F32" && info.dtype !== "I32") {
-      throw new DarlError(`${file}: tensor "${name}" has dtype ${info.dtype}; darl reads F32 and I32`);
+      throw new DarlError(`${where} has dtype ${String(info.dtype)}; darl reads F32 and I32`);
     }
-    const [a, b] = info.data_offsets;
-    const count = info.shape.reduce((x, y) => x * y, 1);
-    if (b - a !== count * 4 || dataStart + b > bytes.length || a < 0) {
-      throw new DarlError(`${file}: tensor "${name}" has offsets [${a}, ${b}] inconsistent with shape [${info.shape}]`);
+    const shape = info.shape;
+    if (!Array.isArray(shape) || !shape.every((v) => Number.isInteger(v) && v >= 0)) {
+      throw new DarlError(`${where}: "shape" must be an array of non-negative integers, got ${JSON.stringify(shape)}`);
     }
-    const raw = bytes.slice(dataStart + a, dataStart + b);
+    const offs = info.data_offsets;
+    if (!Array.isArray(offs) || offs.length !== 2 || !offs.every((v) => Number.isInteger(v) && v >= 0)) {
+      throw new DarlError(`${where}: "data_offsets" must be [begin, end], got ${JSON.stringify(offs)}`);
+    }
+    const [a, b] = offs as [number, number];
+    const count = (shape as number[]).reduce((x, y) => x * y, 1);
+    if (b - a !== count * 4 || b > data.length) {
+      throw new DarlError(`${where} has offsets [${a}, ${b}] inconsistent with shape [${shape}]`);
+    }
+    spans.push([a, b, name]);
+    const chunk = data.slice(a, b);
     tensors.set(name, {
       dtype: info.dtype,
-      shape: info.shape,
-      data: info.dtype === "F32" ? new Float32Array(raw.buffer) : new Int32Array(raw.buffer),
+      shape: shape as number[],
+      data: info.dtype === "F32" ? new Float32Array(chunk.buffer) : new Int32Array(chunk.buffer),
     });
   }
-  return { tensors, metadata };
+  spans.sort((x, y) => x[0] - y[0] || x[1] - y[1]);
+  let end = 0;
+  for (const [a, b, name] of spans) {
+    if (a !== end) {
+      throw new DarlError(
+        `${file}: tensor "${name}" starts at byte ${a} but the previous tensor ends at ${end} (overlapping or gapped offsets)`,
+      );
+    }
+    end = b;
+  }
+  if (end !== data.length) {
+    throw new DarlError(`${file}: tensors cover ${end} of ${data.length} data bytes`);
+  }
+  return { tensors, metadata, data };
 }

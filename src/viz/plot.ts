@@ -109,8 +109,11 @@ export function linePlot(series: Series[], opts: PlotOptions = {}): RasterImage 
   const pts = series.flatMap((s) => s.xs.map((x, i) => [x, s.ys[i]!] as const)).filter(([x, y]) =>
     Number.isFinite(x) && Number.isFinite(y) && (!logY || y > 0)
   );
-  let [xlo, xhi] = [Math.min(...pts.map((p) => p[0])), Math.max(...pts.map((p) => p[0]))];
-  let [ylo, yhi] = [Math.min(...pts.map((p) => tf(p[1]))), Math.max(...pts.map((p) => tf(p[1])))];
+  // Loops, not Math.min(...xs): spreading a long run's points overflows the call stack.
+  let xlo = Infinity, xhi = -Infinity, ylo = Infinity, yhi = -Infinity;
+  for (const [x, y] of pts) {
+    [xlo, xhi, ylo, yhi] = [Math.min(xlo, x), Math.max(xhi, x), Math.min(ylo, tf(y)), Math.max(yhi, tf(y))];
+  }
   if (!pts.length) [xlo, xhi, ylo, yhi] = [0, 1, 0, 1];
   if (xhi === xlo) xhi = xlo + 1;
   if (yhi === ylo) [ylo, yhi] = [ylo - 0.5, yhi + 0.5];

@@ -1,0 +1,95 @@
+/**
+ * DARL's backbone as an {@linkcode Encoder}: images → patches → [SOS,
+ * x₁ … x_T] through the blocks, causal by default (as pretrained). Its
+ * layers are "embed", "block<i>" and "final" (after the last LayerNorm).
+ *
+ * @module
+ */
+import { tf } from "../tf.ts";
+import { DarlError } from "../errors.ts";
+import { type Encoder, encoderLayers, type TokenOptions } from "../nn/encoder.ts";
+import { patchify } from "../nn/patchify.ts";
+import { disposeTree, type ParamTree } from "../nn/tree.ts";
+import { type DarlConfig, gridSize } from "./config.ts";
+import { darlForward, type DarlParams, initDarl } from "./model.ts";
+
+function blocksFor(layer: string, cfg: DarlConfig): number | undefined {
+  if (layer === "final") return undefined;
+  if (layer === "embed") return 0;
+  const m = /^block(\d+)$/.exec(layer);
+  if (m && Number(m[1]) < cfg.depth) return Number(m[1]) + 1;
+  throw new DarlError(`--layer: unknown layer "${layer}" (expected final, embed or block0…block${cfg.depth - 1})`);
+}
+
+/**
+ * Wraps a DARL model as an encoder.
+ *
+ * @param params The model (its variables are shared, not copied).
+ * @param cfg Its config.
+ * @param key A stable identity for feature caches.
+ * @param name A short name for reports.
+ * @returns The encoder.
+ * @example
+ * ```ts
+ * import { tf } from "../tf.ts";
+ * import { darlConfig } from "./config.ts";
+ * import { darlEncoder } from "./encoder.ts";
+ * import { initDarl } from "./model.ts";
+ * const cfg = darlConfig("tiny", { depth: 2, dim: 32, heads: 2 });
+ * const enc = darlEncoder(initDarl(cfg, 0), cfg, "demo");
+ * const t = enc.tokens(tf.zeros([2, 28, 28, 1]), { layer: "block1" });
+ * if (t.shape.join() !== "2,50,32" || enc.blockIndex("blocks.1.qkv.w") !== 2) throw new Error();
+ * ```
+ */
+export function darlEncoder(params: DarlParams, cfg: DarlConfig, key: string, name = "DARL"): Encoder {
+  return {
+    key,
+    name,
+    width: cfg.dim,
+    depth: cfg.depth,
+    imageShape: [cfg.imageSize, cfg.imageSize, cfg.channels],
+    prefixTokens: 1,
+    grid: gridSize(cfg),
+    layers: encoderLayers(cfg.depth),
+    causalByDefault: true,
+    tokens(images: tf.Tensor, opts: TokenOptions = {}): tf.Tensor3D {
+      const layer = opts.layer ?? "final", blocks = blocksFor(layer, cfg);
+      return tf.tidy(() => {
+        const out = darlForward(params, cfg, patchify(images, cfg.patchSize), {
+          causal: opts.causal ?? true,
+          shift: false,
+          head: false,
+          ...(blocks === undefined ? {} : { blocks }),
+        });
+        return layer === "final" ? out.normed! : layer === "embed" ? out.embed : out.blocks[blocks! - 1]!;
+      });
+    },
+    params(layer = "final"): ParamTree {
+      const blocks = blocksFor(layer, cfg);
+      // Key order follows initDarl, so leaf order (and checkpoint names) match a full model's.
+      return {
+        patchEmbed: params.patchEmbed as unknown as ParamTree,
+        sos: params.sos,
+        blocks: params.blocks.slice(0, blocks ?? cfg.depth) as unknown as ParamTree,
+        ...(blocks === undefined ? { norm: params.norm as unknown as ParamTree } : {}),
+        ...(params.pos ? { pos: params.pos } : {}),
+      };
+    },
+    blockIndex(paramName: string): number {
+      const m = /^blocks\.(\d+)\./.exec(paramName);
+      if (m) return Number(m[1]) + 1;
+      return /^(patchEmbed|sos|pos)\b/.test(paramName) ? 0 : cfg.depth + 1;
+    },
+    randomInit(seed: number): Encoder {
+      return darlEncoder(
+        initDarl(cfg, seed),
+        cfg,
+        `random:${seed}:${JSON.stringify(cfg)}`,
+        `random init (seed ${seed})`,
+      );
+    },
+    dispose(): void {
+      disposeTree(params as never);
+    },
+  };
+}

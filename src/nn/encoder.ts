@@ -1,0 +1,89 @@
+/**
+ * The seam between a method and everything that evaluates its
+ * representation: an Encoder turns images into tokens. Probes, VTAB and
+ * fine-tuning take an Encoder and know nothing else about the method (DARL's
+ * causal ViT, ADDP's pixel encoder, …).
+ *
+ * @module
+ */
+import type { tf } from "../tf.ts";
+import type { ParamTree } from "./tree.ts";
+
+/** Options of {@linkcode Encoder.tokens}. */
+export interface TokenOptions {
+  /**
+   * Causal attention (as DARL pretrains) or bidirectional; encoders that are
+   * bidirectional by construction ignore it. Default: the encoder's own.
+   */
+  causal?: boolean;
+  /** One of {@linkcode Encoder.layers} (default "final"). */
+  layer?: string;
+}
+
+/** A frozen or trainable image encoder with a stable identity. */
+export interface Encoder {
+  /** Stable identity for feature caches (e.g. the checkpoint's hash, or "random:<seed>:<config>"). */
+  readonly key: string;
+  /** A short human-readable name for reports. */
+  readonly name: string;
+  /** Token width. */
+  readonly width: number;
+  /** Transformer blocks. */
+  readonly depth: number;
+  /** [H, W, C] of the images it reads. */
+  readonly imageShape: readonly [number, number, number];
+  /** Tokens before the patch tokens (DARL: 1, the start token). */
+  readonly prefixTokens: number;
+  /** Patches per side of the square patch grid (T = grid²). */
+  readonly grid: number;
+  /** Layer names {@linkcode Encoder.tokens} accepts: "embed", "block0" … "block<depth−1>", "final". */
+  readonly layers: readonly string[];
+  /** The attention {@linkcode Encoder.tokens} uses when `causal` is not given. */
+  readonly causalByDefault: boolean;
+  /**
+   * Tokens of images at a layer: [B, prefixTokens + T, width], T patch
+   * tokens in raster order of a square grid.
+   *
+   * @param images [B, H, W, C] in [−1, 1].
+   * @param opts Attention and layer.
+   */
+  tokens(images: tf.Tensor, opts?: TokenOptions): tf.Tensor3D;
+  /**
+   * The parameters {@linkcode Encoder.tokens} reads at `layer` (the trainable
+   * tree for fine-tuning from that layer), as variables shared with this encoder.
+   *
+   * @param layer A layer name (default "final").
+   */
+  params(layer?: string): ParamTree;
+  /**
+   * The block a parameter belongs to, for layer-wise learning-rate decay:
+   * 0 for the embedding (and anything before block 0), i + 1 for block i,
+   * depth + 1 for anything after the last block.
+   *
+   * @param name A parameter path as in {@linkcode Encoder.params}.
+   */
+  blockIndex(name: string): number;
+  /**
+   * A randomly initialised encoder of the same architecture (a baseline).
+   *
+   * @param seed Initialisation seed.
+   */
+  randomInit(seed: number): Encoder;
+  /** Releases the encoder's variables. */
+  dispose(): void;
+}
+
+/**
+ * The layer names of an encoder of a given depth.
+ *
+ * @param depth Transformer blocks.
+ * @returns ["embed", "block0", …, "final"].
+ * @example
+ * ```ts
+ * import { encoderLayers } from "./encoder.ts";
+ * if (encoderLayers(2).join() !== "embed,block0,block1,final") throw new Error();
+ * ```
+ */
+export function encoderLayers(depth: number): string[] {
+  return ["embed", ...Array.from({ length: depth }, (_, i) => `block${i}`), "final"];
+}

@@ -1,0 +1,163 @@
+/**
+ * From a checkpoint to a model, written once: a registry maps the method
+ * stored in a checkpoint ("darl", later "addp") to the loader that rebuilds
+ * its model and hands out what the tasks need: an {@linkcode Encoder} for
+ * probes, VTAB and fine-tuning, and a {@linkcode Generator} for sampling.
+ * Methods register themselves when their module is imported
+ * (`src/methods.ts` imports them all), so shared code never imports a method.
+ *
+ * @module
+ */
+import { DarlError } from "../errors.ts";
+import type { ConfigSchema } from "../config.ts";
+import { sha256Hex } from "../data/files.ts";
+import type { Encoder } from "../nn/encoder.ts";
+import { type Checkpoint, loadCheckpoint, resolveCheckpoint } from "./checkpoint.ts";
+
+/** What a generator is asked for. */
+export interface SampleRequest {
+  /** Images to generate. */
+  count: number;
+  /** Seed of every random draw. */
+  seed: number;
+  /** The method's sampling options (validated against its schema). */
+  options: Record<string, unknown>;
+  /** Real images [count, H, W, C] uint8 in the model's shape, when {@linkcode Generator.conditional} asks for them. */
+  images?: Uint8Array;
+  /** Progress: units done and total (e.g. patches, or steps). */
+  onProgress?: (done: number, total: number) => void;
+}
+
+/** What a generator returns. */
+export interface SampleResult {
+  /** Generated images [count, H, W, C] uint8. */
+  images: Uint8Array;
+  /** A name for the kind of output, used for its folder: "unconditional", "completion-r3", … */
+  kind: string;
+  /** One line describing how the images were made. */
+  summary: string;
+}
+
+/** A model that generates images. */
+export interface Generator {
+  /** [H, W, C] of the images. */
+  readonly imageShape: readonly [number, number, number];
+  /** The method's sampling options: defaults and schema (CLI flags). */
+  readonly defaults: Record<string, unknown>;
+  /** Documentation and bounds of the options. */
+  readonly schema: ConfigSchema<Record<string, unknown>>;
+  /** The unit {@linkcode SampleRequest.onProgress} counts in ("patches", "steps"). */
+  readonly progressUnit: string;
+  /**
+   * Whether these options condition on real images (completion,
+   * inpainting); the caller then passes `images`.
+   *
+   * @param options Sampling options.
+   */
+  conditional(options: Record<string, unknown>): boolean;
+  /**
+   * Generates images.
+   *
+   * @param req Count, seed, options and conditioning images.
+   */
+  sample(req: SampleRequest): Promise<SampleResult>;
+}
+
+/** A checkpoint rebuilt into a model. */
+export interface LoadedModel {
+  /** The method ("darl", …). */
+  method: string;
+  /** The checkpoint file. */
+  path: string;
+  /** The checkpoint. */
+  checkpoint: Checkpoint;
+  /** A stable identity of the weights and config (for caches). */
+  key: string;
+  /** One line describing the model. */
+  description: string;
+  /** The name of the dataset it was trained on, when recorded. */
+  dataset?: string;
+  /** A fresh encoder holding its own copy of the checkpoint's weights (the caller disposes it). */
+  encoder(): Encoder;
+  /** The model as a generator, when the method and config can generate. */
+  generator?: Generator;
+  /** Why there is no generator (a one-line reason for the user), when there is none. */
+  cannotGenerate?: string;
+  /** Releases the model's tensors (not those of encoders handed out). */
+  dispose(): void;
+}
+
+/** How a method rebuilds its checkpoints. */
+export interface MethodLoader {
+  /** The method name stored in its checkpoints. */
+  method: string;
+  /** Its sampling options (for `--help` of the sample task), when it generates. */
+  sampling?: { title: string; defaults: Record<string, unknown>; schema: ConfigSchema<Record<string, unknown>> };
+  /**
+   * Rebuilds a model from a verified checkpoint.
+   *
+   * @param ck The checkpoint.
+   * @param key Its stable identity.
+   */
+  load(ck: Checkpoint, key: string): LoadedModel;
+}
+
+const loaders = new Map<string, MethodLoader>();
+
+/**
+ * Registers a method's loader (done by the method's module on import).
+ *
+ * @param loader The loader.
+ * @example
+ * ```ts
+ * import { registerMethod, registeredMethods } from "./registry.ts";
+ * registerMethod({ method: "demo", load: () => { throw new Error("not used"); } });
+ * if (!registeredMethods().some((m) => m.method === "demo")) throw new Error();
+ * ```
+ */
+export function registerMethod(loader: MethodLoader): void {
+  loaders.set(loader.method, loader);
+}
+
+/**
+ * The registered methods.
+ *
+ * @returns Their loaders.
+ * @example
+ * ```ts
+ * import { registeredMethods } from "./registry.ts";
+ * if (!Array.isArray(registeredMethods())) throw new Error();
+ * ```
+ */
+export function registeredMethods(): MethodLoader[] {
+  return [...loaders.values()];
+}
+
+/**
+ * Loads any registered method's checkpoint (a file, or a run directory's
+ * newest) into a model.
+ *
+ * @param pathOrDir A checkpoint file or run directory.
+ * @param need What the caller will use: "encoder" (any method) or "generator".
+ * @returns The model.
+ */
+export async function loadModel(pathOrDir: string, need: "encoder" | "generator" = "encoder"): Promise<LoadedModel> {
+  const file = await resolveCheckpoint(pathOrDir);
+  const ck = await loadCheckpoint(file);
+  const loader = loaders.get(ck.meta.method);
+  if (!loader) {
+    const known = [...loaders.keys()].join(", ") || "none registered";
+    throw new DarlError(`${file}: is a "${ck.meta.method}" checkpoint; models load from ${known} checkpoints`);
+  }
+  const key = `ckpt:${await sha256Hex(
+    new TextEncoder().encode(
+      `${ck.meta.method}:${JSON.stringify(ck.meta.model)}:${(ck.meta as unknown as { dataSha256: string }).dataSha256}`,
+    ),
+  )}`;
+  const model = loader.load(ck, key);
+  if (need === "generator" && !model.generator) {
+    model.dispose();
+    throw new DarlError(`${file}: ${model.cannotGenerate ?? `this ${ck.meta.method} model cannot generate images`}`);
+  }
+  return model;
+}

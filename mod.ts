@@ -31,7 +31,17 @@
 import "./src/kernels/mod.ts";
 import "./src/methods.ts";
 
-export { tf } from "./src/tf.ts";
+export {
+  type Rank,
+  type Scalar,
+  type Tensor,
+  type Tensor1D,
+  type Tensor2D,
+  type Tensor3D,
+  type Tensor4D,
+  tf,
+  type Variable,
+} from "./src/tf.ts";
 export { check, DarlError } from "./src/errors.ts";
 export { createRng, mixSeed, type Rng, type RngState, shuffle } from "./src/rng.ts";
 export {
@@ -130,9 +140,12 @@ export { disposeTree, namedLeaves, type ParamTree } from "./src/nn/tree.ts";
 
 // Training
 export {
+  type AdamWOptimizer,
   createTrainer,
   disposeTrainer,
+  type LarsOptimizer,
   type OptimizerConfig,
+  type SgdOptimizer,
   type Trainer,
   type TrainerOptions,
   trainStep,
@@ -157,9 +170,16 @@ export {
   type RunConfig,
   validateRunConfig,
 } from "./src/train/run_config.ts";
-export { type LoopOptions, type LoopResult, runTrainingLoop } from "./src/train/loop.ts";
+export {
+  type LoopOptions,
+  type LoopResult,
+  type LoopSpec,
+  runTrainingLoop,
+  type StepResult,
+} from "./src/train/loop.ts";
 export {
   type Checkpoint,
+  CHECKPOINT_FORMAT,
   type CheckpointMeta,
   loadCheckpoint,
   resolveCheckpoint,
@@ -181,13 +201,19 @@ export { acquireLock, type RunLock } from "./src/train/lock.ts";
 // Data
 export {
   type Dataset,
+  DATASET_FORMAT,
+  DATASET_VERSION,
+  type DatasetContent,
   type DatasetHeader,
+  type DatasetOrder,
   getSplit,
   openDataset,
   type SplitData,
+  type SplitHeader,
   writeDataset,
+  type WriteDatasetOptions,
 } from "./src/data/store.ts";
-export { prepareDataset, type PrepareOptions } from "./src/data/prepare.ts";
+export { prepareDataset, type PrepareOptions, type Source, SOURCES } from "./src/data/prepare.ts";
 export {
   drawSubset,
   perClassSubset,
@@ -196,15 +222,16 @@ export {
   stratifiedSubset,
   takeSplit,
 } from "./src/data/subset.ts";
-export { parseIdx, readIdx } from "./src/data/idx.ts";
-export { parseCifarBatch, readCifarDir } from "./src/data/cifar.ts";
-export { readImageFolder } from "./src/data/image_folder.ts";
+export { type IdxArray, parseIdx, readIdx } from "./src/data/idx.ts";
+export { type CifarBatch, type CifarVariant, parseCifarBatch, readCifarDir } from "./src/data/cifar.ts";
+export { type FolderImages, readImageFolder } from "./src/data/image_folder.ts";
 export {
   type Augment,
   augmentBatch,
   createSampler,
   gatherImages,
   gatherLabels,
+  type Sampler,
   toUnitRange,
 } from "./src/data/batches.ts";
 
@@ -249,6 +276,7 @@ export {
 export {
   type Classifier,
   classifierAccuracy,
+  type ClassifierHyper,
   classifierLogits,
   finetune,
   FINETUNE_DEFAULTS,
@@ -264,25 +292,33 @@ export {
   loadVtabTask,
   runVtabTask,
   summariseVtab,
+  type TaskSource,
   VTAB_DEFAULTS,
   VTAB_TASKS,
+  type VtabGroup,
   vtabMarkdown,
   type VtabOptions,
   type VtabSummary,
   type VtabTaskData,
   type VtabTaskResult,
 } from "./src/eval/vtab.ts";
-export { renderDsprites, renderSprite, spriteFactors } from "./src/eval/dsprites.ts";
-export { renderClevr, renderScene, sampleScene } from "./src/eval/clevr.ts";
+export { renderDsprites, renderSprite, type SpriteFactors, spriteFactors } from "./src/eval/dsprites.ts";
+export { renderClevr, renderScene, sampleScene, type Scene, type SceneObject } from "./src/eval/clevr.ts";
 export {
+  FEATURE_NET_DEFAULTS,
+  type FeatureNet,
   featureNet,
+  type FeatureNetConfig,
   frechetDistance,
   inceptionScore,
   kernelDistance,
+  type SampleQuality,
   sampleQuality,
+  type SampleQualityReport,
   sampleQualityReport,
 } from "./src/eval/frechet.ts";
 
 // Pictures
-export { imageGrid, unitToU8, writePng } from "./src/viz/grid.ts";
-export { barChart, linePlot } from "./src/viz/plot.ts";
+export { type GridOptions, imageGrid, unitToU8, writePng } from "./src/viz/grid.ts";
+export { encodePngImage, type RasterImage } from "./src/data/png.ts";
+export { type Bar, barChart, linePlot, type PlotOptions, type Series } from "./src/viz/plot.ts";

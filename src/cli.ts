@@ -9,7 +9,7 @@
  */
 import { parseArgs } from "node:util";
 import { DarlError } from "./errors.ts";
-import { applyFlags, type ConfigSchema, kebab, schemaHelp } from "./config.ts";
+import { applyFlags, type ConfigSchema, kebab, schemaHelp, validateConfig } from "./config.ts";
 import { type BackendChoice, describeBackend, type KernelChoice, selectBackend } from "./backend.ts";
 
 /** Raw flag values by kebab-case name. */
@@ -149,7 +149,8 @@ export function parseTask(args: string[], spec: TaskSpec): Flags | null {
 }
 
 /**
- * A section's config: its defaults with the flags given applied and checked.
+ * A section's config: its defaults with the flags given applied, and the
+ * whole checked (so a required flag that was not given is an error).
  *
  * @param flags Parsed flags.
  * @param s The section.
@@ -162,7 +163,9 @@ export function parseTask(args: string[], spec: TaskSpec): Flags | null {
  * ```
  */
 export function sectionValues<T extends object>(flags: Flags, s: FlagSection<T>, base: T = s.defaults): T {
-  return applyFlags(base, s.schema, flags);
+  const values = applyFlags(base, s.schema, flags);
+  validateConfig(values, s.schema, s.defaults); // required fields, and defaults a task changed
+  return values;
 }
 
 /**

@@ -50,14 +50,12 @@ export function kebab(name: string): string {
 }
 
 function describeBounds(spec: FieldSpec): string {
-  const parts = [];
-  if (spec.integer) parts.push("an integer");
-  else parts.push("a number");
-  if (spec.above !== undefined) parts.push(`> ${spec.above}`);
-  if (spec.min !== undefined) parts.push(`≥ ${spec.min}`);
-  if (spec.below !== undefined) parts.push(`< ${spec.below}`);
-  if (spec.max !== undefined) parts.push(`≤ ${spec.max}`);
-  return parts.join(" ");
+  const bounds = [];
+  if (spec.above !== undefined) bounds.push(`> ${spec.above}`);
+  if (spec.min !== undefined) bounds.push(`≥ ${spec.min}`);
+  if (spec.below !== undefined) bounds.push(`< ${spec.below}`);
+  if (spec.max !== undefined) bounds.push(`≤ ${spec.max}`);
+  return `${spec.integer ? "an integer" : "a number"}${bounds.length ? " " + bounds.join(" and ") : ""}`;
 }
 
 function checkNumber(flag: string, v: number, spec: FieldSpec): void {

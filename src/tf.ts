@@ -15,7 +15,11 @@ tf.MathBackendCPU.prototype.write = function (this: { firstUse: boolean }, ...ar
   return cpuWrite.apply(this as never, args);
 };
 
-export { tf };
+/** TensorFlow.js, the namespace darl computes with (documented in `tf_namespace.ts`). */
+export * as tf from "./tf_namespace.ts";
+
+/** Tensor types of TensorFlow.js, for darl's public signatures. */
+export type { Rank, Scalar, Tensor, Tensor1D, Tensor2D, Tensor3D, Tensor4D, Variable } from "@tensorflow/tfjs";
 
 /**
  * Whether the active backend has a kernel registered under `name`. Fused

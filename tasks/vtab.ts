@@ -12,14 +12,13 @@
 import "../src/kernels/mod.ts";
 import "../src/methods.ts";
 import { BACKEND_SECTION, parseTask, runTask, section, sectionValues, startBackend } from "../src/cli.ts";
-import { DarlError } from "../src/errors.ts";
 import { checkWritableDir, dirname, writeFileAtomic } from "../src/data/files.ts";
 import { featureDim, parsePooling } from "../src/eval/features.ts";
 import { FINETUNE_DEFAULTS, trainClassifier } from "../src/eval/finetune.ts";
 import {
+  headSweep,
   loadVtabTask,
-  PROCEDURAL_TASKS,
-  readVtabConfig,
+  resolveVtabTasks,
   runVtabTask,
   summariseVtab,
   VTAB_DEFAULTS,
@@ -78,22 +77,9 @@ if (import.meta.main) {
   await runTask(async () => {
     const f = parseTask(Deno.args, SPEC);
     if (!f) return;
-    const v = sectionValues(f, VTAB), ft = v.head === "finetune";
+    const v = sectionValues(f, VTAB), head = v.head as "linear" | "finetune";
     parsePooling(v.pool);
-    const sources = v.taskData ? await readVtabConfig(v.taskData) : {};
-    for (const name of Object.keys(sources)) {
-      if (!(name in VTAB_TASKS)) {
-        throw new DarlError(
-          `${v.taskData}: unknown VTAB task "${name}" (expected one of ${Object.keys(VTAB_TASKS).join(", ")})`,
-        );
-      }
-    }
-    const tasks = v.tasks.length ? v.tasks : [...PROCEDURAL_TASKS, ...Object.keys(sources)];
-    for (const t of tasks) {
-      if (!PROCEDURAL_TASKS.includes(t) && !sources[t]) {
-        throw new DarlError(`--tasks: "${t}" is not built here; map it to a prepared dataset in a --task-data file`);
-      }
-    }
+    const { tasks, sources } = await resolveVtabTasks(v.taskData, v.tasks);
     const out = v.out || `${dirname(await resolveCheckpoint(v.ckpt))}/vtab`;
     await checkWritableDir(out, "--out");
     await startBackend(f);
@@ -105,18 +91,21 @@ if (import.meta.main) {
       causal: v.attention ? v.attention === "causal" : encoder.causalByDefault,
     };
     featureDim(features, encoder);
-    const epochs = v.epochs || (ft ? 10 : VTAB_DEFAULTS.epochs);
+    const sweep = headSweep(head, v);
     const opts = {
       ...VTAB_DEFAULTS,
-      head: v.head as "linear" | "finetune",
-      lrs: v.lrs.length ? v.lrs : ft ? [1e-3, 1e-4] : VTAB_DEFAULTS.lrs,
-      wds: v.wds.length ? v.wds : ft ? [0.05, 0] : VTAB_DEFAULTS.wds,
-      epochs,
+      ...sweep,
+      head,
       features,
       cacheDir: v.noCache ? "" : ".cache/features",
       log: (m: string) => console.log(m),
       finetune: (train: Parameters<typeof trainClassifier>[1], classes: number, lr: number, wd: number) =>
-        trainClassifier(model.encoder(), train, classes, { ...FINETUNE_DEFAULTS, epochs, lr, weightDecay: wd }),
+        trainClassifier(model.encoder(), train, classes, {
+          ...FINETUNE_DEFAULTS,
+          epochs: sweep.epochs,
+          lr,
+          weightDecay: wd,
+        }),
     };
     const results: VtabTaskResult[] = [];
     for (const name of [...tasks, ...v.extra]) {

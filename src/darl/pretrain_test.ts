@@ -7,7 +7,14 @@ import { listCheckpoints, loadCheckpoint } from "../train/checkpoint.ts";
 import { readJsonl } from "../train/metrics.ts";
 import { initDarl } from "./model.ts";
 import { loadDarl } from "./method.ts";
-import { createTrainState, darlTrainStep, PRETRAIN_DEFAULTS, type PretrainConfig, pretrainDarl } from "./pretrain.ts";
+import {
+  createTrainState,
+  darlTrainStep,
+  PRETRAIN_DEFAULTS,
+  type PretrainConfig,
+  pretrainDarl,
+  resolvePretrainConfigs,
+} from "./pretrain.ts";
 
 const cfg = darlConfig("tiny", { imageSize: 8, channels: 1, patchSize: 2, dim: 16, depth: 1, heads: 2 });
 let dataDir = "";
@@ -163,5 +170,112 @@ Deno.test("deno task pretrain: incompatible --resume fails with one line", async
   const resumed = await runTaskProcess("pretrain.ts", [...common, "--steps", "4", "--resume"]);
   assert.equal(resumed.code, 0, resumed.stderr);
   assert.match(resumed.stdout, /resumed from .*ckpt-0000002\.safetensors at step 2/);
+  await Deno.remove(tmp, { recursive: true });
+});
+
+Deno.test("--resume with a corrupt newest checkpoint names it and the previous good one; --resume-from continues", async () => {
+  await useCpu();
+  const tmp = await Deno.makeTempDir(), out = `${tmp}/r`;
+  const full = await pretrainDarl(cfg, await trainCfg(`${tmp}/full`, { ckptEvery: 2 }), { log: quiet });
+  await pretrainDarl(cfg, await trainCfg(out, { ckptEvery: 2 }), { log: quiet, stopAfter: 4 });
+  const newest = `${out}/ckpt-0000004.safetensors`, prev = `${out}/ckpt-0000002.safetensors`;
+  const bytes = await Deno.readFile(newest);
+  bytes[bytes.length - 5]! ^= 0xff;
+  await Deno.writeFile(newest, bytes);
+  await assert.rejects(
+    pretrainDarl(cfg, await trainCfg(out, { ckptEvery: 2 }), { log: quiet, resume: true }),
+    new RegExp(
+      `ckpt-0000004\\.safetensors: cannot resume from it \\(tensor data does not match its checksum.*\\); the previous good checkpoint is .*ckpt-0000002\\.safetensors: pass --resume-from`,
+    ),
+  );
+  const rest = await pretrainDarl(cfg, await trainCfg(out, { ckptEvery: 2 }), { log: quiet, resumeFrom: prev });
+  // From step 2 the run continues exactly; the corrupt checkpoint is kept aside, not deleted.
+  assert.deepEqual(rest.losses, full.losses.slice(2));
+  assert.ok((await Deno.stat(`${newest}.superseded`)).isFile);
+  await Deno.remove(tmp, { recursive: true });
+});
+
+Deno.test("a run owns its --out: a live lock refuses a second run, a stale one is taken over; stale temp files go", async () => {
+  await useCpu();
+  const tmp = await Deno.makeTempDir(), out = `${tmp}/run`;
+  await Deno.mkdir(out);
+  // A lock held by a live process (this one) refuses the run, before any work.
+  await Deno.writeTextFile(`${out}/.lock`, JSON.stringify({ pid: Deno.pid, host: Deno.hostname(), started: "now" }));
+  await assert.rejects(
+    pretrainDarl(cfg, await trainCfg(out, { steps: 2 }), { log: quiet }),
+    new RegExp(`--out .*run: in use by another run \\(pid ${Deno.pid} on `),
+  );
+  // A lock whose process is gone is stale; temp files of a killed run are removed.
+  await Deno.writeTextFile(`${out}/.lock`, JSON.stringify({ pid: 999999999, host: Deno.hostname(), started: "then" }));
+  await Deno.writeTextFile(`${out}/ckpt-0000001.safetensors.tmp-999999999-abcdef`, "partial");
+  const notes: string[] = [];
+  await pretrainDarl(cfg, await trainCfg(out, { steps: 2, sampleEvery: 0 }), { log: (l) => notes.push(l) });
+  assert.ok(notes.some((l) => l.includes("removed a stale lock")));
+  const names = [...Deno.readDirSync(out)].map((e) => e.name).sort();
+  assert.deepEqual(names, ["ckpt-0000002.safetensors", "config.json", "loss.png", "metrics.jsonl"]);
+  // The readable config is the run's config.
+  const config = JSON.parse(await Deno.readTextFile(`${out}/config.json`));
+  assert.equal(config.method, "darl");
+  assert.equal(config.model.dim, 16);
+  assert.equal(config.train.steps, 2);
+  await Deno.remove(tmp, { recursive: true });
+});
+
+Deno.test("resolvePretrainConfigs(): resume takes the run's own configs and dataset; bad values leave no folder", async () => {
+  const tmp = await Deno.makeTempDir(), out = `${tmp}/run`;
+  await pretrainDarl(cfg, await trainCfg(out, { steps: 2, sampleEvery: 0 }), { log: quiet });
+  // Resuming with no --data reads the checkpoint's dataset (the fixture), never the default one.
+  const r = await resolvePretrainConfigs({ train: { out, steps: 4 }, resume: true });
+  assert.equal(r.train.data, await data());
+  assert.equal(r.train.steps, 4);
+  assert.equal(r.cfg.dim, 16);
+  await assert.rejects(
+    resolvePretrainConfigs({ preset: "small", train: { out }, resume: true }),
+    /--preset: cannot change the model of a run being resumed/,
+  );
+  // Every hyper-parameter is checked before anything is created.
+  const bad: [Partial<PretrainConfig>, RegExp][] = [
+    [{ lr: 0 }, /--lr: expected a number > 0 and ≤ 1000000, got 0/],
+    [{ lr: -1 }, /--lr: expected a number > 0 and ≤ 1000000, got -1/],
+    [{ warmupSteps: -5 }, /--warmup-steps: expected an integer ≥ 0/],
+    [{ clip: -1 }, /--clip: expected a number ≥ 0/],
+    [{ weightDecay: -0.1 }, /--weight-decay: expected a number ≥ 0/],
+    [{ beta1: 1 }, /--beta1: expected a number ≥ 0 and < 1, got 1/],
+    [{ beta2: -0.5 }, /--beta2: expected a number ≥ 0 and < 1/],
+    [{ minLr: 1 }, /--min-lr: 1 is above --lr 0.001/],
+    [{ seed: 1.5 }, /--seed: expected an integer/],
+    [{ steps: 0 }, /--steps: expected an integer ≥ 1/],
+    [{ batchSize: 1e9 }, /--batch-size: expected an integer ≥ 1 and ≤ 1000000, got 1000000000/],
+  ];
+  for (const [over, re] of bad) {
+    await assert.rejects(resolvePretrainConfigs({ train: { ...over, data: await data(), out: `${tmp}/new` } }), re);
+  }
+  // A batch larger than the data, or too large for memory, fails in pretrainDarl before the run directory exists.
+  await assert.rejects(
+    pretrainDarl(cfg, await trainCfg(`${tmp}/new`, { batchSize: 25 }), { log: quiet }),
+    /--batch-size: 25 is larger than the 24 training images/,
+  );
+  const big = darlConfig("tiny", { imageSize: 8, channels: 1, patchSize: 1, dim: 4096, depth: 64, heads: 32 });
+  await assert.rejects(
+    pretrainDarl(big, await trainCfg(`${tmp}/new`, { batchSize: 24 }), { log: quiet }),
+    /--batch-size: one step needs about [\d.]+ GiB but this machine has [\d.]+ GiB available/,
+  );
+  assert.deepEqual([...Deno.readDirSync(tmp)].map((e) => e.name), ["run"]);
+  await Deno.remove(tmp, { recursive: true });
+});
+
+Deno.test("resolvePretrainConfigs(): a run's config.json reproduces its configs; flags override it; bad files fail", async () => {
+  const tmp = await Deno.makeTempDir();
+  await pretrainDarl(cfg, await trainCfg(`${tmp}/a`, { steps: 2, sampleEvery: 0 }), { log: quiet });
+  const r = await resolvePretrainConfigs({ configFile: `${tmp}/a/config.json`, train: { out: `${tmp}/b`, lr: 2e-3 } });
+  assert.deepEqual(r.cfg, cfg);
+  assert.deepEqual(r.train, { ...(await trainCfg(`${tmp}/b`, { steps: 2, sampleEvery: 0 })), lr: 2e-3 });
+  await Deno.writeTextFile(`${tmp}/bad.json`, JSON.stringify({ train: { lr: -1 } }));
+  await assert.rejects(
+    resolvePretrainConfigs({ configFile: `${tmp}/bad.json` }),
+    /--config .*bad\.json: "train": --lr: expected a number > 0/,
+  );
+  await Deno.writeTextFile(`${tmp}/bad.json`, JSON.stringify({ model: { depht: 2 } }));
+  await assert.rejects(resolvePretrainConfigs({ configFile: `${tmp}/bad.json` }), /"model": unknown field "depht"/);
   await Deno.remove(tmp, { recursive: true });
 });

@@ -272,8 +272,9 @@ export async function exists(path: string): Promise<boolean> {
     await Deno.stat(path);
     return true;
   } catch (e) {
-    if (e instanceof Deno.errors.NotFound) return false;
-    throw e;
+    // ENOTDIR: a parent is a file, so nothing exists at this path.
+    if (e instanceof Deno.errors.NotFound || e instanceof Deno.errors.NotADirectory) return false;
+    throw new DarlError(`${path}: cannot check (${ioReason(e)})`);
   }
 }
 

@@ -122,3 +122,23 @@ Deno.test("deno task prepare: bad inputs fail with one line naming the file, and
   assert.match(ok.stdout, /prepared idx in .*out: 8×8×1 images, 3 classes, test 12, train 24/);
   await Deno.remove(tmp, { recursive: true });
 });
+
+Deno.test("prepareDataset() reads IDX label files far above 125k labels (no spread into Math.max)", async () => {
+  const tmp = await Deno.makeTempDir();
+  const n = 200_000;
+  const images = Uint8Array.from({ length: n }, (_, i) => i % 251);
+  const labels = Uint8Array.from({ length: n }, (_, i) => i % 7);
+  await Deno.writeFile(`${tmp}/img`, encodeIdx([n, 1, 1], images));
+  await Deno.writeFile(`${tmp}/lab`, encodeIdx([n], labels));
+  const h = await prepareDataset({
+    source: "idx",
+    trainImages: `${tmp}/img`,
+    trainLabels: `${tmp}/lab`,
+    testImages: `${tmp}/img`,
+    testLabels: `${tmp}/lab`,
+    out: `${tmp}/big`,
+  });
+  assert.equal(h.classes.length, 7);
+  assert.equal(h.splits.train!.count, n);
+  await Deno.remove(tmp, { recursive: true });
+});

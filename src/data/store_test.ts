@@ -56,3 +56,32 @@ Deno.test("writeDataset() leaves nothing behind when content is invalid", async 
   for await (const e of Deno.readDir(parent)) left.push(e.name);
   assert.deepEqual(left, []);
 });
+
+Deno.test("openDataset() refuses a version-1 (source-ordered) dataset, saying to prepare it again", async () => {
+  const dir = `${await Deno.makeTempDir()}/ds`;
+  await writeDataset(dir, content());
+  const h = JSON.parse(await Deno.readTextFile(`${dir}/header.json`));
+  await Deno.writeTextFile(`${dir}/header.json`, JSON.stringify({ ...h, version: 1 }));
+  await assert.rejects(
+    openDataset(dir),
+    /header\.json: format version 1 keeps the source order .*prepare the dataset again \(`deno task prepare --overwrite …`\)/,
+  );
+});
+
+Deno.test("openDataset() rejects a label outside the class range, naming the file and image", async () => {
+  const dir = `${await Deno.makeTempDir()}/ds`;
+  await writeDataset(dir, content());
+  const h = JSON.parse(await Deno.readTextFile(`${dir}/header.json`));
+  // One class fewer in the header than the labels use (checksums stay valid: only the header changed).
+  await Deno.writeTextFile(`${dir}/header.json`, JSON.stringify({ ...h, classes: ["a"] }));
+  await assert.rejects(openDataset(dir), /labels\.u16: image \d has label 1 but the header lists 1 classes/);
+});
+
+Deno.test("writeDataset() removes temporary directories a killed earlier run left", async () => {
+  const parent = await Deno.makeTempDir();
+  await Deno.mkdir(`${parent}/ds.tmp-999999999-abc123`);
+  await writeDataset(`${parent}/ds`, content());
+  const left = [];
+  for await (const e of Deno.readDir(parent)) left.push(e.name);
+  assert.deepEqual(left, ["ds"]);
+});

@@ -6,7 +6,7 @@ import { PRETRAIN_DEFAULTS, pretrainDarl } from "../darl/pretrain.ts";
 import { fixture, runTaskProcess, useCpu } from "../test_util.ts";
 import "../methods.ts";
 import { loadModel } from "../train/registry.ts";
-import { finetune, FINETUNE_DEFAULTS, type FinetuneConfig } from "./finetune.ts";
+import { finetune, FINETUNE_DEFAULTS, type FinetuneConfig, resolveFinetuneConfig } from "./finetune.ts";
 
 async function setup() {
   const tmp = await Deno.makeTempDir();
@@ -39,7 +39,7 @@ const ft = (data: string, out: string): FinetuneConfig => ({
   keep: 5,
 });
 
-Deno.test("finetuneDarl() learns the fixture classes and resumes exactly", async () => {
+Deno.test("finetune() learns the fixture classes and resumes exactly", async () => {
   await useCpu();
   const { tmp, data } = await setup();
   const ds = await openDataset(data);
@@ -79,5 +79,19 @@ Deno.test("deno task finetune: bad checkpoint and unlabelled data fail with one 
   ]);
   assert.match(r2.stderr.trim(), /^error: .*bogus\.safetensors: truncated safetensors file/);
   assert.equal(r2.stderr.trim().split("\n").length, 1);
+  await Deno.remove(tmp, { recursive: true });
+});
+
+Deno.test("resolveFinetuneConfig(): a run's config.json and --resume supply the config and pretrained checkpoint", async () => {
+  await useCpu();
+  const { tmp, data } = await setup();
+  const model = await loadModel(`${tmp}/pre`);
+  await finetune(model, await openDataset(data), ft(data, `${tmp}/a`), { log: () => {}, stopAfter: 2 });
+  const fromFile = await resolveFinetuneConfig({ configFile: `${tmp}/a/config.json`, train: { out: `${tmp}/b` } });
+  assert.deepEqual(fromFile.train, ft(data, `${tmp}/b`));
+  assert.equal(fromFile.pretrained, model.path);
+  const resumed = await resolveFinetuneConfig({ train: { out: `${tmp}/a` }, resume: true });
+  assert.equal(resumed.pretrained, model.path);
+  assert.equal(resumed.train.batchSize, 6);
   await Deno.remove(tmp, { recursive: true });
 });

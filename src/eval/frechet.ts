@@ -382,15 +382,21 @@ export interface SampleQualityReport {
  *
  * @param ds The dataset the samples imitate (labelled).
  * @param samples Generated images in the dataset's shape.
- * @param opts Reference split, feature-network cache, seed of the real draw, progress.
+ * @param opts Reference split, feature-network cache and widths, seed of the real draw, progress.
  * @returns FD, KID and IS of the samples and of the real yardstick.
  */
 export async function sampleQualityReport(
   ds: Dataset,
   samples: SplitData,
-  opts: { refSplit?: string; cacheDir?: string; seed?: number; log?: (m: string) => void } = {},
+  opts: {
+    refSplit?: string;
+    cacheDir?: string;
+    seed?: number;
+    net?: FeatureNetConfig;
+    log?: (m: string) => void;
+  } = {},
 ): Promise<SampleQualityReport> {
-  const net = await featureNet(ds, FEATURE_NET_DEFAULTS, opts.cacheDir ?? ".cache/fid", opts.log);
+  const net = await featureNet(ds, opts.net ?? FEATURE_NET_DEFAULTS, opts.cacheDir ?? ".cache/fid", opts.log);
   const reference = getSplit(ds, opts.refSplit ?? "test");
   const train = getSplit(ds, "train");
   const size = ds.header.shape.reduce((a, b) => a * b);

@@ -99,3 +99,52 @@ Deno.test("deno task probe / vtab / fid / sample: bad inputs fail with one line"
   );
   await Deno.remove(tmp, { recursive: true });
 });
+
+Deno.test("deno task sample: unconditional samples and completions go to separate folders, replaced whole", async () => {
+  await useCpu();
+  const tmp = await Deno.makeTempDir();
+  const data = `${tmp}/patterns`;
+  await prepareDataset({ source: "idx", idxDir: fixture("idx"), out: data });
+  const cfg = darlConfig("tiny", { imageSize: 8, patchSize: 2, dim: 16, depth: 1, heads: 2, target: "global" });
+  const train = { ...PRETRAIN_DEFAULTS, data, out: `${tmp}/run`, steps: 2, batchSize: 4, logEvery: 1, ckptEvery: 2 };
+  await pretrainDarl(cfg, { ...train, sampleEvery: 0 }, { log: () => {} });
+  const run = (args: string[]) => runTaskProcess("sample.ts", ["--ckpt", `${tmp}/run`, "--backend", "cpu", ...args]);
+  const list = (dir: string) => [...Deno.readDirSync(dir)].map((e) => e.name).sort();
+  assert.equal((await run(["--count", "3", "--mse-noise", "0.1"])).code, 0);
+  assert.equal((await run(["--count", "2", "--complete-rows", "1", "--data", data])).code, 0);
+  assert.deepEqual(list(`${tmp}/run/samples`), ["completion-r1-seed0", "unconditional-seed0"]);
+  assert.deepEqual(list(`${tmp}/run/samples/unconditional-seed0`), ["grid.png", "images"]);
+  assert.deepEqual(list(`${tmp}/run/samples/unconditional-seed0/images`), ["0000.png", "0001.png", "0002.png"]);
+  assert.deepEqual(list(`${tmp}/run/samples/completion-r1-seed0/images`), ["0000.png", "0001.png"]);
+  // A second run of the same kind replaces its folder: no stale images from the first.
+  assert.equal((await run(["--count", "1"])).code, 0);
+  assert.deepEqual(list(`${tmp}/run/samples/unconditional-seed0/images`), ["0000.png"]);
+  // An unusable --out is found before sampling starts.
+  const file = `${tmp}/a-file`;
+  await Deno.writeTextFile(file, "");
+  const r = await run(["--out", `${file}/samples`]);
+  assert.equal(r.code, 1);
+  assert.match(r.stderr.trim(), /^error: --out .*a-file\/samples: .*a-file is a file, not a directory$/);
+  assert.doesNotMatch(r.stdout, /patches/, "nothing was sampled");
+  assert.match((await run(["--count", "0"])).stderr, /--count: expected an integer ≥ 1/);
+  await Deno.remove(tmp, { recursive: true });
+});
+
+Deno.test("deno task probe and sample refuse a checkpoint holding NaN weights", async () => {
+  const tmp = await Deno.makeTempDir();
+  const { encodeSafetensors } = await import("../train/safetensors.ts");
+  const { sha256Hex } = await import("../data/files.ts");
+  const t = { dtype: "F32" as const, shape: [2], data: new Float32Array([0, NaN]) };
+  const meta = { format: "darl-checkpoint", method: "darl", step: 2, model: {}, train: {}, state: {} };
+  const darl = JSON.stringify({ ...meta, dataSha256: await sha256Hex(new Uint8Array(t.data.buffer)) });
+  await Deno.writeFile(`${tmp}/ckpt-0000002.safetensors`, encodeSafetensors(new Map([["sos", t]]), { darl }));
+  for (const script of ["probe.ts", "sample.ts"]) {
+    const r = await runTaskProcess(script, ["--ckpt", tmp, "--backend", "cpu"]);
+    assert.equal(r.code, 1);
+    assert.match(
+      r.stderr.trim(),
+      /^error: .*ckpt-0000002\.safetensors: 1 of 1 tensors hold NaN or Inf \(sos\); the run had diverged/,
+    );
+  }
+  await Deno.remove(tmp, { recursive: true });
+});

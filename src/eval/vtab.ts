@@ -488,3 +488,59 @@ export async function readVtabConfig(path: string): Promise<Record<string, TaskS
   }
   return tasks;
 }
+
+/**
+ * Which tasks run and where their data comes from: the procedural tasks
+ * plus those a `--task-data` file maps to prepared datasets, or the tasks
+ * asked for (each must be procedural or mapped).
+ *
+ * @param taskData A `--task-data` file, or "".
+ * @param asked Tasks asked for (empty: all available).
+ * @returns The tasks in order and the data sources of the mapped ones.
+ */
+export async function resolveVtabTasks(
+  taskData: string,
+  asked: string[],
+): Promise<{ tasks: string[]; sources: Record<string, TaskSource> }> {
+  const sources = taskData ? await readVtabConfig(taskData) : {};
+  for (const name of Object.keys(sources)) {
+    if (!(name in VTAB_TASKS)) {
+      throw new DarlError(
+        `${taskData}: unknown VTAB task "${name}" (expected one of ${Object.keys(VTAB_TASKS).join(", ")})`,
+      );
+    }
+  }
+  const tasks = asked.length ? asked : [...PROCEDURAL_TASKS, ...Object.keys(sources)];
+  for (const t of tasks) {
+    if (!PROCEDURAL_TASKS.includes(t) && !sources[t]) {
+      throw new DarlError(`--tasks: "${t}" is not built here; map it to a prepared dataset in a --task-data file`);
+    }
+  }
+  return { tasks, sources };
+}
+
+/**
+ * The sweep of a head, where the flags left it open: the linear head sweeps
+ * VPT's grid for 80 epochs, the fine-tuning head lrs 1e-3 and 1e-4 × weight
+ * decays 0.05 and 0 for 10 epochs.
+ *
+ * @param head "linear" or "finetune".
+ * @param given Lrs, weight decays (empty: the head's) and epochs (0: the head's).
+ * @returns The sweep.
+ * @example
+ * ```ts
+ * import { headSweep } from "./vtab.ts";
+ * if (headSweep("finetune", { lrs: [], wds: [], epochs: 0 }).epochs !== 10) throw new Error();
+ * ```
+ */
+export function headSweep(
+  head: "linear" | "finetune",
+  given: { lrs: number[]; wds: number[]; epochs: number },
+): { lrs: number[]; wds: number[]; epochs: number } {
+  const ft = head === "finetune";
+  return {
+    lrs: given.lrs.length ? given.lrs : ft ? [1e-3, 1e-4] : VTAB_DEFAULTS.lrs,
+    wds: given.wds.length ? given.wds : ft ? [0.05, 0] : VTAB_DEFAULTS.wds,
+    epochs: given.epochs || (ft ? 10 : VTAB_DEFAULTS.epochs),
+  };
+}

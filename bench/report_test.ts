@@ -1,0 +1,38 @@
+import assert from "node:assert/strict";
+import { runMeasured } from "./report.ts";
+import { reportMarkdown } from "./report_markdown.ts";
+
+Deno.test("runMeasured() runs a process and records how many cores other processes used meanwhile", async () => {
+  const r = await runMeasured(["eval", "let s = 0; for (let i = 0; i < 3e7; i++) s += i;"], {}, "busy loop");
+  assert.ok(r.ok);
+  assert.ok(r.load, "/proc is readable on Linux");
+  assert.equal(r.load.what, "busy loop");
+  assert.ok(r.load.seconds > 0);
+  // The loop's own CPU time is not counted as other processes' load.
+  assert.ok(r.load.othersMean >= 0 && r.load.othersMean < 2.5, String(r.load.othersMean));
+});
+
+Deno.test("reportMarkdown() marks a report LOADED when any process ran beside more than 0.2 other cores", () => {
+  const machine = { host: "h", os: "linux", deno: "2", tfjs: "4", threads: 2, date: "2026-01-01T00:00:00Z" };
+  const row = { group: "train step tiny b32", runner: "darl-cpu", n: 5, medianMs: 100, rate: 320, unit: "img/s" };
+  const quiet = { what: "a [darl-cpu]", seconds: 10, othersMean: 0.05, othersPeak: 0.3 };
+  const r1 = reportMarkdown({
+    machine,
+    backends: [],
+    rows: [row, { ...row, runner: "wasm", medianMs: 1600 }],
+    dispatches: null,
+    loads: [quiet],
+  });
+  assert.equal(r1.json.loaded, false);
+  assert.match(r1.markdown, /darl-cpu vs best stock \(wasm\): \*\*16\.0×\*\*/);
+  assert.doesNotMatch(r1.markdown, /LOADED:/);
+  const r2 = reportMarkdown({
+    machine,
+    backends: [],
+    rows: [row],
+    dispatches: null,
+    loads: [quiet, { ...quiet, othersMean: 0.6 }],
+  });
+  assert.equal(r2.json.loaded, true);
+  assert.match(r2.markdown, /^# darl benchmark report — LOADED/);
+});

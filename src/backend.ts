@@ -18,12 +18,39 @@ import "@tensorflow/tfjs-backend-webgpu";
 import { tf } from "./tf.ts";
 import { DarlError } from "./errors.ts";
 
-/** Backends a user can ask for. */
+/**
+ * Backends a user can ask for.
+ *
+ * @example
+ * ```ts
+ * import type { BackendChoice } from "./backend.ts";
+ * const choice: BackendChoice = "auto"; // webgpu on a hardware adapter, else darl's CPU kernels
+ * if (!["auto", "webgpu", "wasm", "cpu"].includes(choice)) throw new Error();
+ * ```
+ */
 export type BackendChoice = "auto" | "webgpu" | "wasm" | "cpu";
-/** Kernel sets a user can ask for. */
+/**
+ * Kernel sets a user can ask for.
+ *
+ * @example
+ * ```ts
+ * import type { KernelChoice } from "./backend.ts";
+ * const kernels: KernelChoice = "stock"; // plain tfjs, for comparisons
+ * if (kernels !== "stock") throw new Error();
+ * ```
+ */
 export type KernelChoice = "auto" | "fast" | "stock";
 
-/** What was chosen and where it runs. */
+/**
+ * What was chosen and where it runs.
+ *
+ * @example
+ * ```ts
+ * import { type BackendInfo, selectBackend } from "./backend.ts";
+ * const info: BackendInfo = await selectBackend("cpu", "stock");
+ * if (info.device !== "cpu" || info.kernels !== "stock") throw new Error();
+ * ```
+ */
 export interface BackendInfo {
   /** The tfjs backend name in use. */
   backend: string;
@@ -37,7 +64,16 @@ export interface BackendInfo {
   reason?: string;
 }
 
-/** A description of the WebGPU adapter, or null when there is none. */
+/**
+ * A description of the WebGPU adapter, or null when there is none.
+ *
+ * @example
+ * ```ts
+ * import { type GpuAdapterSummary, probeGpuAdapter } from "./backend.ts";
+ * const gpu: GpuAdapterSummary | null = await probeGpuAdapter();
+ * console.log(gpu ? `${gpu.description}${gpu.software ? " (software)" : ""}` : "no WebGPU adapter");
+ * ```
+ */
 export interface GpuAdapterSummary {
   /** The adapter's description, e.g. "llvmpipe (LLVM 15.0.6, 256 bits)". */
   description: string;
@@ -196,6 +232,13 @@ export async function selectBackend(
  *
  * @param info From {@linkcode selectBackend}.
  * @returns e.g. `backend: darl-cpu (cpu, fast kernels) on AMD EPYC (2 hardware threads)`.
+ *
+ * @example
+ * ```ts
+ * import { describeBackend, selectBackend } from "./backend.ts";
+ * const line = describeBackend(await selectBackend("cpu", "stock"));
+ * if (!line.startsWith("backend: cpu (cpu, stock kernels) on ")) throw new Error(line);
+ * ```
  */
 export function describeBackend(info: BackendInfo): string {
   const why = info.reason ? ` — auto: ${info.reason}` : "";

@@ -11,7 +11,16 @@
  */
 import { check, DarlError } from "./errors.ts";
 
-/** How a config field is parsed, checked and documented on the command line. */
+/**
+ * How a config field is parsed, checked and documented on the command line.
+ *
+ * @example
+ * ```ts
+ * import { checkField, type FieldSpec } from "./config.ts";
+ * const lr: FieldSpec = { doc: "peak learning rate", above: 0 };
+ * checkField("lr", 1e-3, 1e-3, lr);
+ * ```
+ */
 export interface FieldSpec {
   /** One-line description shown by `--help`. */
   doc: string;
@@ -31,7 +40,20 @@ export interface FieldSpec {
   required?: boolean;
 }
 
-/** A schema: for each field of `T`, how it is parsed and documented. */
+/**
+ * A schema: for each field of `T`, how it is parsed and documented.
+ *
+ * @example
+ * ```ts
+ * import { applyFlags, type ConfigSchema } from "./config.ts";
+ * const defaults = { steps: 100, augment: "flip" };
+ * const schema: ConfigSchema<typeof defaults> = {
+ *   steps: { doc: "optimiser steps", integer: true, min: 1 },
+ *   augment: { doc: "augmentation", choices: ["none", "flip"] },
+ * };
+ * if (applyFlags(defaults, schema, { steps: "5" }).steps !== 5) throw new Error();
+ * ```
+ */
 export type ConfigSchema<T> = { [K in keyof T]: FieldSpec };
 
 /**

@@ -8,10 +8,29 @@
  * @module
  */
 
-/** The state of an {@linkcode Rng}: four unsigned 32-bit words. */
+/**
+ * The state of an {@linkcode Rng}: four unsigned 32-bit words.
+ *
+ * @example
+ * ```ts
+ * import { createRng, type RngState } from "./rng.ts";
+ * const saved: RngState = createRng(5).state(); // four u32 words, stored in checkpoints
+ * if (createRng(saved).nextU32() !== createRng(5).nextU32()) throw new Error();
+ * ```
+ */
 export type RngState = [number, number, number, number];
 
-/** A seeded generator; see {@linkcode createRng}. */
+/**
+ * A seeded generator; see {@linkcode createRng}.
+ *
+ * @example
+ * ```ts
+ * import { createRng, type Rng } from "./rng.ts";
+ * const rng: Rng = createRng(0);
+ * const u = rng.uniform(), k = rng.int(10);
+ * if (!(u >= 0 && u < 1) || !(k >= 0 && k < 10)) throw new Error();
+ * ```
+ */
 export interface Rng {
   /** A uniform unsigned 32-bit integer. */
   nextU32(): number;

@@ -9,16 +9,52 @@
 import { check, DarlError } from "../errors.ts";
 import { type ConfigSchema, kebab, validateConfig } from "../config.ts";
 
-/** Position encodings the backbone can use. */
+/**
+ * Position encodings the backbone can use.
+ *
+ * @example
+ * ```ts
+ * import { darlConfig, type PosEncoding } from "./config.ts";
+ * const pe: PosEncoding = "learned";
+ * if (darlConfig("tiny", { posEncoding: pe }).posEncoding !== "learned") throw new Error();
+ * ```
+ */
 export type PosEncoding = "rope2d" | "rope1d" | "learned" | "sincos" | "none";
 
-/** Normalisation of the next-patch regression target. */
+/**
+ * Normalisation of the next-patch regression target.
+ *
+ * @example
+ * ```ts
+ * import { darlConfig, type TargetNorm } from "./config.ts";
+ * const target: TargetNorm = "global"; // needed to sample from an MSE model
+ * if (darlConfig("tiny", { target }).target !== "global") throw new Error();
+ * ```
+ */
 export type TargetNorm = "patch" | "global";
 
-/** Training objective: next-patch MSE, or diffusion through a patch decoder. */
+/**
+ * Training objective: next-patch MSE, or diffusion through a patch decoder.
+ *
+ * @example
+ * ```ts
+ * import { darlConfig, type Objective } from "./config.ts";
+ * const objective: Objective = "diffusion";
+ * if (darlConfig("tiny", { objective }).target !== "global") throw new Error();
+ * ```
+ */
 export type Objective = "mse" | "diffusion";
 
-/** The DARL backbone and head. Every field can be overridden from the CLI. */
+/**
+ * The DARL backbone and head. Every field can be overridden from the CLI.
+ *
+ * @example
+ * ```ts
+ * import { type DarlConfig, darlConfig } from "./config.ts";
+ * const cfg: DarlConfig = darlConfig("small", { imageSize: 32, channels: 3 });
+ * if (cfg.dim !== 256 || cfg.imageSize / cfg.patchSize !== 8) throw new Error();
+ * ```
+ */
 export interface DarlConfig {
   /** Height and width of the (square) input images, in pixels. */
   imageSize: number;
@@ -58,19 +94,43 @@ export interface DarlConfig {
   noiseDraws: number;
 }
 
-/** Named noise schedules as Beta(a, b): DARL's high-noise choice, cosine, linear. */
+/**
+ * Named noise schedules as Beta(a, b): DARL's high-noise choice, cosine, linear.
+ *
+ * @example
+ * ```ts
+ * import { NOISE_SCHEDULES } from "./config.ts";
+ * const [a, b] = NOISE_SCHEDULES.cosine!; // cos²(πs/2) is exactly Beta(½, ½)
+ * if (a !== 0.5 || b !== 0.5) throw new Error();
+ * ```
+ */
 export const NOISE_SCHEDULES: Readonly<Record<string, readonly [number, number]>> = {
   darl: [0.03, 1],
   cosine: [0.5, 0.5],
   linear: [1, 1],
 };
 
-/** A named size preset: the architecture fields of {@linkcode DarlConfig}. */
+/**
+ * A named size preset: the architecture fields of {@linkcode DarlConfig}.
+ *
+ * @example
+ * ```ts
+ * import { DARL_PRESETS, type DarlPreset } from "./config.ts";
+ * const b16: DarlPreset = DARL_PRESETS["vit-b16"]!;
+ * if (b16.dim !== 768 || b16.depth !== 12) throw new Error();
+ * ```
+ */
 export type DarlPreset = Pick<DarlConfig, "patchSize" | "dim" | "depth" | "heads" | "mlpRatio">;
 
 /**
  * Size presets. `tiny`/`small`/`base` are sized for 28–64 px images on CPU;
  * `vit-b16`, `vit-l16` and `vit-h14` are the paper's sizes at 224 px.
+ *
+ * @example
+ * ```ts
+ * import { DARL_PRESETS } from "./config.ts";
+ * if (DARL_PRESETS.tiny!.dim !== 128 || Object.keys(DARL_PRESETS).length !== 6) throw new Error();
+ * ```
  */
 export const DARL_PRESETS: Readonly<Record<string, DarlPreset>> = {
   tiny: { patchSize: 4, dim: 128, depth: 4, heads: 4, mlpRatio: 4 },
@@ -81,7 +141,15 @@ export const DARL_PRESETS: Readonly<Record<string, DarlPreset>> = {
   "vit-h14": { patchSize: 14, dim: 1280, depth: 32, heads: 16, mlpRatio: 4 },
 };
 
-/** Defaults for the non-architecture fields of {@linkcode DarlConfig}. */
+/**
+ * Defaults for the non-architecture fields of {@linkcode DarlConfig}.
+ *
+ * @example
+ * ```ts
+ * import { DARL_DEFAULTS } from "./config.ts";
+ * if (DARL_DEFAULTS.posEncoding !== "rope2d" || DARL_DEFAULTS.noiseA !== 0.03) throw new Error();
+ * ```
+ */
 export const DARL_DEFAULTS: DarlConfig = {
   imageSize: 28,
   channels: 1,
@@ -99,7 +167,17 @@ export const DARL_DEFAULTS: DarlConfig = {
   noiseDraws: 1,
 };
 
-/** Command-line documentation and bounds of {@linkcode DarlConfig}. */
+/**
+ * Command-line documentation and bounds of {@linkcode DarlConfig}.
+ *
+ * @example
+ * ```ts
+ * import { applyFlags } from "../config.ts";
+ * import { DARL_DEFAULTS, DARL_SCHEMA } from "./config.ts";
+ * try { applyFlags(DARL_DEFAULTS, DARL_SCHEMA, { depth: "0" }); throw new Error("must fail"); }
+ * catch (e) { if (!(e as Error).message.startsWith("--depth: expected an integer ≥ 1")) throw e; }
+ * ```
+ */
 export const DARL_SCHEMA: ConfigSchema<DarlConfig> = {
   imageSize: { doc: "image side in pixels (taken from the dataset)", integer: true, min: 1, max: 4096 },
   channels: { doc: "image channels (taken from the dataset)", integer: true, min: 1, max: 4 },
@@ -121,7 +199,16 @@ export const DARL_SCHEMA: ConfigSchema<DarlConfig> = {
   noiseDraws: { doc: "diffusion: noise draws per patch and step", integer: true, min: 1, max: 64 },
 };
 
-/** Overrides {@linkcode darlConfig} accepts: config fields plus a named noise schedule. */
+/**
+ * Overrides {@linkcode darlConfig} accepts: config fields plus a named noise schedule.
+ *
+ * @example
+ * ```ts
+ * import { darlConfig, type DarlOverrides } from "./config.ts";
+ * const over: DarlOverrides = { objective: "diffusion", schedule: "linear" };
+ * if (darlConfig("tiny", over).noiseA !== 1) throw new Error();
+ * ```
+ */
 export type DarlOverrides = Partial<DarlConfig> & {
   /** A key of {@linkcode NOISE_SCHEDULES}; sets noiseA/noiseB (give one or the other). */
   schedule?: string;

@@ -17,7 +17,18 @@ import { betaNoiseLevel, logSnr } from "./noise.ts";
 import { patchDecoder } from "./patch_decoder.ts";
 import { patchify } from "../nn/patchify.ts";
 
-/** Noise for one batch: levels and Gaussian draws for k·B·T patches. */
+/**
+ * Noise for one batch: levels and Gaussian draws for k·B·T patches.
+ *
+ * @example
+ * ```ts
+ * import { createRng } from "../rng.ts";
+ * import { darlConfig } from "./config.ts";
+ * import { type DiffusionNoise, drawDiffusionNoise } from "./diffusion.ts";
+ * const noise: DiffusionNoise = drawDiffusionNoise(createRng(0), darlConfig("tiny", { objective: "diffusion" }), 2);
+ * if (noise.gamma.length !== 2 * 49 || noise.eps.length !== 2 * 49 * 16) throw new Error();
+ * ```
+ */
 export interface DiffusionNoise {
   /** γ per noised patch [k·B·T]. */
   gamma: Float32Array;
@@ -32,6 +43,16 @@ export interface DiffusionNoise {
  * @param cfg Model config (noise parameters, draws, patch size).
  * @param batch Images in the batch.
  * @returns γ and ε.
+ *
+ * @example
+ * ```ts
+ * import { createRng } from "../rng.ts";
+ * import { darlConfig } from "./config.ts";
+ * import { drawDiffusionNoise } from "./diffusion.ts";
+ * const cfg = darlConfig("tiny", { objective: "diffusion", noiseDraws: 2 });
+ * const { gamma } = drawDiffusionNoise(createRng(0), cfg, 4);
+ * if (gamma.length !== 2 * 4 * 49 || gamma.some((g) => !(g >= 0 && g <= 1))) throw new Error();
+ * ```
  */
 export function drawDiffusionNoise(rng: Rng, cfg: DarlConfig, batch: number): DiffusionNoise {
   const rows = cfg.noiseDraws * batch * gridSize(cfg) ** 2, D = cfg.patchSize ** 2 * cfg.channels;
@@ -49,6 +70,19 @@ export function drawDiffusionNoise(rng: Rng, cfg: DarlConfig, batch: number): Di
  * @param images [B, H, W, C] in [−1, 1].
  * @param noise From {@linkcode drawDiffusionNoise}.
  * @returns Loss, forward pass and clean-patch target.
+ *
+ * @example
+ * ```ts
+ * import { tf } from "../tf.ts";
+ * import { createRng } from "../rng.ts";
+ * import { darlConfig } from "./config.ts";
+ * import { darlDiffusionLoss, drawDiffusionNoise } from "./diffusion.ts";
+ * import { initDarl } from "./model.ts";
+ * const cfg = darlConfig("tiny", { objective: "diffusion", depth: 1, dim: 32, heads: 2 });
+ * const noise = drawDiffusionNoise(createRng(0), cfg, 2);
+ * const { loss } = darlDiffusionLoss(initDarl(cfg, 0), cfg, tf.randomUniform([2, 28, 28, 1], -1, 1), noise);
+ * if (!((await loss.data())[0]! > 0)) throw new Error();
+ * ```
  */
 export function darlDiffusionLoss(
   params: DarlParams,

@@ -34,7 +34,20 @@ export function patchTarget(patches: tf.Tensor, mode: TargetNorm): tf.Tensor {
   });
 }
 
-/** The loss and the forward pass it came from. */
+/**
+ * The loss and the forward pass it came from.
+ *
+ * @example
+ * ```ts
+ * import { tf } from "../tf.ts";
+ * import { darlConfig } from "./config.ts";
+ * import { type DarlLoss, darlMseLoss } from "./loss.ts";
+ * import { initDarl } from "./model.ts";
+ * const cfg = darlConfig("tiny", { depth: 1, dim: 32, heads: 2 });
+ * const out: DarlLoss = darlMseLoss(initDarl(cfg, 0), cfg, tf.zeros([1, 28, 28, 1]));
+ * if (out.target.shape.join() !== "1,49,16") throw new Error();
+ * ```
+ */
 export interface DarlLoss {
   /** Scalar loss. */
   loss: tf.Scalar;

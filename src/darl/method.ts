@@ -20,7 +20,16 @@ import { darlEncoder } from "./encoder.ts";
 import { countParams, type DarlParams, initDarl } from "./model.ts";
 import { SAMPLE_DEFAULTS, sampleDarl } from "./sample.ts";
 
-/** DARL's sampling options (CLI flags of `deno task sample`). */
+/**
+ * DARL's sampling options (CLI flags of `deno task sample`).
+ *
+ * @example
+ * ```ts
+ * import { DARL_SAMPLE_DEFAULTS, type DarlSampleOptions } from "./method.ts";
+ * const opts: DarlSampleOptions = { ...DARL_SAMPLE_DEFAULTS, sampler: "ddim", completeRows: 3 };
+ * if (opts.sampleSteps !== 100) throw new Error();
+ * ```
+ */
 export interface DarlSampleOptions {
   /** Diffusion: reverse steps per patch (cosine grid). */
   sampleSteps: number;
@@ -36,7 +45,15 @@ export interface DarlSampleOptions {
   noKvCache: boolean;
 }
 
-/** Defaults: 100-step DDPM at temperature 1, unconditional, with the cache. */
+/**
+ * Defaults: 100-step DDPM at temperature 1, unconditional, with the cache.
+ *
+ * @example
+ * ```ts
+ * import { DARL_SAMPLE_DEFAULTS } from "./method.ts";
+ * if (DARL_SAMPLE_DEFAULTS.sampler !== "ddpm" || DARL_SAMPLE_DEFAULTS.completeRows !== 0) throw new Error();
+ * ```
+ */
 export const DARL_SAMPLE_DEFAULTS: DarlSampleOptions = {
   sampleSteps: SAMPLE_DEFAULTS.steps,
   sampler: SAMPLE_DEFAULTS.sampler,
@@ -46,7 +63,16 @@ export const DARL_SAMPLE_DEFAULTS: DarlSampleOptions = {
   noKvCache: false,
 };
 
-/** Documentation and bounds of {@linkcode DarlSampleOptions}. */
+/**
+ * Documentation and bounds of {@linkcode DarlSampleOptions}.
+ *
+ * @example
+ * ```ts
+ * import { schemaHelp } from "../config.ts";
+ * import { DARL_SAMPLE_DEFAULTS, DARL_SAMPLE_SCHEMA } from "./method.ts";
+ * if (!schemaHelp("DARL sampling", DARL_SAMPLE_DEFAULTS, DARL_SAMPLE_SCHEMA).includes("--sample-steps")) throw new Error();
+ * ```
+ */
 export const DARL_SAMPLE_SCHEMA: ConfigSchema<DarlSampleOptions> = {
   sampleSteps: { doc: "diffusion: reverse steps per patch (cosine grid)", integer: true, min: 1, max: 10000 },
   sampler: { doc: "diffusion sampler", choices: ["ddpm", "ddim"] },

@@ -27,7 +27,18 @@ import { initPatchDecoder, type PatchDecoderParams } from "./patch_decoder.ts";
 
 export type { BlockParams };
 
-/** All parameters of a DARL model. */
+/**
+ * All parameters of a DARL model.
+ *
+ * @example
+ * ```ts
+ * import { namedLeaves } from "../nn/tree.ts";
+ * import { darlConfig } from "./config.ts";
+ * import { type DarlParams, initDarl } from "./model.ts";
+ * const p: DarlParams = initDarl(darlConfig("tiny", { depth: 1, dim: 32, heads: 2 }), 0);
+ * if (!namedLeaves(p as never).some(([n]) => n === "blocks.0.qkv.w")) throw new Error();
+ * ```
+ */
 export interface DarlParams {
   /** Patch embedding P²C → d. */
   patchEmbed: LinearParams;
@@ -80,7 +91,20 @@ export function initDarl(cfg: DarlConfig, seed: number): DarlParams {
   return params;
 }
 
-/** Options of {@linkcode darlForward}. */
+/**
+ * Options of {@linkcode darlForward}.
+ *
+ * @example
+ * ```ts
+ * import { tf } from "../tf.ts";
+ * import { darlConfig } from "./config.ts";
+ * import { darlForward, type DarlForwardOptions, initDarl } from "./model.ts";
+ * const cfg = darlConfig("tiny", { depth: 2, dim: 32, heads: 2 });
+ * const opts: DarlForwardOptions = { causal: false, shift: false, blocks: 1 };
+ * const out = darlForward(initDarl(cfg, 0), cfg, tf.zeros([1, 49, 16]), opts);
+ * if (out.blocks.length !== 1 || out.normed !== undefined) throw new Error();
+ * ```
+ */
 export interface DarlForwardOptions {
   /** Causal attention (pretraining, default) or bidirectional (fine-tuning). */
   causal?: boolean;
@@ -99,7 +123,19 @@ export interface DarlForwardOptions {
   blocks?: number;
 }
 
-/** Named intermediates of {@linkcode darlForward}, all [B, L, ·]. */
+/**
+ * Named intermediates of {@linkcode darlForward}, all [B, L, ·].
+ *
+ * @example
+ * ```ts
+ * import { tf } from "../tf.ts";
+ * import { darlConfig } from "./config.ts";
+ * import { type DarlForward, darlForward, initDarl } from "./model.ts";
+ * const cfg = darlConfig("tiny", { depth: 1, dim: 32, heads: 2 });
+ * const out: DarlForward = darlForward(initDarl(cfg, 0), cfg, tf.zeros([1, 49, 16]));
+ * if (out.embed.shape.join() !== "1,49,32" || out.pred!.shape.join() !== "1,49,16") throw new Error();
+ * ```
+ */
 export interface DarlForward {
   /** Token embeddings entering block 0 (after SOS and absolute positions). */
   embed: tf.Tensor3D;

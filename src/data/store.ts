@@ -27,12 +27,37 @@ import { createRng, mixSeed, shuffle } from "../rng.ts";
 import { dirname, exists, readInput, removeStaleTemps, sha256Hex, writeFileAtomic } from "./files.ts";
 import { takeSplit } from "./subset.ts";
 
-/** Format name written in every header. */
+/**
+ * Format name written in every header.
+ *
+ * @example
+ * ```ts
+ * import { DATASET_FORMAT } from "./store.ts";
+ * if (DATASET_FORMAT !== "darl-dataset") throw new Error();
+ * ```
+ */
 export const DATASET_FORMAT = "darl-dataset";
-/** Current format version (2: splits stored in a seeded shuffled order). */
+/**
+ * Current format version (2: splits stored in a seeded shuffled order).
+ *
+ * @example
+ * ```ts
+ * import { DATASET_VERSION } from "./store.ts";
+ * if (DATASET_VERSION !== 2) throw new Error();
+ * ```
+ */
 export const DATASET_VERSION = 2;
 
-/** How the items of every split were ordered when written. */
+/**
+ * How the items of every split were ordered when written.
+ *
+ * @example
+ * ```ts
+ * import type { DatasetOrder } from "./store.ts";
+ * const order: DatasetOrder = { kind: "shuffled", seed: 0 };
+ * if (order.kind !== "shuffled") throw new Error();
+ * ```
+ */
 export interface DatasetOrder {
   /** Always "shuffled": a Fisher–Yates permutation per split. */
   kind: "shuffled";
@@ -40,7 +65,18 @@ export interface DatasetOrder {
   seed: number;
 }
 
-/** One split as stored. */
+/**
+ * One split as stored.
+ *
+ * @example
+ * ```ts
+ * import { type SplitHeader, writeDataset } from "./store.ts";
+ * const split = { count: 2, images: new Uint8Array(8), labels: new Uint16Array([0, 1]) };
+ * const h = await writeDataset((await Deno.makeTempDir()) + "/d", { name: "d", source: "x", shape: [2, 2, 1], classes: ["a", "b"], splits: { train: split } });
+ * const train: SplitHeader = h.splits.train!;
+ * if (train.classCounts.join() !== "1,1" || train.labels !== "train-labels.u16") throw new Error();
+ * ```
+ */
 export interface SplitHeader {
   /** Number of images. */
   count: number;
@@ -54,7 +90,19 @@ export interface SplitHeader {
   classCounts: number[];
 }
 
-/** The contents of `header.json`. */
+/**
+ * The contents of `header.json`.
+ *
+ * @example
+ * ```ts
+ * import { type DatasetHeader, readDatasetHeader, writeDataset } from "./store.ts";
+ * const dir = (await Deno.makeTempDir()) + "/d";
+ * const split = { count: 1, images: new Uint8Array(4), labels: null };
+ * await writeDataset(dir, { name: "d", source: "x", shape: [2, 2, 1], classes: [], splits: { train: split } });
+ * const h: DatasetHeader = await readDatasetHeader(dir);
+ * if (h.shape.join() !== "2,2,1" || h.checksum.length !== 64) throw new Error();
+ * ```
+ */
 export interface DatasetHeader {
   /** Always "darl-dataset". */
   format: typeof DATASET_FORMAT;
@@ -76,7 +124,17 @@ export interface DatasetHeader {
   checksum: string;
 }
 
-/** A split in memory. */
+/**
+ * A split in memory.
+ *
+ * @example
+ * ```ts
+ * import { gatherImages } from "./batches.ts";
+ * import type { SplitData } from "./store.ts";
+ * const split: SplitData = { count: 2, images: new Uint8Array([1, 1, 2, 2]), labels: null };
+ * if (gatherImages(split, [1], 2).join() !== "2,2") throw new Error();
+ * ```
+ */
 export interface SplitData {
   /** Number of images. */
   count: number;
@@ -86,7 +144,19 @@ export interface SplitData {
   labels: Uint16Array | null;
 }
 
-/** An opened dataset. */
+/**
+ * An opened dataset.
+ *
+ * @example
+ * ```ts
+ * import { type Dataset, openDataset, writeDataset } from "./store.ts";
+ * const dir = (await Deno.makeTempDir()) + "/d";
+ * const split = { count: 1, images: new Uint8Array(4), labels: null };
+ * await writeDataset(dir, { name: "d", source: "x", shape: [2, 2, 1], classes: [], splits: { train: split, test: split } });
+ * const ds: Dataset = await openDataset(dir);
+ * if (Object.keys(ds.splits).sort().join() !== "test,train") throw new Error();
+ * ```
+ */
 export interface Dataset {
   /** The directory it was read from. */
   dir: string;
@@ -96,7 +166,17 @@ export interface Dataset {
   splits: Record<string, SplitData>;
 }
 
-/** What {@linkcode writeDataset} needs. */
+/**
+ * What {@linkcode writeDataset} needs.
+ *
+ * @example
+ * ```ts
+ * import { type DatasetContent, writeDataset } from "./store.ts";
+ * const content: DatasetContent = { name: "d", source: "made up", shape: [1, 1, 1], classes: [], splits: { train: { count: 3, images: new Uint8Array([1, 2, 3]), labels: null } } };
+ * const h = await writeDataset((await Deno.makeTempDir()) + "/d", content);
+ * if (h.splits.train!.count !== 3) throw new Error();
+ * ```
+ */
 export interface DatasetContent {
   /** Dataset name. */
   name: string;
@@ -125,7 +205,19 @@ async function splitHash(images: Uint8Array, labels: Uint8Array | null): Promise
   return await sha256Hex(all);
 }
 
-/** Options of {@linkcode writeDataset}. */
+/**
+ * Options of {@linkcode writeDataset}.
+ *
+ * @example
+ * ```ts
+ * import { writeDataset, type WriteDatasetOptions } from "./store.ts";
+ * const dir = (await Deno.makeTempDir()) + "/d";
+ * const content = { name: "d", source: "x", shape: [1, 1, 1] as [number, number, number], classes: [], splits: { train: { count: 1, images: new Uint8Array(1), labels: null } } };
+ * await writeDataset(dir, content);
+ * const opts: WriteDatasetOptions = { overwrite: true, seed: 7 };
+ * if ((await writeDataset(dir, content, opts)).order.seed !== 7) throw new Error();
+ * ```
+ */
 export interface WriteDatasetOptions {
   /** Replace an existing dataset. */
   overwrite?: boolean;
@@ -272,6 +364,16 @@ export async function readDatasetHeader(dir: string): Promise<DatasetHeader> {
  * @param dir The dataset directory.
  * @param opts `verify: false` skips the SHA-256 check.
  * @returns The dataset.
+ *
+ * @example
+ * ```ts
+ * import { openDataset, writeDataset } from "./store.ts";
+ * const dir = (await Deno.makeTempDir()) + "/d";
+ * const split = { count: 2, images: new Uint8Array([0, 0, 0, 0, 9, 9, 9, 9]), labels: new Uint16Array([0, 1]) };
+ * await writeDataset(dir, { name: "d", source: "x", shape: [2, 2, 1], classes: ["a", "b"], splits: { train: split } });
+ * const { splits } = await openDataset(dir); // checksums verified
+ * if ([...splits.train!.labels!].sort().join() !== "0,1") throw new Error();
+ * ```
  */
 export async function openDataset(dir: string, opts: { verify?: boolean } = {}): Promise<Dataset> {
   const header = await readDatasetHeader(dir);
@@ -320,6 +422,14 @@ export async function openDataset(dir: string, opts: { verify?: boolean } = {}):
  * @param ds The dataset.
  * @param name "train" or "test".
  * @returns The split.
+ *
+ * @example
+ * ```ts
+ * import { getSplit } from "./store.ts";
+ * const ds = { dir: "data/x", header: {} as never, splits: { train: { count: 0, images: new Uint8Array(), labels: null } } };
+ * try { getSplit(ds, "test"); throw new Error("must fail"); }
+ * catch (e) { if (!(e as Error).message.startsWith('data/x: no split "test" (has train)')) throw e; }
+ * ```
  */
 export function getSplit(ds: Dataset, name: string): SplitData {
   const s = ds.splits[name];

@@ -31,7 +31,17 @@ export const CLEVR_COLOURS: [number, number, number][] = [
   [255, 238, 51],
 ];
 
-/** One object of a scene. */
+/**
+ * One object of a scene.
+ *
+ * @example
+ * ```ts
+ * import { createRng } from "../rng.ts";
+ * import { sampleScene, type SceneObject } from "./clevr.ts";
+ * const first: SceneObject = sampleScene(createRng(1)).objects[0]!;
+ * if (!["cube", "sphere", "cylinder"].includes(first.shape) || !(first.depth > 0)) throw new Error();
+ * ```
+ */
 export interface SceneObject {
   /** "cube", "sphere" or "cylinder". */
   shape: "cube" | "sphere" | "cylinder";
@@ -51,7 +61,17 @@ export interface SceneObject {
   depth: number;
 }
 
-/** A scene: objects and camera. */
+/**
+ * A scene: objects and camera.
+ *
+ * @example
+ * ```ts
+ * import { createRng } from "../rng.ts";
+ * import { clevrLabel, type Scene, sampleScene } from "./clevr.ts";
+ * const scene: Scene = sampleScene(createRng(2));
+ * if (clevrLabel("clevr_count", scene) !== scene.objects.length - 3) throw new Error();
+ * ```
+ */
 export interface Scene {
   /** The objects. */
   objects: SceneObject[];
@@ -76,6 +96,15 @@ const LIGHT = norm([-1.0, -0.6, 1.4]);
  *
  * @param rng The generator.
  * @returns The scene.
+ *
+ * @example
+ * ```ts
+ * import { createRng } from "../rng.ts";
+ * import { sampleScene } from "./clevr.ts";
+ * const s = sampleScene(createRng(3));
+ * if (s.objects.length < 3 || s.objects.length > 10) throw new Error();
+ * if (JSON.stringify(sampleScene(createRng(3))) !== JSON.stringify(s)) throw new Error("deterministic");
+ * ```
  */
 export function sampleScene(rng: Rng): Scene {
   const camera: V3 = [
@@ -183,6 +212,14 @@ function occluded(objects: SceneObject[], p: V3, d: V3): boolean {
  * @param scene The scene.
  * @param size Image side.
  * @returns [size, size, 3] pixels.
+ *
+ * @example
+ * ```ts
+ * import { createRng } from "../rng.ts";
+ * import { renderScene, sampleScene } from "./clevr.ts";
+ * const img = renderScene(sampleScene(createRng(4)), 32);
+ * if (img.length !== 32 * 32 * 3 || new Set(img).size < 10) throw new Error();
+ * ```
  */
 export function renderScene(scene: Scene, size = CLEVR_SIZE): Uint8Array {
   const out = new Uint8Array(size * size * 3);

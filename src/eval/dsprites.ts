@@ -24,7 +24,16 @@ export const DSPRITES_FACTORS = [3, 6, 40, 32, 32] as const;
 /** Number of images in the grid. */
 export const DSPRITES_COUNT = 3 * 6 * 40 * 32 * 32;
 
-/** The factor indices of one image. */
+/**
+ * The factor indices of one image.
+ *
+ * @example
+ * ```ts
+ * import { type SpriteFactors, spriteFactors } from "./dsprites.ts";
+ * const f: SpriteFactors = spriteFactors(1); // the second grid image: posY moves fastest
+ * if (f.posY !== 1 || f.posX !== 0 || f.shape !== 0) throw new Error();
+ * ```
+ */
 export interface SpriteFactors {
   /** 0 square, 1 ellipse, 2 heart. */
   shape: number;
@@ -125,6 +134,13 @@ export function dspritesSplitIndices(split: "train" | "val" | "test"): Uint32Arr
  * @param task Which VTAB labels.
  * @param indices Grid indices.
  * @returns Images [n, 64, 64, 1] and labels.
+ *
+ * @example
+ * ```ts
+ * import { renderDsprites } from "./dsprites.ts";
+ * const { images, labels } = renderDsprites("dsprites_loc", [0, 1023]);
+ * if (images.length !== 2 * 64 * 64 || labels.join() !== "0,15") throw new Error();
+ * ```
  */
 export function renderDsprites(
   task: "dsprites_loc" | "dsprites_ori",

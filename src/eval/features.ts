@@ -20,10 +20,27 @@ import type { Encoder } from "../nn/encoder.ts";
  * Pooling of the patch tokens: their mean, the last token, or `grid<k>`:
  * means over a k×k partition of the patch grid, concatenated (k²·d values,
  * keeping the coarse spatial layout that mean pooling discards).
+ *
+ * @example
+ * ```ts
+ * import { type Pooling, poolTokens } from "./features.ts";
+ * import { tf } from "../tf.ts";
+ * const pool: Pooling = "grid2";
+ * if (poolTokens(tf.ones([1, 1 + 4, 3]), 1, pool).shape.join() !== "1,12") throw new Error();
+ * ```
  */
 export type Pooling = "mean" | "last" | `grid${number}`;
 
-/** How features are taken from an encoder. */
+/**
+ * How features are taken from an encoder.
+ *
+ * @example
+ * ```ts
+ * import type { FeatureSpec } from "./features.ts";
+ * const spec: FeatureSpec = { layer: "block2", pool: "last", causal: false };
+ * if (spec.pool !== "last") throw new Error();
+ * ```
+ */
 export interface FeatureSpec {
   /** A layer of the encoder: "final", "embed", or "block<i>" (0-based). */
   layer: string;
@@ -54,7 +71,15 @@ export function parsePooling(pool: string): Pooling {
   return pool as Pooling;
 }
 
-/** The default: final layer, mean-pooled, causal. */
+/**
+ * The default: final layer, mean-pooled, causal.
+ *
+ * @example
+ * ```ts
+ * import { DEFAULT_FEATURES } from "./features.ts";
+ * if (DEFAULT_FEATURES.layer !== "final" || DEFAULT_FEATURES.pool !== "mean" || !DEFAULT_FEATURES.causal) throw new Error();
+ * ```
+ */
 export const DEFAULT_FEATURES: FeatureSpec = { layer: "final", pool: "mean", causal: true };
 
 /**
@@ -125,6 +150,17 @@ export function poolTokens(tokens: tf.Tensor3D, prefix: number, pool: Pooling): 
  * @param images [B, H, W, C] in [−1, 1].
  * @param spec Layer, pooling, attention.
  * @returns [B, dim] features.
+ *
+ * @example
+ * ```ts
+ * import { tf } from "../tf.ts";
+ * import type { Encoder } from "../nn/encoder.ts";
+ * import { encoderFeatures } from "./features.ts";
+ * // Any encoder will do; this one returns a constant token per patch of a 2×2 grid after one prefix token.
+ * const encoder = { prefixTokens: 1, tokens: (x: tf.Tensor) => tf.ones([x.shape[0]!, 5, 3]) } as unknown as Encoder;
+ * const f = encoderFeatures(encoder, tf.zeros([2, 8, 8, 1]), { layer: "final", pool: "mean", causal: true });
+ * if (f.shape.join() !== "2,3") throw new Error();
+ * ```
  */
 export function encoderFeatures(encoder: Encoder, images: tf.Tensor, spec: FeatureSpec): tf.Tensor2D {
   return tf.tidy(() =>
@@ -132,7 +168,16 @@ export function encoderFeatures(encoder: Encoder, images: tf.Tensor, spec: Featu
   );
 }
 
-/** A source of features: an encoder, or the raw pixels themselves. */
+/**
+ * A source of features: an encoder, or the raw pixels themselves.
+ *
+ * @example
+ * ```ts
+ * import type { FeatureSource } from "./features.ts";
+ * const pixels: FeatureSource = { kind: "pixels" };
+ * if (pixels.kind !== "pixels") throw new Error();
+ * ```
+ */
 export type FeatureSource =
   | { kind: "encoder"; encoder: Encoder; spec: FeatureSpec }
   | { kind: "pixels" };
@@ -188,6 +233,14 @@ export async function splitFeatures(
  * @param cacheDir Where to cache ("" disables).
  * @param log Progress of feature extraction.
  * @returns Features, their width, and whether they came from the cache.
+ *
+ * @example
+ * ```ts
+ * import { cachedFeatures } from "./features.ts";
+ * const split = { count: 2, images: new Uint8Array([0, 255, 255, 0]), labels: null };
+ * const f = await cachedFeatures({ kind: "pixels" }, split, [1, 2, 1], "demo:train");
+ * if (f.dim !== 2 || f.x[1] !== 1 || f.cached) throw new Error(); // pixels are never cached
+ * ```
  */
 export async function cachedFeatures(
   source: FeatureSource,

@@ -36,7 +36,16 @@ import {
 import { createTrainer, disposeTrainer, type Trainer, trainStep } from "../train/trainer.ts";
 import { poolTokens } from "./features.ts";
 
-/** Fine-tuning hyper-parameters and run layout (every field is a CLI flag). */
+/**
+ * Fine-tuning hyper-parameters and run layout (every field is a CLI flag).
+ *
+ * @example
+ * ```ts
+ * import { FINETUNE_DEFAULTS, type FinetuneConfig } from "./finetune.ts";
+ * const cfg: FinetuneConfig = { ...FINETUNE_DEFAULTS, epochs: 10, layerDecay: 0.65 };
+ * if (cfg.beta2 !== 0.999) throw new Error();
+ * ```
+ */
 export interface FinetuneConfig extends Omit<RunConfig, "steps" | "warmupSteps"> {
   /** Epochs over the training split. */
   epochs: number;
@@ -51,6 +60,12 @@ export interface FinetuneConfig extends Omit<RunConfig, "steps" | "warmupSteps">
 /**
  * Defaults for the tiny model on 28×28 data: MAE's recipe (β 0.9/0.999, wd
  * 0.05, label smoothing 0.1, layer decay 0.75, no clipping) with a short schedule.
+ *
+ * @example
+ * ```ts
+ * import { FINETUNE_DEFAULTS } from "./finetune.ts";
+ * if (FINETUNE_DEFAULTS.labelSmoothing !== 0.1 || FINETUNE_DEFAULTS.layerDecay !== 0.75) throw new Error();
+ * ```
  */
 export const FINETUNE_DEFAULTS: FinetuneConfig = {
   data: "data/fashion-mnist",
@@ -75,7 +90,17 @@ export const FINETUNE_DEFAULTS: FinetuneConfig = {
 
 const { steps: _s, warmupSteps: _w, ...shared } = RUN_SCHEMA;
 
-/** Documentation and bounds of {@linkcode FinetuneConfig}. */
+/**
+ * Documentation and bounds of {@linkcode FinetuneConfig}.
+ *
+ * @example
+ * ```ts
+ * import { validateConfig } from "../config.ts";
+ * import { FINETUNE_DEFAULTS, FINETUNE_SCHEMA } from "./finetune.ts";
+ * try { validateConfig({ ...FINETUNE_DEFAULTS, labelSmoothing: 1 }, FINETUNE_SCHEMA); throw new Error("must fail"); }
+ * catch (e) { if (!(e as Error).message.startsWith("--label-smoothing: expected a number ≥ 0 and < 1")) throw e; }
+ * ```
+ */
 export const FINETUNE_SCHEMA: ConfigSchema<FinetuneConfig> = {
   ...shared,
   lr: { doc: "peak learning rate (of the head; deeper layers get less)", above: 0, max: 1e6 },
@@ -91,7 +116,17 @@ export const FINETUNE_RESUME: ResumeRules = {
   noted: ["lr", "minLr", "warmupEpochs", "weightDecay", "beta1", "beta2", "layerDecay", "labelSmoothing", "clip"],
 };
 
-/** A classifier: an encoder's parameters up to its last block, plus a LayerNorm + linear head. */
+/**
+ * A classifier: an encoder's parameters up to its last block, plus a LayerNorm + linear head.
+ *
+ * @example
+ * ```ts
+ * import type { Encoder } from "../nn/encoder.ts";
+ * import { type Classifier, initClassifier } from "./finetune.ts";
+ * const clf: Classifier = initClassifier({ width: 8, depth: 3, params: () => ({}) } as unknown as Encoder, 5, 0);
+ * if (clf.classes !== 5 || clf.layer !== "block2") throw new Error();
+ * ```
+ */
 export interface Classifier {
   /** The encoder (its variables are trained in place). */
   encoder: Encoder;
@@ -142,6 +177,16 @@ export function initClassifier(encoder: Encoder, classes: number, seed: number):
  * @param images [B, H, W, C] in [−1, 1].
  * @param causal Attention mask (false for fine-tuning).
  * @returns [B, classes] logits.
+ *
+ * @example
+ * ```ts
+ * import { tf } from "../tf.ts";
+ * import type { Encoder } from "../nn/encoder.ts";
+ * import { classifierLogits, initClassifier } from "./finetune.ts";
+ * const encoder = { width: 4, depth: 1, prefixTokens: 1, params: () => ({}), tokens: (x: tf.Tensor) => tf.ones([x.shape[0]!, 5, 4]) } as unknown as Encoder;
+ * const logits = classifierLogits(initClassifier(encoder, 3, 0), tf.zeros([2, 8, 8, 1]));
+ * if (logits.shape.join() !== "2,3") throw new Error();
+ * ```
  */
 export function classifierLogits(clf: Classifier, images: tf.Tensor, causal = false): tf.Tensor2D {
   return tf.tidy(() => {
@@ -250,6 +295,17 @@ export function adaptSplit(
  * @param split Labelled split.
  * @param batchSize Images per forward pass.
  * @returns Accuracy in [0, 1].
+ *
+ * @example
+ * ```ts
+ * import { tf } from "../tf.ts";
+ * import type { Encoder } from "../nn/encoder.ts";
+ * import { classifierAccuracy, initClassifier } from "./finetune.ts";
+ * const encoder = { width: 4, depth: 1, prefixTokens: 1, imageShape: [2, 2, 1], params: () => ({}), tokens: (x: tf.Tensor) => tf.ones([x.shape[0]!, 5, 4]) } as unknown as Encoder;
+ * const split = { count: 2, images: new Uint8Array(8), labels: new Uint16Array([0, 1]) };
+ * const acc = await classifierAccuracy(initClassifier(encoder, 2, 0), split);
+ * if (acc !== 0.5) throw new Error(String(acc)); // identical images, one prediction: one of two right
+ * ```
  */
 export async function classifierAccuracy(clf: Classifier, split: SplitData, batchSize = 256): Promise<number> {
   const shape = clf.encoder.imageShape, size = shape[0] * shape[1] * shape[2];
@@ -277,7 +333,16 @@ export function disposeClassifier(clf: Classifier): void {
   clf.encoder.dispose();
 }
 
-/** Hyper-parameters of {@linkcode trainClassifier}. */
+/**
+ * Hyper-parameters of {@linkcode trainClassifier}.
+ *
+ * @example
+ * ```ts
+ * import { FINETUNE_DEFAULTS, type ClassifierHyper } from "./finetune.ts";
+ * const hp: ClassifierHyper = { ...FINETUNE_DEFAULTS, epochs: 10, lr: 1e-3 };
+ * if (hp.batchSize !== 64) throw new Error();
+ * ```
+ */
 export type ClassifierHyper = Pick<
   FinetuneConfig,
   | "epochs"
@@ -301,6 +366,25 @@ export type ClassifierHyper = Pick<
  * @param classes Number of classes.
  * @param hp Schedule and regularisation.
  * @returns The trained classifier (dispose with {@linkcode disposeClassifier}).
+ *
+ * @example
+ * ```ts
+ * import { tf } from "../tf.ts";
+ * import { createRng } from "../rng.ts";
+ * import { initLinear, linear } from "../nn/linear.ts";
+ * import type { Encoder } from "../nn/encoder.ts";
+ * import { disposeClassifier, FINETUNE_DEFAULTS, trainClassifier } from "./finetune.ts";
+ * // A one-layer "encoder": each 2×2 image is one patch token, embedded linearly.
+ * const embed = initLinear(createRng(0), 4, 4);
+ * const encoder = {
+ *   width: 4, depth: 1, prefixTokens: 0, imageShape: [2, 2, 1], params: () => ({ embed }), blockIndex: () => 1,
+ *   tokens: (x: tf.Tensor) => linear(embed, x.reshape([x.shape[0]!, 1, 4])) as tf.Tensor3D, dispose: () => {},
+ * } as unknown as Encoder;
+ * const split = { count: 4, images: new Uint8Array([0, 0, 0, 0, 255, 255, 255, 255, 0, 0, 0, 0, 255, 255, 255, 255]), labels: new Uint16Array([0, 1, 0, 1]) };
+ * const clf = await trainClassifier(encoder, split, 2, { ...FINETUNE_DEFAULTS, epochs: 30, batchSize: 4, lr: 1e-2, augment: "none" });
+ * if (clf.classes !== 2) throw new Error();
+ * disposeClassifier(clf);
+ * ```
  */
 export async function trainClassifier(
   encoder: Encoder,
@@ -333,13 +417,31 @@ export async function trainClassifier(
   return clf;
 }
 
-/** Options of {@linkcode finetune}. */
+/**
+ * Options of {@linkcode finetune}.
+ *
+ * @example
+ * ```ts
+ * import type { FinetuneOptions } from "./finetune.ts";
+ * const opts: FinetuneOptions = { resume: true, extra: { note: "lr sweep" } };
+ * if (!opts.resume) throw new Error();
+ * ```
+ */
 export interface FinetuneOptions extends LoopOptions {
   /** Extra metadata stored in checkpoints. */
   extra?: Record<string, unknown>;
 }
 
-/** The result of a fine-tuning run. */
+/**
+ * The result of a fine-tuning run.
+ *
+ * @example
+ * ```ts
+ * import type { FinetuneResult } from "./finetune.ts";
+ * const line = (r: FinetuneResult) => `${(100 * r.testAccuracy).toFixed(2)}% after ${r.step} steps`;
+ * if (typeof line !== "function") throw new Error();
+ * ```
+ */
 export interface FinetuneResult extends LoopResult {
   /** Test accuracy of the final model. */
   testAccuracy: number;
@@ -356,6 +458,25 @@ export interface FinetuneResult extends LoopResult {
  * @param train The fine-tuning config.
  * @param opts Resume, logging.
  * @returns Losses, checkpoint and test accuracy.
+ *
+ * @example
+ * ```ts
+ * import "../methods.ts";
+ * import { writeDataset } from "../data/store.ts";
+ * import { darlConfig } from "../darl/config.ts";
+ * import { PRETRAIN_DEFAULTS, pretrainDarl } from "../darl/pretrain.ts";
+ * import { loadModel } from "../train/registry.ts";
+ * import { FINETUNE_DEFAULTS, finetune } from "./finetune.ts";
+ * const dir = await Deno.makeTempDir();
+ * const images = Uint8Array.from({ length: 16 * 64 }, (_, i) => (Math.floor(i / 64) % 2) * 255);
+ * const split = { count: 16, images, labels: Uint16Array.from({ length: 16 }, (_, i) => i % 2) };
+ * await writeDataset(`${dir}/data`, { name: "d", source: "x", shape: [8, 8, 1], classes: ["dark", "light"], splits: { train: split, test: split } });
+ * const cfg = darlConfig("tiny", { imageSize: 8, patchSize: 4, dim: 16, depth: 1, heads: 2 });
+ * await pretrainDarl(cfg, { ...PRETRAIN_DEFAULTS, data: `${dir}/data`, out: `${dir}/pre`, steps: 2, batchSize: 4, sampleEvery: 0 }, { log: () => {} });
+ * const { openDataset } = await import("../data/store.ts");
+ * const r = await finetune(await loadModel(`${dir}/pre`), await openDataset(`${dir}/data`), { ...FINETUNE_DEFAULTS, data: `${dir}/data`, out: `${dir}/ft`, epochs: 1, batchSize: 4 }, { log: () => {} });
+ * if (r.step !== 4 || !(r.testAccuracy >= 0)) throw new Error();
+ * ```
  */
 export async function finetune(
   model: LoadedModel,

@@ -7,7 +7,16 @@
 import { tf } from "../tf.ts";
 import type { LabelledFeatures } from "./linear_probe.ts";
 
-/** kNN options. */
+/**
+ * kNN options.
+ *
+ * @example
+ * ```ts
+ * import type { KnnConfig } from "./knn.ts";
+ * const cfg: KnnConfig = { k: 200, temperature: 0.07 };
+ * if (cfg.k !== 200) throw new Error();
+ * ```
+ */
 export interface KnnConfig {
   /** Neighbours. */
   k: number;
@@ -15,7 +24,15 @@ export interface KnnConfig {
   temperature: number;
 }
 
-/** DINO's settings. */
+/**
+ * DINO's settings.
+ *
+ * @example
+ * ```ts
+ * import { KNN_DEFAULTS } from "./knn.ts";
+ * if (KNN_DEFAULTS.k !== 20 || KNN_DEFAULTS.temperature !== 0.07) throw new Error();
+ * ```
+ */
 export const KNN_DEFAULTS: KnnConfig = { k: 20, temperature: 0.07 };
 
 function l2normalise(x: Float32Array, d: number): Float32Array {

@@ -14,7 +14,16 @@ import { warmupCosine } from "../train/optim.ts";
 import { createTrainer, disposeTrainer, trainStep } from "../train/trainer.ts";
 import { applyStandardizer, fitStandardizer } from "./standardize.ts";
 
-/** Probe hyper-parameters. */
+/**
+ * Probe hyper-parameters.
+ *
+ * @example
+ * ```ts
+ * import { LINEAR_PROBE_DEFAULTS, type LinearProbeConfig } from "./linear_probe.ts";
+ * const vtabHead: LinearProbeConfig = { ...LINEAR_PROBE_DEFAULTS, optimizer: "sgd", weightDecay: 1e-4, batchSize: 64 };
+ * if (vtabHead.epochs !== 90) throw new Error();
+ * ```
+ */
 export interface LinearProbeConfig {
   /** LARS (MAE's probe, the default) or SGD with momentum and weight decay (VTAB sweeps). */
   optimizer?: "lars" | "sgd";
@@ -32,7 +41,15 @@ export interface LinearProbeConfig {
   seed: number;
 }
 
-/** MAE's recipe with a batch that suits 1k–60k examples. */
+/**
+ * MAE's recipe with a batch that suits 1k–60k examples.
+ *
+ * @example
+ * ```ts
+ * import { LINEAR_PROBE_DEFAULTS } from "./linear_probe.ts";
+ * if (LINEAR_PROBE_DEFAULTS.blr !== 0.1 || LINEAR_PROBE_DEFAULTS.warmupEpochs !== 10) throw new Error();
+ * ```
+ */
 export const LINEAR_PROBE_DEFAULTS: LinearProbeConfig = {
   epochs: 90,
   batchSize: 1024,
@@ -41,7 +58,16 @@ export const LINEAR_PROBE_DEFAULTS: LinearProbeConfig = {
   seed: 0,
 };
 
-/** Labelled features. */
+/**
+ * Labelled features.
+ *
+ * @example
+ * ```ts
+ * import type { LabelledFeatures } from "./linear_probe.ts";
+ * const f: LabelledFeatures = { x: new Float32Array([0, 1, 1, 0]), y: new Int32Array([0, 1]) }; // 2 rows of 2 features
+ * if (f.x.length / f.y.length !== 2) throw new Error();
+ * ```
+ */
 export interface LabelledFeatures {
   /** [n, d] row-major. */
   x: Float32Array;
@@ -49,7 +75,16 @@ export interface LabelledFeatures {
   y: Int32Array;
 }
 
-/** A trained probe's results. */
+/**
+ * A trained probe's results.
+ *
+ * @example
+ * ```ts
+ * import type { ProbeResult } from "./linear_probe.ts";
+ * const r: ProbeResult = { accuracy: 0.86, trainAccuracy: 0.9 };
+ * if (r.trainAccuracy - r.accuracy < 0) throw new Error();
+ * ```
+ */
 export interface ProbeResult {
   /** Top-1 accuracy on the test features. */
   accuracy: number;
@@ -57,7 +92,17 @@ export interface ProbeResult {
   trainAccuracy: number;
 }
 
-/** The linear probe's result with its fitted head (in the standardised feature space). */
+/**
+ * The linear probe's result with its fitted head (in the standardised feature space).
+ *
+ * @example
+ * ```ts
+ * import { linearProbe, type LinearProbeResult } from "./linear_probe.ts";
+ * const x = new Float32Array([0, 1, 1, 0]), y = new Int32Array([0, 1]);
+ * const r: LinearProbeResult = await linearProbe({ x, y }, { x, y }, 2, 2, { epochs: 2, batchSize: 2, blr: 1, warmupEpochs: 0, seed: 0 });
+ * if (r.weights.length !== 4 || r.bias.length !== 2) throw new Error();
+ * ```
+ */
 export interface LinearProbeResult extends ProbeResult {
   /** Weights [d, classes], row-major. */
   weights: Float32Array;

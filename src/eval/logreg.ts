@@ -23,7 +23,16 @@ import { stratifiedSplit } from "../data/subset.ts";
 import type { LabelledFeatures, ProbeResult } from "./linear_probe.ts";
 import { applyStandardizer, fitStandardizer } from "./standardize.ts";
 
-/** Logistic-regression settings. */
+/**
+ * Logistic-regression settings.
+ *
+ * @example
+ * ```ts
+ * import { LOGREG_DEFAULTS, type LogregConfig } from "./logreg.ts";
+ * const quick: LogregConfig = { ...LOGREG_DEFAULTS, l2Grid: [1e-2, 1e-3], gradTol: 1e-4 };
+ * if (quick.heldOut !== 10000) throw new Error();
+ * ```
+ */
 export interface LogregConfig {
   /** Candidate λ values, tried from the largest down (warm starts). */
   l2Grid: number[];
@@ -39,7 +48,15 @@ export interface LogregConfig {
   seed: number;
 }
 
-/** Half-decades of λ from 1e-1 to 1e-6; 10k held out; at most 1,000 iterations. */
+/**
+ * Half-decades of λ from 1e-1 to 1e-6; 10k held out; at most 1,000 iterations.
+ *
+ * @example
+ * ```ts
+ * import { LOGREG_DEFAULTS } from "./logreg.ts";
+ * if (LOGREG_DEFAULTS.l2Grid.length !== 11 || LOGREG_DEFAULTS.memory !== 10) throw new Error();
+ * ```
+ */
 export const LOGREG_DEFAULTS: LogregConfig = {
   l2Grid: [1e-1, 3e-2, 1e-2, 3e-3, 1e-3, 3e-4, 1e-4, 3e-5, 1e-5, 3e-6, 1e-6],
   heldOut: 10000,
@@ -49,7 +66,17 @@ export const LOGREG_DEFAULTS: LogregConfig = {
   seed: 0,
 };
 
-/** A fitted model and how the fit went. */
+/**
+ * A fitted model and how the fit went.
+ *
+ * @example
+ * ```ts
+ * import { fitLogreg, type LogregFit } from "./logreg.ts";
+ * const x = new Float32Array([1, -1, 2, -2]), y = new Int32Array([1, 0, 1, 0]);
+ * const fit: LogregFit = await fitLogreg({ x, y }, 1, 2, 1e-2);
+ * if (!fit.converged || fit.gradMax > 1e-5) throw new Error();
+ * ```
+ */
 export interface LogregFit {
   /** Weights [(d + 1) × classes], row-major; the last row is the bias. */
   w: Float64Array;
@@ -63,7 +90,17 @@ export interface LogregFit {
   converged: boolean;
 }
 
-/** The probe's result: accuracies, the chosen λ and the validation path. */
+/**
+ * The probe's result: accuracies, the chosen λ and the validation path.
+ *
+ * @example
+ * ```ts
+ * import { logisticRegression, LOGREG_DEFAULTS, type LogregResult } from "./logreg.ts";
+ * const x = Float32Array.from({ length: 50 }, (_, i) => (i % 2 ? 1 : -1) * (1 + i / 50)), y = Int32Array.from({ length: 50 }, (_, i) => i % 2);
+ * const r: LogregResult = await logisticRegression({ x, y }, { x, y }, 1, 2, { ...LOGREG_DEFAULTS, l2Grid: [1e-1, 1e-2] });
+ * if (r.sweep.length !== 2 || r.accuracy !== 1) throw new Error();
+ * ```
+ */
 export interface LogregResult extends ProbeResult {
   /** The chosen λ. */
   l2: number;

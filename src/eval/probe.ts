@@ -17,13 +17,42 @@ import { type LabelledFeatures, LINEAR_PROBE_DEFAULTS, linearProbe, type LinearP
 import { logisticRegression, LOGREG_DEFAULTS, type LogregConfig } from "./logreg.ts";
 import { fewShotRidge, ridgeAccuracy } from "./ridge.ts";
 
-/** Heads, in report order: converged logistic regression, LARS linear probe, ridge, kNN. */
+/**
+ * Heads, in report order: converged logistic regression, LARS linear probe, ridge, kNN.
+ *
+ * @example
+ * ```ts
+ * import { PROBE_HEADS } from "./probe.ts";
+ * if (PROBE_HEADS[0] !== "logreg") throw new Error(); // the headline column
+ * ```
+ */
 export const PROBE_HEADS = ["logreg", "linear", "ridge", "knn"] as const;
 
-/** Which heads to run. */
+/**
+ * Which heads to run.
+ *
+ * @example
+ * ```ts
+ * import type { ProbeHead } from "./probe.ts";
+ * const cheap: ProbeHead[] = ["ridge", "knn"];
+ * if (cheap.length !== 2) throw new Error();
+ * ```
+ */
 export type ProbeHead = typeof PROBE_HEADS[number];
 
-/** Options of {@linkcode runProbes}. */
+/**
+ * Options of {@linkcode runProbes}.
+ *
+ * @example
+ * ```ts
+ * import type { Encoder } from "../nn/encoder.ts";
+ * import type { ProbeOptions } from "./probe.ts";
+ * const opts = (dataset: ProbeOptions["dataset"], encoder: Encoder): ProbeOptions => ({
+ *   dataset, encoder, spec: { layer: "final", pool: "grid2", causal: true }, heads: ["logreg", "ridge"], shots: [1, 5],
+ * });
+ * if (typeof opts !== "function") throw new Error();
+ * ```
+ */
 export interface ProbeOptions {
   /** The dataset (train and test splits, labelled). */
   dataset: Dataset;
@@ -49,7 +78,16 @@ export interface ProbeOptions {
   log?: (msg: string) => void;
 }
 
-/** One row of the report: a feature source and its scores. */
+/**
+ * One row of the report: a feature source and its scores.
+ *
+ * @example
+ * ```ts
+ * import type { ProbeRow } from "./probe.ts";
+ * const row: ProbeRow = { source: "raw pixels", dim: 784, scores: { logreg: 0.855 }, details: {} };
+ * if (row.scores.logreg! < 0.5) throw new Error();
+ * ```
+ */
 export interface ProbeRow {
   /** "raw pixels", "random init", or the checkpoint's name. */
   source: string;
@@ -61,7 +99,19 @@ export interface ProbeRow {
   details: Record<string, unknown>;
 }
 
-/** The whole report. */
+/**
+ * The whole report.
+ *
+ * @example
+ * ```ts
+ * import { type ProbeReport, probeTable } from "./probe.ts";
+ * const r: ProbeReport = {
+ *   dataset: { name: "d", checksum: "c", train: 10, test: 5, classes: 2 }, spec: { layer: "final", pool: "mean", causal: true },
+ *   columns: ["ridge"], rows: [{ source: "raw pixels", dim: 4, scores: { ridge: 0.8 }, details: {} }],
+ * };
+ * if (!probeTable(r).includes("| raw pixels | 4 | 80.00 |")) throw new Error();
+ * ```
+ */
 export interface ProbeReport {
   /** Dataset name and checksum. */
   dataset: { name: string; checksum: string; train: number; test: number; classes: number };
@@ -83,6 +133,30 @@ function labelled(split: SplitData, name: string, dir: string): Int32Array {
  *
  * @param opts Dataset, model, spec and heads.
  * @returns The report.
+ *
+ * @example
+ * ```ts
+ * import { tf } from "../tf.ts";
+ * import { openDataset, writeDataset } from "../data/store.ts";
+ * import { createRng } from "../rng.ts";
+ * import { initLinear, linear } from "../nn/linear.ts";
+ * import type { Encoder } from "../nn/encoder.ts";
+ * import { runProbes } from "./probe.ts";
+ * const dir = (await Deno.makeTempDir()) + "/d";
+ * const split = { count: 20, images: Uint8Array.from({ length: 80 }, (_, i) => (Math.floor(i / 4) % 2) * 255), labels: Uint16Array.from({ length: 20 }, (_, i) => i % 2) };
+ * await writeDataset(dir, { name: "d", source: "x", shape: [2, 2, 1], classes: ["dark", "light"], splits: { train: split, test: split } });
+ * // A toy encoder: one patch token per image, embedded linearly.
+ * const make = (seed: number): Encoder => {
+ *   const embed = initLinear(createRng(seed), 4, 3);
+ *   return {
+ *     key: `toy:${seed}`, name: `toy ${seed}`, width: 3, depth: 1, imageShape: [2, 2, 1], prefixTokens: 0, grid: 1, layers: ["final"], causalByDefault: false,
+ *     tokens: (x: tf.Tensor) => linear(embed, x.reshape([x.shape[0]!, 1, 4])) as tf.Tensor3D, params: () => ({ w: embed.w }),
+ *     blockIndex: () => 1, randomInit: (s: number) => make(s), dispose: () => {},
+ *   };
+ * };
+ * const r = await runProbes({ dataset: await openDataset(dir), encoder: make(0), spec: { layer: "final", pool: "mean", causal: false }, heads: ["ridge"], shots: [], cacheDir: "" });
+ * if (r.rows.length !== 3 || r.rows[0]!.scores.ridge !== 1) throw new Error();
+ * ```
  */
 export async function runProbes(opts: ProbeOptions): Promise<ProbeReport> {
   const log = opts.log ?? (() => {});
@@ -155,6 +229,16 @@ export async function runProbes(opts: ProbeOptions): Promise<ProbeReport> {
  *
  * @param r The report.
  * @returns Markdown.
+ *
+ * @example
+ * ```ts
+ * import { probeTable } from "./probe.ts";
+ * const md = probeTable({
+ *   dataset: { name: "fashion-mnist", checksum: "c", train: 60000, test: 10000, classes: 10 }, spec: { layer: "final", pool: "mean", causal: true },
+ *   columns: ["logreg"], rows: [{ source: "raw pixels", dim: 784, scores: { logreg: 0.8557 }, details: {} }],
+ * });
+ * if (!md.includes("| raw pixels | 784 | 85.57 |")) throw new Error(md);
+ * ```
  */
 export function probeTable(r: ProbeReport): string {
   const head = `| features | dim | ${r.columns.join(" | ")} |`;

@@ -11,7 +11,16 @@ import { choleskySolve } from "./linalg.ts";
 import type { LabelledFeatures } from "./linear_probe.ts";
 import { applyStandardizer, fitStandardizer } from "./standardize.ts";
 
-/** Ridge options. */
+/**
+ * Ridge options.
+ *
+ * @example
+ * ```ts
+ * import { RIDGE_DEFAULTS, type RidgeConfig } from "./ridge.ts";
+ * const weak: RidgeConfig = { ...RIDGE_DEFAULTS, l2: 1 };
+ * if (weak.biasValue !== 100) throw new Error();
+ * ```
+ */
 export interface RidgeConfig {
   /** L2 regularisation (big_vision: 2¹⁰). */
   l2: number;
@@ -19,7 +28,15 @@ export interface RidgeConfig {
   biasValue: number;
 }
 
-/** big_vision's settings. */
+/**
+ * big_vision's settings.
+ *
+ * @example
+ * ```ts
+ * import { RIDGE_DEFAULTS } from "./ridge.ts";
+ * if (RIDGE_DEFAULTS.l2 !== 2 ** 10) throw new Error();
+ * ```
+ */
 export const RIDGE_DEFAULTS: RidgeConfig = { l2: 1024, biasValue: 100 };
 
 function design(x: Float32Array, n: number, d: number, bias: number): Float32Array {
@@ -95,6 +112,14 @@ export async function ridgeAccuracy(
  * @param seeds Number of draws (big_vision: 3).
  * @param cfg Regularisation.
  * @returns Mean accuracy over the draws.
+ *
+ * @example
+ * ```ts
+ * import { fewShotRidge } from "./ridge.ts";
+ * const x = Float32Array.from({ length: 40 }, (_, i) => (i % 4 < 2 ? 1 : -1) * (i % 2 ? 1 : 0)), y = Int32Array.from({ length: 20 }, (_, i) => i % 2);
+ * const acc = await fewShotRidge({ x, y }, { x, y }, 2, 2, 1, 3, { l2: 1e-3, biasValue: 1 });
+ * if (!(acc >= 0 && acc <= 1)) throw new Error();
+ * ```
  */
 export async function fewShotRidge(
   train: LabelledFeatures,

@@ -30,10 +30,27 @@ import { cachedFeatures, DEFAULT_FEATURES, type FeatureSpec } from "./features.t
 import { type Classifier, classifierAccuracy, disposeClassifier } from "./finetune.ts";
 import { linearProbe } from "./linear_probe.ts";
 
-/** VTAB's groups, plus non-VTAB extras. */
+/**
+ * VTAB's groups, plus non-VTAB extras.
+ *
+ * @example
+ * ```ts
+ * import { VTAB_TASKS, type VtabGroup } from "./vtab.ts";
+ * const g: VtabGroup = VTAB_TASKS.dsprites_loc!.group;
+ * if (g !== "structured") throw new Error();
+ * ```
+ */
 export type VtabGroup = "natural" | "specialized" | "structured" | "extra";
 
-/** The 19 VTAB tasks with their groups and class counts (§A1). */
+/**
+ * The 19 VTAB tasks with their groups and class counts (§A1).
+ *
+ * @example
+ * ```ts
+ * import { VTAB_TASKS } from "./vtab.ts";
+ * if (Object.keys(VTAB_TASKS).length !== 19 || VTAB_TASKS.sun397!.classes !== 397) throw new Error();
+ * ```
+ */
 export const VTAB_TASKS: Record<string, { group: Exclude<VtabGroup, "extra">; classes: number }> = {
   caltech101: { group: "natural", classes: 102 },
   cifar100: { group: "natural", classes: 100 },
@@ -59,7 +76,16 @@ export const VTAB_TASKS: Record<string, { group: Exclude<VtabGroup, "extra">; cl
 /** Tasks darl builds itself. */
 export const PROCEDURAL_TASKS = ["dsprites_loc", "dsprites_ori", "clevr_count", "clevr_dist"];
 
-/** A task's data: 800 train, 200 validation, the test split. */
+/**
+ * A task's data: 800 train, 200 validation, the test split.
+ *
+ * @example
+ * ```ts
+ * import { loadVtabTask, type VtabTaskData } from "./vtab.ts";
+ * const t: VtabTaskData = await loadVtabTask("dsprites_ori", null, { maxTest: 10, cacheDir: "" });
+ * if (t.train800.count !== 800 || t.val200.count !== 200 || t.test.count !== 10) throw new Error();
+ * ```
+ */
 export interface VtabTaskData {
   /** Task name. */
   name: string;
@@ -104,7 +130,16 @@ async function cachedRender(
   return { count, images: r.images, labels: r.labels };
 }
 
-/** Where a configured task's data lives. */
+/**
+ * Where a configured task's data lives.
+ *
+ * @example
+ * ```ts
+ * import type { TaskSource } from "./vtab.ts";
+ * const svhn: TaskSource = { data: "data/svhn" }; // a prepared dataset with train and test splits
+ * if (!svhn.data) throw new Error();
+ * ```
+ */
 export interface TaskSource {
   /** A prepared darl dataset with train and test splits. */
   data: string;
@@ -119,6 +154,13 @@ export interface TaskSource {
  * @param source For non-procedural tasks: the prepared dataset.
  * @param opts Test-split limit and cache directory ("" renders without caching).
  * @returns The task's data.
+ *
+ * @example
+ * ```ts
+ * import { loadVtabTask } from "./vtab.ts";
+ * const t = await loadVtabTask("clevr_count", null, { maxTest: 8, cacheDir: "" });
+ * if (t.shape.join() !== "64,64,3" || t.classes !== 8) throw new Error();
+ * ```
  */
 export async function loadVtabTask(
   name: string,
@@ -201,7 +243,16 @@ export async function loadVtabTask(
   };
 }
 
-/** Sweep and head settings. */
+/**
+ * Sweep and head settings.
+ *
+ * @example
+ * ```ts
+ * import { VTAB_DEFAULTS, type VtabOptions } from "./vtab.ts";
+ * const quick: VtabOptions = { ...VTAB_DEFAULTS, lrs: [1], wds: [0], epochs: 5 };
+ * if (quick.head !== "linear") throw new Error();
+ * ```
+ */
 export interface VtabOptions {
   /** Linear probe (default) or full fine-tuning. */
   head: "linear" | "finetune";
@@ -227,6 +278,12 @@ export interface VtabOptions {
  * The default sweep: VPT's linear-probe grid (base lrs 50 … 0.05, scaled by
  * batch/256, × weight decays 0.01 … 0: 40 pairs), SGD with momentum, ~1,000
  * steps as TA's reference run.
+ *
+ * @example
+ * ```ts
+ * import { VTAB_DEFAULTS } from "./vtab.ts";
+ * if (VTAB_DEFAULTS.lrs.length * VTAB_DEFAULTS.wds.length !== 40) throw new Error(); // VPT's 10 × 4 grid
+ * ```
  */
 export const VTAB_DEFAULTS: VtabOptions = {
   head: "linear",
@@ -237,7 +294,16 @@ export const VTAB_DEFAULTS: VtabOptions = {
   features: DEFAULT_FEATURES,
 };
 
-/** One task's outcome. */
+/**
+ * One task's outcome.
+ *
+ * @example
+ * ```ts
+ * import { summariseVtab, type VtabTaskResult } from "./vtab.ts";
+ * const r: VtabTaskResult = { name: "svhn", group: "natural", accuracy: 0.5, best: { lr: 1, wd: 0, val: 0.5 }, sweep: [], testCount: 100, source: "data/svhn" };
+ * if (summariseVtab([r]).groups.natural.ran !== 1) throw new Error();
+ * ```
+ */
 export interface VtabTaskResult {
   /** Task name. */
   name: string;
@@ -272,6 +338,21 @@ function union(a: SplitData, b: SplitData, size: number): SplitData {
  * @param task The task's data.
  * @param opts Head and sweep.
  * @returns The task's result.
+ *
+ * @example
+ * ```ts
+ * import { tf } from "../tf.ts";
+ * import type { Encoder } from "../nn/encoder.ts";
+ * import { loadVtabTask, runVtabTask, VTAB_DEFAULTS } from "./vtab.ts";
+ * // A toy encoder: the mean of each 32×32 quadrant of a dSprites image, one token per quadrant.
+ * const encoder = {
+ *   key: "quadrants", name: "quadrants", width: 1, depth: 1, imageShape: [64, 64, 1], prefixTokens: 0, grid: 2, layers: ["final"], causalByDefault: false,
+ *   tokens: (x: tf.Tensor) => tf.avgPool(x as tf.Tensor4D, 32, 32, "valid").reshape([x.shape[0]!, 4, 1]) as tf.Tensor3D,
+ * } as unknown as Encoder;
+ * const task = await loadVtabTask("dsprites_loc", null, { maxTest: 50, cacheDir: "" });
+ * const r = await runVtabTask(encoder, task, { ...VTAB_DEFAULTS, lrs: [1], wds: [0], epochs: 2, features: { layer: "final", pool: "grid2", causal: false }, cacheDir: "" });
+ * if (r.testCount !== 50 || r.sweep.length !== 1) throw new Error();
+ * ```
  */
 export async function runVtabTask(
   encoder: Encoder,
@@ -363,7 +444,16 @@ export async function runVtabTask(
   };
 }
 
-/** Means over whatever ran, each labelled with its task count. */
+/**
+ * Means over whatever ran, each labelled with its task count.
+ *
+ * @example
+ * ```ts
+ * import { summariseVtab, type VtabSummary } from "./vtab.ts";
+ * const s: VtabSummary = summariseVtab([]);
+ * if (s.overall.ran !== 0 || s.missing.length !== 19) throw new Error();
+ * ```
+ */
 export interface VtabSummary {
   /** Per group: mean accuracy and how many of the group's tasks ran. */
   groups: Record<Exclude<VtabGroup, "extra">, { mean: number | null; ran: number; of: number }>;
@@ -411,6 +501,13 @@ export function summariseVtab(results: VtabTaskResult[]): VtabSummary {
  * @param results Task results.
  * @param title A heading.
  * @returns Markdown.
+ *
+ * @example
+ * ```ts
+ * import { vtabMarkdown } from "./vtab.ts";
+ * const md = vtabMarkdown([{ name: "dsprites_loc", group: "structured", accuracy: 0.54, best: { lr: 1, wd: 0, val: 0.5 }, sweep: [], testCount: 5000, source: "procedural" }], "demo");
+ * if (!md.includes("(1 of 19 tasks; not a 19-task VTAB mean)")) throw new Error(md);
+ * ```
  */
 export function vtabMarkdown(results: VtabTaskResult[], title: string): string {
   const s = summariseVtab(results);

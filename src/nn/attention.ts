@@ -11,7 +11,19 @@ import { applyRope } from "./rope.ts";
 /** Kernel name of fused attention. */
 export const ATTENTION_KERNEL = "DarlAttention";
 
-/** RoPE tables as tensors, as {@linkcode attention} takes them. */
+/**
+ * RoPE tables as tensors, as {@linkcode attention} takes them.
+ *
+ * @example
+ * ```ts
+ * import { tf } from "../tf.ts";
+ * import { attention, type RopeTensors } from "./attention.ts";
+ * const identity: RopeTensors = { cos: tf.ones([3, 4]), sin: tf.zeros([3, 4]), segment: 4 }; // rotates nothing
+ * const qkv = tf.randomNormal([1, 3, 24]);
+ * const a = await attention(qkv, 2, identity, true).data(), b = await attention(qkv, 2, null, true).data();
+ * if (a.some((v, i) => Math.abs(v - b[i]!) > 1e-5)) throw new Error();
+ * ```
+ */
 export interface RopeTensors {
   /** [T, d_h] cos table. */
   cos: tf.Tensor;

@@ -9,7 +9,16 @@
 import type { tf } from "../tf.ts";
 import type { ParamTree } from "./tree.ts";
 
-/** Options of {@linkcode Encoder.tokens}. */
+/**
+ * Options of {@linkcode Encoder.tokens}.
+ *
+ * @example
+ * ```ts
+ * import type { TokenOptions } from "./encoder.ts";
+ * const opts: TokenOptions = { causal: false, layer: "block3" };
+ * if (opts.layer !== "block3") throw new Error();
+ * ```
+ */
 export interface TokenOptions {
   /**
    * Causal attention (as DARL pretrains) or bidirectional; encoders that are
@@ -20,7 +29,23 @@ export interface TokenOptions {
   layer?: string;
 }
 
-/** A frozen or trainable image encoder with a stable identity. */
+/**
+ * A frozen or trainable image encoder with a stable identity.
+ *
+ * @example
+ * ```ts
+ * import { tf } from "../tf.ts";
+ * import { type Encoder, encoderLayers } from "./encoder.ts";
+ * // The smallest encoder: each 2×2 image is one token holding its pixels.
+ * const pixels: Encoder = {
+ *   key: "pixels-2x2", name: "pixels", width: 4, depth: 0, imageShape: [2, 2, 1], prefixTokens: 0, grid: 1,
+ *   layers: encoderLayers(0), causalByDefault: false,
+ *   tokens: (x) => x.reshape([x.shape[0]!, 1, 4]) as tf.Tensor3D, params: () => ({}), blockIndex: () => 0,
+ *   randomInit: () => pixels, dispose: () => {},
+ * };
+ * if (pixels.tokens(tf.zeros([3, 2, 2, 1])).shape.join() !== "3,1,4") throw new Error();
+ * ```
+ */
 export interface Encoder {
   /** Stable identity for feature caches (e.g. the checkpoint's hash, or "random:<seed>:<config>"). */
   readonly key: string;

@@ -7,7 +7,18 @@
 import { hasKernel, tf } from "../tf.ts";
 import { constant } from "./init.ts";
 
-/** Gain and bias of a LayerNorm, both [dim]. */
+/**
+ * Gain and bias of a LayerNorm, both [dim].
+ *
+ * @example
+ * ```ts
+ * import { tf } from "../tf.ts";
+ * import { initLayerNorm, layerNorm, type LayerNormParams } from "./layer_norm.ts";
+ * const p: LayerNormParams = initLayerNorm(4); // gain 1, bias 0
+ * const y = await layerNorm(p, tf.tensor2d([[1, 2, 3, 4]])).data();
+ * if (Math.abs(y[0]! + y[3]!) > 1e-5) throw new Error();
+ * ```
+ */
 export interface LayerNormParams {
   /** Gain γ. */
   g: tf.Tensor;

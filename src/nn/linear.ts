@@ -7,7 +7,17 @@ import { tf } from "../tf.ts";
 import type { Rng } from "../rng.ts";
 import { constant, xavierUniform } from "./init.ts";
 
-/** Parameters of {@linkcode linear}: W is [in, out], b is [out]. */
+/**
+ * Parameters of {@linkcode linear}: W is [in, out], b is [out].
+ *
+ * @example
+ * ```ts
+ * import { tf } from "../tf.ts";
+ * import { linear, type LinearParams } from "./linear.ts";
+ * const p: LinearParams = { w: tf.tensor2d([[1, 0], [0, 2]]), b: tf.tensor1d([0, 1]) };
+ * if ((await linear(p, tf.tensor2d([[3, 4]])).data()).join() !== "3,9") throw new Error();
+ * ```
+ */
 export interface LinearParams {
   /** Weight matrix [in, out]. */
   w: tf.Tensor;

@@ -11,7 +11,18 @@ import { initLinear, linear, type LinearParams } from "./linear.ts";
 /** Kernel name of fused bias + GELU. */
 export const BIAS_GELU_KERNEL = "DarlBiasGelu";
 
-/** The two dense layers of an MLP. */
+/**
+ * The two dense layers of an MLP.
+ *
+ * @example
+ * ```ts
+ * import { tf } from "../tf.ts";
+ * import { createRng } from "../rng.ts";
+ * import { initMlp, mlp, type MlpParams } from "./mlp.ts";
+ * const p: MlpParams = initMlp(createRng(0), 8, 32);
+ * if (mlp(p, tf.zeros([2, 8])).shape.join() !== "2,8") throw new Error();
+ * ```
+ */
 export interface MlpParams {
   /** d → hidden. */
   fc1: LinearParams;

@@ -18,7 +18,16 @@
  */
 import { tf } from "../tf.ts";
 
-/** Precomputed RoPE tables for a sequence. */
+/**
+ * Precomputed RoPE tables for a sequence.
+ *
+ * @example
+ * ```ts
+ * import { type RopeTables, ropeTables } from "./rope.ts";
+ * const t: RopeTables = ropeTables([null, { row: 0, col: 0, index: 1 }, { row: 0, col: 1, index: 2 }], 8, "rope2d", 10000);
+ * if (t.cos[0] !== 1 || t.sin[0] !== 0 || t.length !== 3) throw new Error(); // SOS is not rotated
+ * ```
+ */
 export interface RopeTables {
   /** cos of each channel's angle, [T, d_h] (1 where a token is unrotated). */
   cos: Float32Array;
@@ -35,6 +44,13 @@ export interface RopeTables {
 /**
  * A token's coordinates on the patch grid, or null for a token that is not
  * rotated (the start-of-sequence token).
+ *
+ * @example
+ * ```ts
+ * import type { TokenPosition } from "./rope.ts";
+ * const sos: TokenPosition = null, first: TokenPosition = { row: 0, col: 0, index: 1 };
+ * if (sos !== null || first.index !== 1) throw new Error();
+ * ```
  */
 export type TokenPosition = { row: number; col: number; index: number } | null;
 

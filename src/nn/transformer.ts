@@ -18,7 +18,18 @@ import { initLinear, linear, type LinearParams } from "./linear.ts";
 import { initMlp, mlp, type MlpParams } from "./mlp.ts";
 import { applyRope } from "./rope.ts";
 
-/** One pre-LN transformer block. */
+/**
+ * One pre-LN transformer block.
+ *
+ * @example
+ * ```ts
+ * import { tf } from "../tf.ts";
+ * import { createRng } from "../rng.ts";
+ * import { type BlockParams, blockForward, initBlock } from "./transformer.ts";
+ * const blk: BlockParams = initBlock(createRng(0), 16, 64);
+ * if (blockForward(blk, tf.zeros([1, 3, 16]), 4, null, false).shape.join() !== "1,3,16") throw new Error();
+ * ```
+ */
 export interface BlockParams {
   /** LayerNorm before attention. */
   ln1: LayerNormParams;
@@ -87,7 +98,16 @@ export function blockForward(
   return tf.add(h, mlp(p.mlp, layerNorm(p.ln2, h))) as tf.Tensor3D;
 }
 
-/** One layer's cached keys and values, [B, heads, t, d_h] (RoPE already applied to keys). */
+/**
+ * One layer's cached keys and values, [B, heads, t, d_h] (RoPE already applied to keys).
+ *
+ * @example
+ * ```ts
+ * import type { LayerCache } from "./transformer.ts";
+ * const empty: LayerCache = { k: null, v: null };
+ * if (empty.k !== null) throw new Error();
+ * ```
+ */
 export interface LayerCache {
   /** Keys. */
   k: tf.Tensor | null;

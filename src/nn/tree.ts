@@ -7,7 +7,17 @@
  */
 import { tf } from "../tf.ts";
 
-/** A nested object/array of tensors. */
+/**
+ * A nested object/array of tensors.
+ *
+ * @example
+ * ```ts
+ * import { tf } from "../tf.ts";
+ * import { namedLeaves, type ParamTree } from "./tree.ts";
+ * const tree: ParamTree = { embed: { w: tf.ones([2, 2]) }, blocks: [{ g: tf.ones([2]) }] };
+ * if (namedLeaves(tree).map(([n]) => n).join() !== "embed.w,blocks.0.g") throw new Error();
+ * ```
+ */
 export type ParamTree = tf.Tensor | ParamTree[] | { [key: string]: ParamTree | undefined };
 
 /**
@@ -41,6 +51,15 @@ export function namedLeaves(tree: ParamTree, prefix = ""): [string, tf.Tensor][]
  * Disposes every tensor of a tree.
  *
  * @param tree The tree.
+ *
+ * @example
+ * ```ts
+ * import { tf } from "../tf.ts";
+ * import { disposeTree } from "./tree.ts";
+ * const before = tf.memory().numTensors;
+ * disposeTree({ a: tf.ones([2]), b: [tf.zeros([3])] });
+ * if (tf.memory().numTensors !== before) throw new Error();
+ * ```
  */
 export function disposeTree(tree: ParamTree): void {
   for (const [, t] of namedLeaves(tree)) t.dispose();

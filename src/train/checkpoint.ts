@@ -16,10 +16,27 @@ import { namedLeaves, type ParamTree } from "../nn/tree.ts";
 import type { AdamWState } from "./optim.ts";
 import { decodeSafetensors, encodeSafetensors, type StoredTensor } from "./safetensors.ts";
 
-/** Format tag in every darl checkpoint. */
+/**
+ * Format tag in every darl checkpoint.
+ *
+ * @example
+ * ```ts
+ * import { CHECKPOINT_FORMAT } from "./checkpoint.ts";
+ * if (CHECKPOINT_FORMAT !== "darl-checkpoint") throw new Error();
+ * ```
+ */
 export const CHECKPOINT_FORMAT = "darl-checkpoint";
 
-/** What a checkpoint's metadata holds besides tensors. */
+/**
+ * What a checkpoint's metadata holds besides tensors.
+ *
+ * @example
+ * ```ts
+ * import type { CheckpointMeta } from "./checkpoint.ts";
+ * const meta: CheckpointMeta = { format: "darl-checkpoint", method: "darl", step: 250, model: { dim: 128 }, train: { lr: 1e-3 }, state: { dataset: "fashion-mnist" } };
+ * if (meta.step !== 250) throw new Error();
+ * ```
+ */
 export interface CheckpointMeta {
   /** Always "darl-checkpoint". */
   format: typeof CHECKPOINT_FORMAT;
@@ -35,7 +52,19 @@ export interface CheckpointMeta {
   state: Record<string, unknown>;
 }
 
-/** A loaded checkpoint. */
+/**
+ * A loaded checkpoint.
+ *
+ * @example
+ * ```ts
+ * import { tf } from "../tf.ts";
+ * import { type Checkpoint, loadCheckpoint, saveCheckpoint } from "./checkpoint.ts";
+ * const path = (await Deno.makeTempDir()) + "/ckpt-0000001.safetensors";
+ * await saveCheckpoint(path, { w: tf.ones([2]) }, null, { format: "darl-checkpoint", method: "demo", step: 1, model: {}, train: {}, state: {} });
+ * const ck: Checkpoint = await loadCheckpoint(path);
+ * if (ck.opt !== null || ck.params.get("w")!.shape.join() !== "2") throw new Error();
+ * ```
+ */
 export interface Checkpoint {
   /** The file it came from. */
   path: string;
@@ -306,6 +335,16 @@ export async function pruneCheckpoints(dir: string, keep: number): Promise<void>
  *
  * @param pathOrDir A `.safetensors` file or a run directory.
  * @returns The checkpoint file.
+ *
+ * @example
+ * ```ts
+ * import { tf } from "../tf.ts";
+ * import { checkpointPath, resolveCheckpoint, saveCheckpoint } from "./checkpoint.ts";
+ * const dir = await Deno.makeTempDir();
+ * const meta = { format: "darl-checkpoint" as const, method: "demo", model: {}, train: {}, state: {} };
+ * for (const step of [1, 2]) await saveCheckpoint(checkpointPath(dir, step), { w: tf.ones([1]) }, null, { ...meta, step });
+ * if (!(await resolveCheckpoint(dir)).endsWith("ckpt-0000002.safetensors")) throw new Error(); // the newest
+ * ```
  */
 export async function resolveCheckpoint(pathOrDir: string): Promise<string> {
   let info: Deno.FileInfo;

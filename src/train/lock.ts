@@ -18,7 +18,18 @@ export interface LockInfo {
   started: string;
 }
 
-/** A held lock; call `release()` when the run ends. */
+/**
+ * A held lock; call `release()` when the run ends.
+ *
+ * @example
+ * ```ts
+ * import { acquireLock, type RunLock } from "./lock.ts";
+ * const dir = await Deno.makeTempDir();
+ * const lock: RunLock = await acquireLock(dir, "--out");
+ * if (!lock.path.endsWith("/.lock")) throw new Error();
+ * await lock.release();
+ * ```
+ */
 export interface RunLock {
   /** The lock file. */
   path: string;

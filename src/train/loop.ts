@@ -32,7 +32,17 @@ import { writeRunConfig } from "./run_config.ts";
 import { appendJsonl, type MetricRecord, progressLine, truncateJsonl } from "./metrics.ts";
 import type { AdamWState } from "./optim.ts";
 
-/** What one optimiser step returns (scalars stay on the device). */
+/**
+ * What one optimiser step returns (scalars stay on the device).
+ *
+ * @example
+ * ```ts
+ * import { tf } from "../tf.ts";
+ * import type { StepResult } from "./loop.ts";
+ * const r: StepResult = { loss: tf.scalar(0.5), gradNorm: tf.scalar(1.2) };
+ * if ((await r.loss.data())[0] !== 0.5) throw new Error();
+ * ```
+ */
 export interface StepResult {
   /** The training loss. */
   loss: tf.Scalar;
@@ -40,7 +50,16 @@ export interface StepResult {
   gradNorm: tf.Scalar;
 }
 
-/** Everything the loop needs to know about a run. */
+/**
+ * Everything the loop needs to know about a run.
+ *
+ * @example
+ * ```ts
+ * import type { LoopSpec } from "./loop.ts";
+ * const describe = (s: LoopSpec) => `${s.steps} steps of ${s.batchSize} into ${s.out}, checkpoint every ${s.ckptEvery}`;
+ * if (typeof describe !== "function") throw new Error();
+ * ```
+ */
 export interface LoopSpec {
   /** Run directory. */
   out: string;
@@ -78,7 +97,16 @@ export interface LoopSpec {
   periodic?: { every: number; run(step: number): Promise<void> };
 }
 
-/** Options of {@linkcode runTrainingLoop}. */
+/**
+ * Options of {@linkcode runTrainingLoop}.
+ *
+ * @example
+ * ```ts
+ * import type { LoopOptions } from "./loop.ts";
+ * const opts: LoopOptions = { resumeFrom: "runs/x/ckpt-0000500.safetensors", log: () => {} };
+ * if (!opts.resumeFrom) throw new Error();
+ * ```
+ */
 export interface LoopOptions {
   /** Continue from the newest checkpoint in `out`. */
   resume?: boolean;
@@ -93,7 +121,16 @@ export interface LoopOptions {
   log?: (line: string) => void;
 }
 
-/** The outcome of {@linkcode runTrainingLoop}. */
+/**
+ * The outcome of {@linkcode runTrainingLoop}.
+ *
+ * @example
+ * ```ts
+ * import type { LoopResult } from "./loop.ts";
+ * const r: LoopResult = { step: 10, losses: [0.9, 0.8], checkpoint: "runs/x/ckpt-0000010.safetensors" };
+ * if (r.losses.length !== 2) throw new Error();
+ * ```
+ */
 export interface LoopResult {
   /** The step reached. */
   step: number;
@@ -109,6 +146,26 @@ export interface LoopResult {
  * @param spec The run.
  * @param opts Resume and logging.
  * @returns Where it stopped, the losses and the newest checkpoint.
+ *
+ * @example
+ * ```ts
+ * import { tf } from "../tf.ts";
+ * import { warmupCosine } from "./optim.ts";
+ * import { runTrainingLoop } from "./loop.ts";
+ * import { createTrainer, trainStep } from "./trainer.ts";
+ * // Fit w to 3 by SGD on (w − 3)², with checkpoints, metrics and a loss curve.
+ * const w = tf.variable(tf.zeros([1]));
+ * const trainer = createTrainer({ w }, { optimizer: { kind: "sgd", momentum: 0, weightDecay: 0 } });
+ * const out = (await Deno.makeTempDir()) + "/run";
+ * const r = await runTrainingLoop({
+ *   out, steps: 20, batchSize: 1, logEvery: 10, ckptEvery: 20, keep: 1, seed: 0, trainCount: 1,
+ *   params: { w }, opt: trainer.opt, meta: { format: "darl-checkpoint", method: "demo", model: {}, train: {}, state: {} },
+ *   lrAt: (s) => warmupCosine(s, { lr: 0.2, minLr: 0.2, warmupSteps: 0, steps: 20 }),
+ *   step: (_idx, _s, lr) => trainStep(trainer, () => tf.sum(tf.square(tf.sub(w, 3))), lr),
+ *   checkResume: () => [], plotTitle: "demo",
+ * }, { log: () => {} });
+ * if (Math.abs((await w.data())[0]! - 3) > 1e-3 || r.step !== 20) throw new Error();
+ * ```
  */
 export async function runTrainingLoop(spec: LoopSpec, opts: LoopOptions = {}): Promise<LoopResult> {
   const log = opts.log ?? ((s: string) => console.log(s));

@@ -13,7 +13,16 @@ export const ADAMW_KERNEL = "DarlAdamW";
 /** Kernel name of the fused multi-tensor global L2 norm. */
 export const GLOBAL_NORM_KERNEL = "DarlGlobalNorm";
 
-/** AdamW hyper-parameters (lr is given per step). */
+/**
+ * AdamW hyper-parameters (lr is given per step).
+ *
+ * @example
+ * ```ts
+ * import type { AdamWConfig } from "./optim.ts";
+ * const mae: AdamWConfig = { beta1: 0.9, beta2: 0.95, eps: 1e-8, weightDecay: 0.05 };
+ * if (mae.beta2 !== 0.95) throw new Error();
+ * ```
+ */
 export interface AdamWConfig {
   /** β1 (0.9). */
   beta1: number;
@@ -25,7 +34,17 @@ export interface AdamWConfig {
   weightDecay: number;
 }
 
-/** Optimiser state: one first and second moment per parameter. */
+/**
+ * Optimiser state: one first and second moment per parameter.
+ *
+ * @example
+ * ```ts
+ * import { tf } from "../tf.ts";
+ * import { type AdamWState, initAdamW } from "./optim.ts";
+ * const s: AdamWState = initAdamW([tf.variable(tf.ones([3]))]);
+ * if (s.step !== 0 || s.v[0]!.shape[0] !== 3) throw new Error();
+ * ```
+ */
 export interface AdamWState {
   /** Updates taken so far (for bias correction). */
   step: number;
@@ -228,7 +247,16 @@ export function adamwUpdate(
   });
 }
 
-/** A warm-up + cosine schedule. */
+/**
+ * A warm-up + cosine schedule.
+ *
+ * @example
+ * ```ts
+ * import { type ScheduleConfig, warmupCosine } from "./optim.ts";
+ * const s: ScheduleConfig = { lr: 1e-3, minLr: 1e-5, warmupSteps: 100, steps: 2000 };
+ * if (warmupCosine(100, s) !== 1e-3) throw new Error(); // the peak right after warm-up
+ * ```
+ */
 export interface ScheduleConfig {
   /** Peak learning rate. */
   lr: number;

@@ -14,7 +14,16 @@ import { sha256Hex } from "../data/files.ts";
 import type { Encoder } from "../nn/encoder.ts";
 import { type Checkpoint, loadCheckpoint, resolveCheckpoint } from "./checkpoint.ts";
 
-/** What a generator is asked for. */
+/**
+ * What a generator is asked for.
+ *
+ * @example
+ * ```ts
+ * import type { SampleRequest } from "./registry.ts";
+ * const req: SampleRequest = { count: 16, seed: 0, options: { sampleSteps: 50 } };
+ * if (req.images !== undefined) throw new Error(); // unconditional
+ * ```
+ */
 export interface SampleRequest {
   /** Images to generate. */
   count: number;
@@ -28,7 +37,16 @@ export interface SampleRequest {
   onProgress?: (done: number, total: number) => void;
 }
 
-/** What a generator returns. */
+/**
+ * What a generator returns.
+ *
+ * @example
+ * ```ts
+ * import type { SampleResult } from "./registry.ts";
+ * const r: SampleResult = { images: new Uint8Array(4 * 784), kind: "unconditional", summary: "DDPM, 100 steps per patch" };
+ * if (r.images.length / 784 !== 4) throw new Error();
+ * ```
+ */
 export interface SampleResult {
   /** Generated images [count, H, W, C] uint8. */
   images: Uint8Array;
@@ -38,7 +56,21 @@ export interface SampleResult {
   summary: string;
 }
 
-/** A model that generates images. */
+/**
+ * A model that generates images.
+ *
+ * @example
+ * ```ts
+ * import type { Generator } from "./registry.ts";
+ * // A generator of blank images, with one option.
+ * const blank: Generator = {
+ *   imageShape: [2, 2, 1], defaults: { level: 0 }, schema: { level: { doc: "grey level", min: 0, max: 255 } }, progressUnit: "images",
+ *   conditional: () => false,
+ *   sample: (req) => Promise.resolve({ images: new Uint8Array(req.count * 4).fill(req.options.level as number), kind: "unconditional", summary: "blank" }),
+ * };
+ * if ((await blank.sample({ count: 2, seed: 0, options: { level: 7 } })).images[7] !== 7) throw new Error();
+ * ```
+ */
 export interface Generator {
   /** [H, W, C] of the images. */
   readonly imageShape: readonly [number, number, number];
@@ -63,7 +95,18 @@ export interface Generator {
   sample(req: SampleRequest): Promise<SampleResult>;
 }
 
-/** A checkpoint rebuilt into a model. */
+/**
+ * A checkpoint rebuilt into a model.
+ *
+ * @example
+ * ```ts
+ * import "../methods.ts";
+ * import { type LoadedModel, loadModel } from "./registry.ts";
+ * const describe = (m: LoadedModel) => `${m.method}: ${m.description}${m.generator ? " (generates)" : ""}`;
+ * try { describe(await loadModel("/no/such/run")); throw new Error("must fail"); }
+ * catch (e) { if (!(e as Error).message.includes("not found")) throw e; }
+ * ```
+ */
 export interface LoadedModel {
   /** The method ("darl", …). */
   method: string;
@@ -87,7 +130,16 @@ export interface LoadedModel {
   dispose(): void;
 }
 
-/** How a method rebuilds its checkpoints. */
+/**
+ * How a method rebuilds its checkpoints.
+ *
+ * @example
+ * ```ts
+ * import type { MethodLoader } from "./registry.ts";
+ * const loader: MethodLoader = { method: "my-method", load: () => { throw new Error("rebuild the model from the checkpoint here"); } };
+ * if (loader.method !== "my-method") throw new Error();
+ * ```
+ */
 export interface MethodLoader {
   /** The method name stored in its checkpoints. */
   method: string;
@@ -140,6 +192,22 @@ export function registeredMethods(): MethodLoader[] {
  * @param pathOrDir A checkpoint file or run directory.
  * @param need What the caller will use: "encoder" (any method) or "generator".
  * @returns The model.
+ *
+ * @example
+ * ```ts
+ * import "../methods.ts";
+ * import { tf } from "../tf.ts";
+ * import { darlConfig } from "../darl/config.ts";
+ * import { initDarl } from "../darl/model.ts";
+ * import { saveCheckpoint } from "./checkpoint.ts";
+ * import { loadModel } from "./registry.ts";
+ * const cfg = darlConfig("tiny", { imageSize: 8, depth: 1, dim: 16, heads: 2, objective: "diffusion" });
+ * const path = (await Deno.makeTempDir()) + "/ckpt-0000001.safetensors";
+ * await saveCheckpoint(path, initDarl(cfg, 0) as never, null, { format: "darl-checkpoint", method: "darl", step: 1, model: cfg as never, train: {}, state: {} });
+ * const model = await loadModel(path, "generator");
+ * const enc = model.encoder();
+ * if (enc.tokens(tf.zeros([1, 8, 8, 1])).shape.join() !== "1,5,16" || !model.generator) throw new Error();
+ * ```
  */
 export async function loadModel(pathOrDir: string, need: "encoder" | "generator" = "encoder"): Promise<LoadedModel> {
   const file = await resolveCheckpoint(pathOrDir);

@@ -15,7 +15,16 @@ import type { Augment } from "../data/batches.ts";
 import { readInput, writeFileAtomic } from "../data/files.ts";
 import { type Checkpoint, listCheckpoints, loadCheckpoint } from "./checkpoint.ts";
 
-/** A training run's generic settings. Every field is a CLI flag. */
+/**
+ * A training run's generic settings. Every field is a CLI flag.
+ *
+ * @example
+ * ```ts
+ * import { RUN_SCHEMA, type RunConfig, validateRunConfig } from "./run_config.ts";
+ * const cfg: RunConfig = { data: "data/x", out: "runs/x", steps: 10, batchSize: 8, lr: 1e-3, minLr: 0, warmupSteps: 1, weightDecay: 0.05, beta1: 0.9, beta2: 0.95, clip: 1, seed: 0, augment: "none", logEvery: 5, ckptEvery: 10, keep: 1 };
+ * validateRunConfig(cfg, RUN_SCHEMA);
+ * ```
+ */
 export interface RunConfig {
   /** Prepared dataset directory. */
   data: string;
@@ -51,7 +60,16 @@ export interface RunConfig {
   keep: number;
 }
 
-/** A pretraining run: the generic settings plus periodic pictures. */
+/**
+ * A pretraining run: the generic settings plus periodic pictures.
+ *
+ * @example
+ * ```ts
+ * import type { PretrainConfig } from "./run_config.ts";
+ * const pictures = (c: PretrainConfig) => (c.sampleEvery > 0 ? Math.floor(c.steps / c.sampleEvery) : 0);
+ * if (typeof pictures !== "function") throw new Error();
+ * ```
+ */
 export interface PretrainConfig extends RunConfig {
   /** Write a predictions picture every N steps (0: never). */
   sampleEvery: number;
@@ -60,7 +78,15 @@ export interface PretrainConfig extends RunConfig {
 /** Largest step count, batch and interval accepted (a guard against typos like 1e9). */
 const MAX_STEPS = 1e8;
 
-/** Documentation and bounds of {@linkcode RunConfig}. */
+/**
+ * Documentation and bounds of {@linkcode RunConfig}.
+ *
+ * @example
+ * ```ts
+ * import { RUN_SCHEMA } from "./run_config.ts";
+ * if (RUN_SCHEMA.beta1.below !== 1 || RUN_SCHEMA.lr.above !== 0) throw new Error();
+ * ```
+ */
 export const RUN_SCHEMA: ConfigSchema<RunConfig> = {
   data: { doc: "prepared dataset directory" },
   out: { doc: "run directory" },
@@ -80,7 +106,17 @@ export const RUN_SCHEMA: ConfigSchema<RunConfig> = {
   keep: { doc: "checkpoints to keep", integer: true, min: 1, max: 1e4 },
 };
 
-/** Documentation and bounds of {@linkcode PretrainConfig}. */
+/**
+ * Documentation and bounds of {@linkcode PretrainConfig}.
+ *
+ * @example
+ * ```ts
+ * import { schemaHelp } from "../config.ts";
+ * import { PRETRAIN_DEFAULTS } from "../darl/pretrain.ts";
+ * import { PRETRAIN_SCHEMA } from "./run_config.ts";
+ * if (!schemaHelp("Training", PRETRAIN_DEFAULTS, PRETRAIN_SCHEMA).includes("--sample-every")) throw new Error();
+ * ```
+ */
 export const PRETRAIN_SCHEMA: ConfigSchema<PretrainConfig> = {
   ...RUN_SCHEMA,
   sampleEvery: { doc: "predictions PNG every N steps (0: never)", integer: true, min: 0, max: MAX_STEPS },

@@ -7,7 +7,16 @@
  */
 import { DarlError } from "../errors.ts";
 
-/** A tensor as stored: float32 or int32 values and a shape. */
+/**
+ * A tensor as stored: float32 or int32 values and a shape.
+ *
+ * @example
+ * ```ts
+ * import { encodeSafetensors, type StoredTensor } from "./safetensors.ts";
+ * const t: StoredTensor = { dtype: "I32", shape: [2], data: new Int32Array([7, 8]) };
+ * if (encodeSafetensors(new Map([["ids", t]]), {}).length < 16) throw new Error();
+ * ```
+ */
 export interface StoredTensor {
   /** "F32" or "I32". */
   dtype: "F32" | "I32";

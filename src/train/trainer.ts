@@ -13,7 +13,16 @@ import { tf } from "../tf.ts";
 import { namedLeaves, type ParamTree } from "../nn/tree.ts";
 import { type AdamWState, adamwUpdate, clipScale, decays, globalNorm, initAdamW } from "./optim.ts";
 
-/** AdamW settings (PyTorch semantics; weight decay on the tensors the decay rule selects). */
+/**
+ * AdamW settings (PyTorch semantics; weight decay on the tensors the decay rule selects).
+ *
+ * @example
+ * ```ts
+ * import type { AdamWOptimizer } from "./trainer.ts";
+ * const o: AdamWOptimizer = { kind: "adamw", beta1: 0.9, beta2: 0.95, weightDecay: 0.05 };
+ * if (o.eps !== undefined) throw new Error(); // 1e-8 by default
+ * ```
+ */
 export interface AdamWOptimizer {
   /** "adamw". */
   kind: "adamw";
@@ -27,7 +36,16 @@ export interface AdamWOptimizer {
   weightDecay: number;
 }
 
-/** LARS (You et al.; MAE's linear probe): trust-ratio scaled momentum on matrices, plain momentum elsewhere. */
+/**
+ * LARS (You et al.; MAE's linear probe): trust-ratio scaled momentum on matrices, plain momentum elsewhere.
+ *
+ * @example
+ * ```ts
+ * import type { LarsOptimizer } from "./trainer.ts";
+ * const mae: LarsOptimizer = { kind: "lars", momentum: 0.9, trust: 0.001 };
+ * if (mae.trust !== 0.001) throw new Error();
+ * ```
+ */
 export interface LarsOptimizer {
   /** "lars". */
   kind: "lars";
@@ -37,7 +55,16 @@ export interface LarsOptimizer {
   trust: number;
 }
 
-/** SGD with momentum and coupled L2 weight decay on matrices (PyTorch's SGD). */
+/**
+ * SGD with momentum and coupled L2 weight decay on matrices (PyTorch's SGD).
+ *
+ * @example
+ * ```ts
+ * import type { SgdOptimizer } from "./trainer.ts";
+ * const vtab: SgdOptimizer = { kind: "sgd", momentum: 0.9, weightDecay: 1e-4 };
+ * if (vtab.momentum !== 0.9) throw new Error();
+ * ```
+ */
 export interface SgdOptimizer {
   /** "sgd". */
   kind: "sgd";
@@ -47,10 +74,29 @@ export interface SgdOptimizer {
   weightDecay: number;
 }
 
-/** An optimiser's settings. */
+/**
+ * An optimiser's settings.
+ *
+ * @example
+ * ```ts
+ * import type { OptimizerConfig } from "./trainer.ts";
+ * const all: OptimizerConfig[] = [{ kind: "adamw", beta1: 0.9, beta2: 0.999, weightDecay: 0 }, { kind: "lars", momentum: 0.9, trust: 0.001 }];
+ * if (all.length !== 2) throw new Error();
+ * ```
+ */
 export type OptimizerConfig = AdamWOptimizer | LarsOptimizer | SgdOptimizer;
 
-/** Everything a training step needs about the trainable parameters. */
+/**
+ * Everything a training step needs about the trainable parameters.
+ *
+ * @example
+ * ```ts
+ * import { tf } from "../tf.ts";
+ * import { createTrainer, type Trainer } from "./trainer.ts";
+ * const t: Trainer = createTrainer({ w: tf.variable(tf.ones([2, 2])), b: tf.variable(tf.zeros([2])) }, { optimizer: { kind: "adamw", beta1: 0.9, beta2: 0.95, weightDecay: 0.05 } });
+ * if (t.decayMask.join() !== "true,false") throw new Error(); // matrices decay, biases do not
+ * ```
+ */
 export interface Trainer {
   /** Parameter paths, in tree order. */
   names: string[];
@@ -68,7 +114,18 @@ export interface Trainer {
   clip: number;
 }
 
-/** Options of {@linkcode createTrainer}. */
+/**
+ * Options of {@linkcode createTrainer}.
+ *
+ * @example
+ * ```ts
+ * import { tf } from "../tf.ts";
+ * import { createTrainer, type TrainerOptions } from "./trainer.ts";
+ * const opts: TrainerOptions = { optimizer: { kind: "sgd", momentum: 0.9, weightDecay: 0 }, clip: 1, lrScale: (name) => (name.startsWith("head") ? 1 : 0.1) };
+ * const t = createTrainer({ head: tf.variable(tf.ones([2])), body: tf.variable(tf.ones([2])) }, opts);
+ * if (t.lrScale.join() !== "1,0.1") throw new Error();
+ * ```
+ */
 export interface TrainerOptions {
   /** The optimiser. */
   optimizer: OptimizerConfig;

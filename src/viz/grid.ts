@@ -23,7 +23,16 @@ export function unitToU8(x: ArrayLike<number>): Uint8Array {
   return out;
 }
 
-/** Layout of {@linkcode imageGrid}. */
+/**
+ * Layout of {@linkcode imageGrid}.
+ *
+ * @example
+ * ```ts
+ * import { type GridOptions, imageGrid } from "./grid.ts";
+ * const layout: GridOptions = { cols: 4, pad: 1, scale: 2 };
+ * if (imageGrid(new Uint8Array(4), [1, 1, 1], layout).width !== 1 + 4 * 3) throw new Error();
+ * ```
+ */
 export interface GridOptions {
   /** Images per row. */
   cols: number;
@@ -75,6 +84,14 @@ export function imageGrid(images: Uint8Array, shape: [number, number, number], o
  *
  * @param path The destination.
  * @param img The image.
+ *
+ * @example
+ * ```ts
+ * import { writePng } from "./grid.ts";
+ * const path = (await Deno.makeTempDir()) + "/dot.png";
+ * await writePng(path, { width: 1, height: 1, channels: 3, data: new Uint8Array([255, 0, 0]) });
+ * if ((await Deno.stat(path)).size < 60) throw new Error();
+ * ```
  */
 export async function writePng(path: string, img: RasterImage): Promise<void> {
   await writeFileAtomic(path, encodePngImage(img));

@@ -7,7 +7,16 @@
 import type { RasterImage } from "../data/png.ts";
 import { CHAR_HEIGHT, drawText, textWidth } from "./font.ts";
 
-/** A named series of points. */
+/**
+ * A named series of points.
+ *
+ * @example
+ * ```ts
+ * import { linePlot, type Series } from "./plot.ts";
+ * const s: Series = { name: "train loss", xs: [1, 2, 3], ys: [0.9, 0.5, 0.4] };
+ * if (linePlot([s]).height !== 400) throw new Error();
+ * ```
+ */
 export interface Series {
   /** Legend label. */
   name: string;
@@ -19,7 +28,16 @@ export interface Series {
   color?: [number, number, number];
 }
 
-/** Options of {@linkcode linePlot}. */
+/**
+ * Options of {@linkcode linePlot}.
+ *
+ * @example
+ * ```ts
+ * import { linePlot, type PlotOptions } from "./plot.ts";
+ * const opts: PlotOptions = { title: "Loss", xLabel: "step", yLabel: "loss", logY: true, width: 320, height: 200 };
+ * if (linePlot([{ name: "a", xs: [0, 1], ys: [1, 0.1] }], opts).width !== 320) throw new Error();
+ * ```
+ */
 export interface PlotOptions {
   /** Title above the plot. */
   title?: string;
@@ -162,7 +180,16 @@ export function linePlot(series: Series[], opts: PlotOptions = {}): RasterImage 
   return { width, height, channels: 3, data };
 }
 
-/** One labelled bar. */
+/**
+ * One labelled bar.
+ *
+ * @example
+ * ```ts
+ * import { type Bar, barChart } from "./plot.ts";
+ * const bars: Bar[] = [{ label: "dsprites_loc", value: 54.1, group: 2 }, { label: "clevr_count", value: 24.9, group: 2 }];
+ * if (barChart(bars, { title: "VTAB", max: 100 }).channels !== 3) throw new Error();
+ * ```
+ */
 export interface Bar {
   /** Label under the bar. */
   label: string;

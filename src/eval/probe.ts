@@ -9,6 +9,7 @@
  * @module
  */
 import { DarlError } from "../errors.ts";
+import { exists, sha256Hex, writeFileAtomic } from "../data/files.ts";
 import { type Dataset, getSplit, type SplitData } from "../data/store.ts";
 import type { Encoder } from "../nn/encoder.ts";
 import { cachedFeatures, featureDim, type FeatureSource, type FeatureSpec } from "./features.ts";
@@ -72,7 +73,7 @@ export interface ProbeOptions {
   knn?: KnnConfig;
   /** Seed of the random-init baseline. */
   randomSeed?: number;
-  /** Feature cache directory ("" disables). */
+  /** Cache directory for features and head scores ("" disables). */
   cacheDir?: string;
   /** Progress messages. */
   log?: (msg: string) => void;
@@ -193,24 +194,61 @@ export async function runProbes(opts: ProbeOptions): Promise<ProbeReport> {
     const tr: LabelledFeatures = { x: fTrain.x, y: yTrain }, te: LabelledFeatures = { x: fTest.x, y: yTest };
     const scores: Record<string, number> = {};
     const details: Record<string, unknown> = {};
+    const sourceKey = src.kind === "pixels" ? "pixels" : [src.encoder.key, src.spec];
+    // Heads are deterministic functions of the features and their settings, so their scores are cached
+    // too: a second probe of the same checkpoint (or the pixel baseline again) costs nothing.
+    const head = async <T>(name: string, settings: unknown, run: () => Promise<T>): Promise<T> => {
+      if (!cacheDir) return await run();
+      const key = await sha256Hex(
+        new TextEncoder().encode(JSON.stringify([sourceKey, ds.header.checksum, name, settings])),
+      );
+      const file = `${cacheDir}/heads/${key}.json`;
+      if (await exists(file)) {
+        log(`  ${name}: from cache`);
+        return JSON.parse(await Deno.readTextFile(file)) as T;
+      }
+      const value = await run();
+      await Deno.mkdir(`${cacheDir}/heads`, { recursive: true });
+      await writeFileAtomic(file, new TextEncoder().encode(JSON.stringify(value)));
+      return value;
+    };
     if (opts.heads.includes("logreg")) {
-      const r = await logisticRegression(tr, te, fTrain.dim, classes, opts.logreg ?? LOGREG_DEFAULTS, log);
+      const cfg = opts.logreg ?? LOGREG_DEFAULTS;
+      const r = await head("logreg", cfg, async () => {
+        const fit = await logisticRegression(tr, te, fTrain.dim, classes, cfg, log);
+        return {
+          accuracy: fit.accuracy,
+          l2: fit.l2,
+          sweep: fit.sweep,
+          iterations: fit.fit.iterations,
+          converged: fit.fit.converged,
+        };
+      });
       scores.logreg = r.accuracy;
-      details.logreg = { l2: r.l2, sweep: r.sweep, iterations: r.fit.iterations, converged: r.fit.converged };
-      log(`  logreg ${(100 * r.accuracy).toFixed(2)}% (λ ${r.l2}, ${r.fit.iterations} iterations on all data)`);
+      details.logreg = { l2: r.l2, sweep: r.sweep, iterations: r.iterations, converged: r.converged };
+      log(`  logreg ${(100 * r.accuracy).toFixed(2)}% (λ ${r.l2}, ${r.iterations} iterations on all data)`);
     }
     if (opts.heads.includes("linear")) {
       const cfg = opts.linear ?? LINEAR_PROBE_DEFAULTS;
-      scores.linear = (await linearProbe(tr, te, fTrain.dim, classes, cfg, log)).accuracy;
+      scores.linear = await head(
+        "linear",
+        cfg,
+        async () => (await linearProbe(tr, te, fTrain.dim, classes, cfg, log)).accuracy,
+      );
       log(`  linear probe ${(100 * scores.linear).toFixed(2)}%`);
     }
     if (opts.heads.includes("ridge")) {
-      scores.ridge = await ridgeAccuracy(tr, te, fTrain.dim, classes);
-      for (const k of opts.shots) scores[`ridge ${k}-shot`] = await fewShotRidge(tr, te, fTrain.dim, classes, k);
-      log(`  ridge ${(100 * scores.ridge).toFixed(2)}%`);
+      const r = await head("ridge", opts.shots, async () => {
+        const out: Record<string, number> = { ridge: await ridgeAccuracy(tr, te, fTrain.dim, classes) };
+        for (const k of opts.shots) out[`ridge ${k}-shot`] = await fewShotRidge(tr, te, fTrain.dim, classes, k);
+        return out;
+      });
+      Object.assign(scores, r);
+      log(`  ridge ${(100 * scores.ridge!).toFixed(2)}%`);
     }
     if (opts.heads.includes("knn")) {
-      scores.knn = await knnAccuracy(tr, te, fTrain.dim, classes, opts.knn ?? KNN_DEFAULTS, log);
+      const cfg = opts.knn ?? KNN_DEFAULTS;
+      scores.knn = await head("knn", cfg, () => knnAccuracy(tr, te, fTrain.dim, classes, cfg, log));
       log(`  kNN ${(100 * scores.knn).toFixed(2)}%`);
     }
     rows.push({ source: name, dim: fTrain.dim, scores, details });

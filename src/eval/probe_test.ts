@@ -179,6 +179,7 @@ Deno.test("runProbes() reports the model beside raw-pixel and random-init baseli
   const logs: string[] = [];
   await runProbes({ ...opts, heads: ["ridge"], log: (m) => logs.push(m) });
   assert.ok(logs.some((l) => l.startsWith("model: 16-d features from cache")));
+  assert.ok(logs.some((l) => l === "  ridge: from cache"), "head scores are cached too");
   await assert.rejects(
     runProbes({ ...opts, spec: { ...opts.spec, layer: "block3" } }),
     /--layer: unknown layer "block3" \(expected embed, block0, final\)/,

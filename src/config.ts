@@ -258,7 +258,7 @@ export function schemaHelp<T extends object>(title: string, defaults: T, schema:
     const choices = spec.choices ? ` (${spec.choices.join("|")})` : "";
     const shown = spec.required && def === "" ? "required" : Array.isArray(def) ? def.join(",") : String(def);
     // An empty default is described by the doc's own "[…]" (what happens when the flag is not given).
-    const tail = shown === "" && spec.doc.includes("[") ? "" : ` [${shown}]`;
+    const tail = shown === "" ? (spec.doc.includes("[") ? "" : " [none]") : ` [${shown}]`;
     lines.push(`  --${kebab(key).padEnd(18)} ${spec.doc}${choices}${tail}`);
   }
   return lines.join("\n");

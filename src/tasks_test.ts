@@ -1,6 +1,5 @@
 import assert from "node:assert/strict";
-import { prepareDataset } from "./data/prepare.ts";
-import { fixture, ROOT, runTaskProcess } from "./test_util.ts";
+import { fixtureDataset, ROOT, runTaskProcess } from "./test_util.ts";
 
 const TASKS = ["prepare", "pretrain", "probe", "finetune", "vtab", "sample", "fid", "bench_report", "build_wasm"];
 
@@ -15,14 +14,7 @@ async function fails(script: string, args: string[], pattern: RegExp, cwd = ROOT
   return r.stdout;
 }
 
-let dataDir = "";
-async function data(): Promise<string> {
-  if (!dataDir) {
-    dataDir = `${await Deno.makeTempDir()}/patterns`;
-    await prepareDataset({ source: "idx", idxDir: fixture("idx"), out: dataDir });
-  }
-  return dataDir;
-}
+const data = fixtureDataset;
 const tiny = ["--patch-size", "2", "--dim", "16", "--depth", "1", "--heads", "2", "--batch-size", "4"];
 
 Deno.test("every task answers --help and -h with all its flags and defaults, and does nothing else", async () => {

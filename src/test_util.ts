@@ -4,6 +4,7 @@
  * @module
  */
 import { tf } from "./tf.ts";
+import { prepareDataset } from "./data/prepare.ts";
 import { writeDataset } from "./data/store.ts";
 
 /** The repository root (with a trailing slash). */
@@ -62,4 +63,21 @@ export async function writeUnlabelledDataset(dir: string, count: number): Promis
     classes: [],
     splits: { train: split, test: split },
   });
+}
+
+let fixtureData: Promise<string> | null = null;
+
+/**
+ * The IDX fixture (3 classes of 8×8 patterns) prepared once per test
+ * module into a temporary directory.
+ *
+ * @returns The prepared dataset's directory.
+ */
+export function fixtureDataset(): Promise<string> {
+  fixtureData ??= (async () => {
+    const dir = `${await Deno.makeTempDir()}/patterns`;
+    await prepareDataset({ source: "idx", idxDir: fixture("idx"), out: dir });
+    return dir;
+  })();
+  return fixtureData;
 }

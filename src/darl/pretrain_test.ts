@@ -1,8 +1,7 @@
 import assert from "node:assert/strict";
 import { tf } from "../tf.ts";
 import { darlConfig } from "./config.ts";
-import { prepareDataset } from "../data/prepare.ts";
-import { fixture, runTaskProcess, useCpu } from "../test_util.ts";
+import { fixtureDataset, runTaskProcess, useCpu } from "../test_util.ts";
 import { listCheckpoints, loadCheckpoint } from "../train/checkpoint.ts";
 import { readJsonl } from "../train/metrics.ts";
 import { initDarl } from "./model.ts";
@@ -17,14 +16,7 @@ import {
 } from "./pretrain.ts";
 
 const cfg = darlConfig("tiny", { imageSize: 8, channels: 1, patchSize: 2, dim: 16, depth: 1, heads: 2 });
-let dataDir = "";
-async function data(): Promise<string> {
-  if (!dataDir) {
-    dataDir = `${await Deno.makeTempDir()}/patterns`;
-    await prepareDataset({ source: "idx", idxDir: fixture("idx"), out: dataDir });
-  }
-  return dataDir;
-}
+const data = fixtureDataset;
 const trainCfg = async (out: string, over: Partial<PretrainConfig> = {}): Promise<PretrainConfig> => ({
   ...PRETRAIN_DEFAULTS,
   data: await data(),

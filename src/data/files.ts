@@ -207,13 +207,25 @@ export async function checkWritableDir(dir: string, flag: string): Promise<void>
 /** The pattern of darl's temporary names: `<name>.tmp-<pid>-<random>`. */
 const TEMP_NAME = /^(.*)\.tmp-(\d+)-[a-z0-9]+$/;
 
-function processAlive(pid: number): boolean {
+/**
+ * Whether a process may still be running on this machine: false only when
+ * it provably is not (Linux's /proc has no entry for it). Without /proc
+ * nothing can be proven, so the answer is true and nothing gets removed.
+ *
+ * @param pid A process id.
+ * @returns False when the process is gone.
+ * @example
+ * ```ts
+ * import { processAlive } from "./files.ts";
+ * if (!processAlive(Deno.pid)) throw new Error();
+ * ```
+ */
+export function processAlive(pid: number): boolean {
   if (pid === Deno.pid) return true;
   try {
     Deno.statSync(`/proc/${pid}`);
     return true;
   } catch (e) {
-    // Without /proc (not Linux) nothing can be said: keep the file.
     return !(e instanceof Deno.errors.NotFound) || !existsSync("/proc/self");
   }
 }

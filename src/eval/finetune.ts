@@ -25,6 +25,7 @@ import { decays, warmupCosine } from "../train/optim.ts";
 import type { LoadedModel } from "../train/registry.ts";
 import {
   checkBatch,
+  checkMemory,
   checkResumeCompatible,
   readConfigFile,
   type ResumeRules,
@@ -324,6 +325,31 @@ export async function classifierAccuracy(clf: Classifier, split: SplitData, batc
 }
 
 /**
+ * A generous estimate of a fine-tuning step's peak memory for any encoder:
+ * its parameters with gradients and AdamW moments, and ~40 activations of
+ * width d per token and block kept for the backward pass (attention, MLP,
+ * norms), doubled for temporaries. The token count comes from one forward
+ * pass on a blank image.
+ *
+ * @param encoder The encoder.
+ * @param batch Images per step.
+ * @returns Bytes.
+ * @example
+ * ```ts
+ * import { tf } from "../tf.ts";
+ * import type { Encoder } from "../nn/encoder.ts";
+ * import { estimateFinetuneBytes } from "./finetune.ts";
+ * const encoder = { width: 128, depth: 4, imageShape: [28, 28, 1], params: () => ({ w: tf.zeros([10]) }), tokens: () => tf.zeros([1, 50, 128]) } as unknown as Encoder;
+ * if (!(estimateFinetuneBytes(encoder, 60000) > 1e11)) throw new Error(); // a whole-dataset batch cannot fit
+ * ```
+ */
+export function estimateFinetuneBytes(encoder: Encoder, batch: number): number {
+  const tokens = tf.tidy(() => encoder.tokens(tf.zeros([1, ...encoder.imageShape])).shape[1]!);
+  const params = namedLeaves(encoder.params()).reduce((n, [, t]) => n + t.size, 0);
+  return 4 * (4 * params + 2 * batch * tokens * encoder.width * (encoder.depth + 1) * 40);
+}
+
+/**
  * Releases a classifier's head and its encoder.
  *
  * @param clf The classifier.
@@ -461,20 +487,27 @@ export interface FinetuneResult extends LoopResult {
  *
  * @example
  * ```ts
- * import "../methods.ts";
- * import { writeDataset } from "../data/store.ts";
- * import { darlConfig } from "../darl/config.ts";
- * import { PRETRAIN_DEFAULTS, pretrainDarl } from "../darl/pretrain.ts";
- * import { loadModel } from "../train/registry.ts";
+ * import { tf } from "../tf.ts";
+ * import { openDataset, writeDataset } from "../data/store.ts";
+ * import { createRng } from "../rng.ts";
+ * import { initLinear, linear } from "../nn/linear.ts";
+ * import type { Encoder } from "../nn/encoder.ts";
+ * import type { LoadedModel } from "../train/registry.ts";
  * import { FINETUNE_DEFAULTS, finetune } from "./finetune.ts";
  * const dir = await Deno.makeTempDir();
- * const images = Uint8Array.from({ length: 16 * 64 }, (_, i) => (Math.floor(i / 64) % 2) * 255);
- * const split = { count: 16, images, labels: Uint16Array.from({ length: 16 }, (_, i) => i % 2) };
- * await writeDataset(`${dir}/data`, { name: "d", source: "x", shape: [8, 8, 1], classes: ["dark", "light"], splits: { train: split, test: split } });
- * const cfg = darlConfig("tiny", { imageSize: 8, patchSize: 4, dim: 16, depth: 1, heads: 2 });
- * await pretrainDarl(cfg, { ...PRETRAIN_DEFAULTS, data: `${dir}/data`, out: `${dir}/pre`, steps: 2, batchSize: 4, sampleEvery: 0 }, { log: () => {} });
- * const { openDataset } = await import("../data/store.ts");
- * const r = await finetune(await loadModel(`${dir}/pre`), await openDataset(`${dir}/data`), { ...FINETUNE_DEFAULTS, data: `${dir}/data`, out: `${dir}/ft`, epochs: 1, batchSize: 4 }, { log: () => {} });
+ * const split = { count: 8, images: Uint8Array.from({ length: 32 }, (_, i) => (Math.floor(i / 4) % 2) * 255), labels: Uint16Array.from({ length: 8 }, (_, i) => i % 2) };
+ * await writeDataset(`${dir}/data`, { name: "d", source: "x", shape: [2, 2, 1], classes: ["dark", "light"], splits: { train: split, test: split } });
+ * // A "pretrained" model of any method: here a linear embedding of the 2×2 image as one token.
+ * const encoder = (): Encoder => {
+ *   const embed = initLinear(createRng(0), 4, 4);
+ *   return {
+ *     key: "toy", name: "toy", width: 4, depth: 1, imageShape: [2, 2, 1], prefixTokens: 0, grid: 1, layers: ["block0", "final"], causalByDefault: false,
+ *     tokens: (x) => linear(embed, x.reshape([x.shape[0]!, 1, 4])) as tf.Tensor3D, params: () => ({ w: embed.w, b: embed.b! }),
+ *     blockIndex: () => 1, randomInit: () => encoder(), dispose: () => {},
+ *   };
+ * };
+ * const model = { method: "toy", path: "toy.safetensors", key: "toy", description: "toy", checkpoint: { meta: { model: {} } }, encoder } as unknown as LoadedModel;
+ * const r = await finetune(model, await openDataset(`${dir}/data`), { ...FINETUNE_DEFAULTS, data: `${dir}/data`, out: `${dir}/ft`, epochs: 2, batchSize: 4 }, { log: () => {} });
  * if (r.step !== 4 || !(r.testAccuracy >= 0)) throw new Error();
  * ```
  */
@@ -491,6 +524,7 @@ export async function finetune(
   const split = adaptSplit(getSplit(ds, "train"), ds.header.shape, encoder.imageShape, `${ds.dir} train`);
   const test = adaptSplit(getSplit(ds, "test"), ds.header.shape, encoder.imageShape, `${ds.dir} test`);
   checkBatch(train.batchSize, split.count, train.data);
+  checkMemory(estimateFinetuneBytes(encoder, train.batchSize), "--batch-size");
   const clf = initClassifier(encoder, classes, train.seed);
   const trainer = classifierTrainer(clf, train);
   const stepsPerEpoch = Math.ceil(split.count / train.batchSize);

@@ -6,7 +6,7 @@
  * @module
  */
 import { DarlError } from "../errors.ts";
-import { ensureDir, ioReason } from "../data/files.ts";
+import { ensureDir, ioReason, processAlive } from "../data/files.ts";
 
 /** What a lock file holds. */
 export interface LockInfo {
@@ -35,23 +35,6 @@ export interface RunLock {
   path: string;
   /** Removes the lock file. */
   release(): Promise<void>;
-}
-
-function alive(pid: number): boolean {
-  if (pid === Deno.pid) return true;
-  try {
-    Deno.statSync(`/proc/${pid}`);
-    return true;
-  } catch (e) {
-    // Without /proc a lock cannot be proven stale: treat it as held.
-    if (!(e instanceof Deno.errors.NotFound)) return true;
-    try {
-      Deno.statSync("/proc/self");
-      return false;
-    } catch {
-      return true;
-    }
-  }
 }
 
 /**
@@ -95,7 +78,7 @@ export async function acquireLock(dir: string, flag: string, log: (msg: string) 
       owner = JSON.parse(await Deno.readTextFile(path));
     } catch { /* a torn lock file: its writer died mid-write */ }
     const sameHost = owner.host === undefined || owner.host === info.host;
-    if (typeof owner.pid === "number" && (!sameHost || alive(owner.pid))) {
+    if (typeof owner.pid === "number" && (!sameHost || processAlive(owner.pid))) {
       throw new DarlError(
         `${flag} ${dir}: in use by another run (pid ${owner.pid} on ${owner.host}, since ${owner.started}); ` +
           `wait for it to finish or choose another ${flag}`,

@@ -195,18 +195,23 @@ export function registeredMethods(): MethodLoader[] {
  *
  * @example
  * ```ts
- * import "../methods.ts";
  * import { tf } from "../tf.ts";
- * import { darlConfig } from "../darl/config.ts";
- * import { initDarl } from "../darl/model.ts";
+ * import type { Encoder } from "../nn/encoder.ts";
  * import { saveCheckpoint } from "./checkpoint.ts";
- * import { loadModel } from "./registry.ts";
- * const cfg = darlConfig("tiny", { imageSize: 8, depth: 1, dim: 16, heads: 2, objective: "diffusion" });
+ * import { loadModel, registerMethod } from "./registry.ts";
+ * // A toy method: its checkpoints hold one matrix that embeds 2×2 images as one token.
+ * registerMethod({
+ *   method: "toy",
+ *   load: (ck, key) => {
+ *     const w = tf.variable(tf.tensor(ck.params.get("w")!.data, ck.params.get("w")!.shape));
+ *     const encoder = { key, width: 3, prefixTokens: 0, tokens: (x: tf.Tensor) => tf.matMul(x.reshape([-1, 4]), w).reshape([-1, 1, 3]) } as unknown as Encoder;
+ *     return { method: "toy", path: ck.path, checkpoint: ck, key, description: "toy embedding", encoder: () => encoder, dispose: () => w.dispose() };
+ *   },
+ * });
  * const path = (await Deno.makeTempDir()) + "/ckpt-0000001.safetensors";
- * await saveCheckpoint(path, initDarl(cfg, 0) as never, null, { format: "darl-checkpoint", method: "darl", step: 1, model: cfg as never, train: {}, state: {} });
- * const model = await loadModel(path, "generator");
- * const enc = model.encoder();
- * if (enc.tokens(tf.zeros([1, 8, 8, 1])).shape.join() !== "1,5,16" || !model.generator) throw new Error();
+ * await saveCheckpoint(path, { w: tf.ones([4, 3]) }, null, { format: "darl-checkpoint", method: "toy", step: 1, model: {}, train: {}, state: {} });
+ * const model = await loadModel(path);
+ * if (model.encoder().tokens(tf.ones([2, 2, 2, 1])).shape.join() !== "2,1,3" || model.generator) throw new Error();
  * ```
  */
 export async function loadModel(pathOrDir: string, need: "encoder" | "generator" = "encoder"): Promise<LoadedModel> {

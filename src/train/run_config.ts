@@ -112,9 +112,10 @@ export const RUN_SCHEMA: ConfigSchema<RunConfig> = {
  * @example
  * ```ts
  * import { schemaHelp } from "../config.ts";
- * import { PRETRAIN_DEFAULTS } from "../darl/pretrain.ts";
- * import { PRETRAIN_SCHEMA } from "./run_config.ts";
- * if (!schemaHelp("Training", PRETRAIN_DEFAULTS, PRETRAIN_SCHEMA).includes("--sample-every")) throw new Error();
+ * import { PRETRAIN_SCHEMA, type PretrainConfig } from "./run_config.ts";
+ * const defaults: PretrainConfig = { data: "d", out: "o", steps: 10, batchSize: 8, lr: 1e-3, minLr: 0, warmupSteps: 1, weightDecay: 0,
+ *   beta1: 0.9, beta2: 0.95, clip: 1, seed: 0, augment: "none", logEvery: 5, ckptEvery: 10, keep: 1, sampleEvery: 5 };
+ * if (!schemaHelp("Training", defaults, PRETRAIN_SCHEMA).includes("--sample-every")) throw new Error();
  * ```
  */
 export const PRETRAIN_SCHEMA: ConfigSchema<PretrainConfig> = {

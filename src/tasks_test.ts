@@ -147,3 +147,25 @@ Deno.test({
     await Deno.remove(mnt, { recursive: true });
   },
 });
+
+Deno.test("one meaning per flag name across tasks (--heads, --steps, --no-cache, --out)", async () => {
+  const help = Object.fromEntries(
+    await Promise.all(TASKS.map(async (t) => [t, (await runTaskProcess(`${t}.ts`, ["--help"])).stdout] as const)),
+  );
+  const doc = (flag: string) =>
+    Object.entries(help).flatMap(([t, text]) => {
+      const line = text.split("\n").find((l) => l.startsWith(`  --${flag} `));
+      return line ? [[t, line.slice(2 + flag.length + 2).trim()] as const] : [];
+    });
+  // --heads is the attention-head count (pretrain); classifier heads are --head.
+  assert.deepEqual(doc("heads").map(([t]) => t), ["pretrain"]);
+  assert.deepEqual(doc("head").map(([t]) => t), ["probe", "vtab"]);
+  // --steps is optimiser steps; sampling steps are --sample-steps.
+  assert.deepEqual(doc("steps").map(([t]) => t), ["pretrain"]);
+  assert.deepEqual(doc("sample-steps").map(([t]) => t), ["sample"]);
+  // --no-cache always skips darl's on-disk caches; the sampler's key/value cache is --no-kv-cache.
+  for (const [t, d] of doc("no-cache")) assert.match(d, /\.cache/, t);
+  assert.deepEqual(doc("no-kv-cache").map(([t]) => t), ["sample"]);
+  // --out is always a directory.
+  for (const [t, d] of doc("out")) assert.match(d, /directory/, t);
+});

@@ -222,11 +222,21 @@ export async function runProbes(opts: ProbeOptions): Promise<ProbeReport> {
           sweep: fit.sweep,
           iterations: fit.fit.iterations,
           converged: fit.fit.converged,
+          gradMax: fit.fit.gradMax,
         };
       });
       scores.logreg = r.accuracy;
-      details.logreg = { l2: r.l2, sweep: r.sweep, iterations: r.iterations, converged: r.converged };
-      log(`  logreg ${(100 * r.accuracy).toFixed(2)}% (λ ${r.l2}, ${r.iterations} iterations on all data)`);
+      details.logreg = {
+        l2: r.l2,
+        sweep: r.sweep,
+        iterations: r.iterations,
+        converged: r.converged,
+        gradMax: r.gradMax,
+      };
+      log(
+        `  logreg ${(100 * r.accuracy).toFixed(2)}% (λ ${r.l2}; on all data ${r.iterations} iterations, ` +
+          `max |gradient| ${r.gradMax.toExponential(1)}${r.converged ? "" : ", NOT converged"})`,
+      );
     }
     if (opts.heads.includes("linear")) {
       const cfg = opts.linear ?? LINEAR_PROBE_DEFAULTS;

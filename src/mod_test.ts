@@ -2,9 +2,15 @@ import assert from "node:assert/strict";
 import { ROOT } from "./test_util.ts";
 
 async function deno(args: string[]): Promise<{ code: number; out: string; err: string }> {
-  const r = await new Deno.Command(Deno.execPath(), { args, cwd: ROOT, stdout: "piped", stderr: "piped" }).output();
+  const r = await new Deno.Command(Deno.execPath(), {
+    args,
+    cwd: ROOT,
+    env: { NO_COLOR: "1" },
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
   const dec = new TextDecoder();
-  return { code: r.code, out: dec.decode(r.stdout), err: dec.decode(r.stderr).replace(/\x1b\[[0-9;]*m/g, "") };
+  return { code: r.code, out: dec.decode(r.stdout), err: dec.decode(r.stderr) };
 }
 
 Deno.test("every export of mod.ts has JSDoc with a runnable @example", async () => {

@@ -304,5 +304,16 @@ export function probeTable(r: ProbeReport): string {
     head,
     sep,
     ...body,
+    ...(r.columns.includes("logreg")
+      ? [
+        "",
+        `logreg: L2 logistic regression trained to convergence, λ chosen on a held-out 10k of train (${
+          r.rows.map((row) => {
+            const d = row.details.logreg as { l2: number; converged: boolean } | undefined;
+            return d ? `${row.source}: ${d.l2}${d.converged ? "" : ", not converged"}` : "";
+          }).filter((x) => x).join("; ")
+        }).`,
+      ]
+      : []),
   ].join("\n");
 }

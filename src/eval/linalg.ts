@@ -21,30 +21,75 @@
  * ```
  */
 export function choleskySolve(A: Float64Array, B: Float64Array, d: number, c: number): Float64Array {
+  return solveFactored(cholesky(A, d), B, d, c);
+}
+
+/**
+ * The Cholesky factor L (lower triangular, A = L·Lᵀ) of a symmetric
+ * positive-definite matrix, for solving many systems with one A.
+ *
+ * @param A d×d, row-major (not modified).
+ * @param d Size of A.
+ * @returns L, d×d row-major.
+ * @example
+ * ```ts
+ * import { cholesky } from "./linalg.ts";
+ * const L = cholesky(new Float64Array([4, 2, 2, 5]), 2);
+ * if (L[0] !== 2 || L[2] !== 1 || L[3] !== 2) throw new Error();
+ * ```
+ */
+export function cholesky(A: Float64Array, d: number): Float64Array {
   const L = new Float64Array(d * d);
   for (let i = 0; i < d; i++) {
     for (let j = 0; j <= i; j++) {
       let s = A[i * d + j]!;
       for (let k = 0; k < j; k++) s -= L[i * d + k]! * L[j * d + k]!;
       if (i === j) {
-        if (!(s > 0)) throw new RangeError(`choleskySolve: matrix is not positive definite (pivot ${i}: ${s})`);
+        if (!(s > 0)) throw new RangeError(`cholesky: matrix is not positive definite (pivot ${i}: ${s})`);
         L[i * d + i] = Math.sqrt(s);
       } else {
         L[i * d + j] = s / L[j * d + j]!;
       }
     }
   }
+  return L;
+}
+
+/**
+ * Solves L·Lᵀ·X = B given the Cholesky factor L.
+ *
+ * @param L From {@linkcode cholesky}, d×d.
+ * @param B d×c, row-major.
+ * @param d Size of L.
+ * @param c Columns of B.
+ * @returns X, d×c.
+ * @example
+ * ```ts
+ * import { cholesky, solveFactored } from "./linalg.ts";
+ * const x = solveFactored(cholesky(new Float64Array([4, 2, 2, 3]), 2), new Float64Array([2, 1]), 2, 1);
+ * if (Math.abs(x[0]! - 0.5) > 1e-12 || Math.abs(x[1]!) > 1e-12) throw new Error();
+ * ```
+ */
+export function solveFactored(L: Float64Array, B: Float64Array, d: number, c: number): Float64Array {
   const X = new Float64Array(B);
-  for (let col = 0; col < c; col++) {
-    for (let i = 0; i < d; i++) { // L y = b
-      let s = X[i * c + col]!;
-      for (let k = 0; k < i; k++) s -= L[i * d + k]! * X[k * c + col]!;
-      X[i * c + col] = s / L[i * d + i]!;
+  // All c right-hand sides at once, so every inner loop runs over contiguous memory.
+  for (let i = 0; i < d; i++) { // L y = b
+    const row = i * c;
+    for (let k = 0; k < i; k++) {
+      const l = L[i * d + k]!;
+      if (l === 0) continue;
+      for (let col = 0; col < c; col++) X[row + col]! -= l * X[k * c + col]!;
     }
-    for (let i = d - 1; i >= 0; i--) { // Lᵀ x = y
-      let s = X[i * c + col]!;
-      for (let k = i + 1; k < d; k++) s -= L[k * d + i]! * X[k * c + col]!;
-      X[i * c + col] = s / L[i * d + i]!;
+    const inv = 1 / L[i * d + i]!;
+    for (let col = 0; col < c; col++) X[row + col]! *= inv;
+  }
+  for (let i = d - 1; i >= 0; i--) { // Lᵀ x = y: row i of Lᵀ is column i of L, so scatter instead of gather
+    const row = i * c, inv = 1 / L[i * d + i]!;
+    for (let col = 0; col < c; col++) X[row + col]! *= inv;
+    for (let k = 0; k < i; k++) {
+      const l = L[i * d + k]!;
+      if (l === 0) continue;
+      for (let col = 0; col < c; col++) X[k * c + col]! -= l * X[row + col]!;
     }
   }
   return X;

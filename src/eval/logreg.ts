@@ -6,20 +6,22 @@
  *   f(W) = (1/n) Σᵢ [logsumexp(xᵢW) − (xᵢW)_{yᵢ}] + (λ/2)·‖W without its bias row‖²
  *
  * Features are standardised with training statistics and get a bias column.
- * Full-batch L-BFGS (memory 10, backtracking Armijo line search) runs in
- * float64; only the two products X·W and Xᵀ·(P − Y) per evaluation run on
- * the tfjs backend in float32, the per-example losses are summed in float64,
- * and where the objective's late decreases fall below float32 rounding the
- * line search goes by the (still accurate) gradient, so fits reach a small
- * gradient tolerance. λ is chosen on a stratified held-out part of the training set
- * (10,000 examples, or a fifth of smaller sets) along a warm-started path
- * from strong to weak regularisation, then the model is refit on all
+ * Full-batch L-BFGS (memory 10, preconditioned by c·XᵀX/n + λI, backtracking
+ * Armijo line search) runs in float64; only the two products per evaluation
+ * run on the tfjs backend in float32, the per-example losses are summed in
+ * float64, and where the objective's late decreases fall below float32
+ * rounding the line search goes by the (still accurate) gradient, so fits
+ * reach a small gradient tolerance. λ is chosen on a stratified held-out
+ * part of the training set (10,000 examples, or a fifth of smaller sets)
+ * along a warm-started path from strong to weak regularisation that stops
+ * once two λ in a row score below the best, then the model is refit on all
  * training data with that λ.
  *
  * @module
  */
 import { tf } from "../tf.ts";
 import { stratifiedSplit } from "../data/subset.ts";
+import { cholesky, solveFactored } from "./linalg.ts";
 import type { LabelledFeatures, ProbeResult } from "./linear_probe.ts";
 import { applyStandardizer, fitStandardizer } from "./standardize.ts";
 
@@ -203,34 +205,38 @@ async function lbfgs(
   cfg: LogregConfig,
   init?: Float64Array,
 ): Promise<LogregFit> {
+  const precond = await preconditioner(ds, D, C, l2);
   let w = init ? Float64Array.from(init) : new Float64Array(D * C);
   let { f, g } = await evaluate(ds, w, D, C, l2);
   const S: Float64Array[] = [], Y: Float64Array[] = [], rho: number[] = [];
   let it = 0;
   for (; it < cfg.maxIter && maxAbs(g) > cfg.gradTol; it++) {
-    // Two-loop recursion: dir = −H·g.
+    // Two-loop recursion with H₀ = γ·M⁻¹: dir = −H·g.
     const q = Float64Array.from(g), alpha: number[] = [];
     for (let k = S.length - 1; k >= 0; k--) {
       alpha[k] = rho[k]! * dot(S[k]!, q);
       for (let i = 0; i < q.length; i++) q[i]! -= alpha[k]! * Y[k]![i]!;
     }
-    const gamma = S.length ? dot(S[S.length - 1]!, Y[Y.length - 1]!) / dot(Y[Y.length - 1]!, Y[Y.length - 1]!) : 1;
-    for (let i = 0; i < q.length; i++) q[i]! *= gamma;
-    for (let k = 0; k < S.length; k++) {
-      const beta = rho[k]! * dot(Y[k]!, q);
-      for (let i = 0; i < q.length; i++) q[i]! += S[k]![i]! * (alpha[k]! - beta);
+    const r = precond(q);
+    if (S.length) {
+      const y = Y[Y.length - 1]!, gamma = dot(S[S.length - 1]!, y) / dot(y, precond(y));
+      for (let i = 0; i < r.length; i++) r[i]! *= gamma;
     }
-    const dir = q.map((v) => -v);
+    for (let k = 0; k < S.length; k++) {
+      const beta = rho[k]! * dot(Y[k]!, r);
+      for (let i = 0; i < r.length; i++) r[i]! += S[k]![i]! * (alpha[k]! - beta);
+    }
+    let dir = r.map((v) => -v);
     let slope = dot(dir, g);
-    if (!(slope < 0)) { // not a descent direction (rounding): restart from steepest descent
+    if (!(slope < 0)) { // not a descent direction (rounding): restart from the preconditioned gradient
       S.length = Y.length = rho.length = 0;
-      for (let i = 0; i < dir.length; i++) dir[i] = -g[i]!;
+      dir = precond(g).map((v) => -v);
       slope = dot(dir, g);
     }
-    // Backtracking Armijo; the first step of a fresh memory is scaled to unit length. Near the optimum the
-    // decrease Armijo asks for falls below the rounding of the float32 products in f, so a step that keeps f
-    // within that noise and shrinks the gradient (which stays accurate) is accepted too.
-    let step = S.length ? 1 : Math.min(1, 1 / Math.sqrt(dot(g, g)));
+    // Backtracking Armijo from the full (Newton-like) step. Near the optimum the decrease Armijo asks for
+    // falls below the rounding of the float32 products in f, so a step that keeps f within that noise and
+    // shrinks the gradient (which stays accurate) is accepted too.
+    let step = 1;
     const noise = 1e-7 * Math.max(1, Math.abs(f)), gNow = maxAbs(g);
     let next: { f: number; g: Float64Array } | null = null, wn = w;
     for (let tries = 0; tries < 40; tries++) {
@@ -252,6 +258,29 @@ async function lbfgs(
   }
   const gradMax = maxAbs(g);
   return { w, loss: f, gradMax, iterations: it, converged: gradMax <= cfg.gradTol };
+}
+
+/**
+ * The preconditioner M⁻¹ of L-BFGS: M = c·XᵀX/n + λ·I (no λ on the bias),
+ * the shape of the objective's Hessian with the softmax curvature replaced
+ * by c = (1/C)(1 − 1/C), its value at the start. Correlated features make
+ * the Hessian badly conditioned at small λ; with M the iterations needed
+ * drop from thousands to tens. M is factored once (Cholesky) per fit.
+ */
+async function preconditioner(
+  ds: Design,
+  D: number,
+  C: number,
+  l2: number,
+): Promise<(q: Float64Array) => Float64Array> {
+  const gram = tf.tidy(() => tf.matMul(ds.xT, ds.xT, false, true));
+  const xtx = await gram.data();
+  gram.dispose();
+  const c = (1 / C) * (1 - 1 / C), M = new Float64Array(D * D);
+  for (let i = 0; i < D * D; i++) M[i] = (c * xtx[i]!) / ds.n;
+  for (let i = 0; i < D; i++) M[i * D + i]! += i < D - 1 ? l2 : 1e-9;
+  const L = cholesky(M, D);
+  return (q) => solveFactored(L, q, D, C);
 }
 
 async function accuracy(ds: Design, w: Float64Array, D: number, C: number): Promise<number> {

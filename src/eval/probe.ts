@@ -18,6 +18,9 @@ import { type LabelledFeatures, LINEAR_PROBE_DEFAULTS, linearProbe, type LinearP
 import { logisticRegression, LOGREG_DEFAULTS, type LogregConfig } from "./logreg.ts";
 import { fewShotRidge, ridgeAccuracy } from "./ridge.ts";
 
+/** Bumped whenever a head's results change for the same inputs, so cached scores are not reused. */
+const HEADS_VERSION = 1;
+
 /**
  * Heads, in report order: converged logistic regression, LARS linear probe, ridge, kNN.
  *
@@ -200,7 +203,7 @@ export async function runProbes(opts: ProbeOptions): Promise<ProbeReport> {
     const head = async <T>(name: string, settings: unknown, run: () => Promise<T>): Promise<T> => {
       if (!cacheDir) return await run();
       const key = await sha256Hex(
-        new TextEncoder().encode(JSON.stringify([sourceKey, ds.header.checksum, name, settings])),
+        new TextEncoder().encode(JSON.stringify([HEADS_VERSION, sourceKey, ds.header.checksum, name, settings])),
       );
       const file = `${cacheDir}/heads/${key}.json`;
       if (await exists(file)) {

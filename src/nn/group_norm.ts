@@ -1,0 +1,67 @@
+/**
+ * Group normalisation over NHWC feature maps (Wu & He 2018): the tokenizer's
+ * normalisation, which unlike BatchNorm does not depend on the batch and so
+ * behaves the same in training, evaluation and generation.
+ *
+ * @module
+ */
+import { tf } from "../tf.ts";
+import { initLayerNorm, type LayerNormParams } from "./layer_norm.ts";
+
+/**
+ * Gain and bias of a GroupNorm, both [channels] (the same shape as a
+ * LayerNorm's, so {@linkcode initGroupNorm} reuses its initialiser).
+ *
+ * @example
+ * ```ts
+ * import { initGroupNorm, type GroupNormParams } from "./group_norm.ts";
+ * const p: GroupNormParams = initGroupNorm(8);
+ * if (p.g.shape[0] !== 8) throw new Error();
+ * ```
+ */
+export type GroupNormParams = LayerNormParams;
+
+/**
+ * Initialises a GroupNorm with unit gain and zero bias.
+ *
+ * @param channels The channel count.
+ * @returns The parameters.
+ * @example
+ * ```ts
+ * import { initGroupNorm } from "./group_norm.ts";
+ * const p = initGroupNorm(16);
+ * if (p.b.shape[0] !== 16) throw new Error();
+ * ```
+ */
+export function initGroupNorm(channels: number): GroupNormParams {
+  return initLayerNorm(channels);
+}
+
+/**
+ * Normalises each group of channels over (H, W, channels in the group), then
+ * applies the per-channel gain and bias.
+ *
+ * @param p The parameters.
+ * @param x Input [N, H, W, C]; C must be divisible by `groups`.
+ * @param groups Number of groups (32 in the VQGAN; fewer for narrow layers).
+ * @param eps Variance floor (1e-6 as in taming-transformers).
+ * @returns The normalised input, same shape.
+ * @example
+ * ```ts
+ * import { tf } from "../tf.ts";
+ * import { groupNorm, initGroupNorm } from "./group_norm.ts";
+ * const y = groupNorm(initGroupNorm(4), tf.randomNormal([2, 3, 3, 4]), 2);
+ * const m = await tf.mean(y.reshape([2, 9, 2, 2]).slice([0, 0, 0, 0], [1, 9, 1, 2])).data();
+ * if (Math.abs(m[0]!) > 1e-5) throw new Error();
+ * ```
+ */
+export function groupNorm(p: GroupNormParams, x: tf.Tensor, groups: number, eps = 1e-6): tf.Tensor {
+  const [n, h, w, c] = x.shape as [number, number, number, number];
+  if (c % groups !== 0) throw new Error(`groupNorm: ${c} channels do not split into ${groups} groups`);
+  return tf.tidy(() => {
+    const xg = x.reshape([n, h * w, groups, c / groups]);
+    const { mean, variance } = tf.moments(xg, [1, 3], true);
+    const normed = xg.sub(mean).mul(tf.rsqrt(variance.add(eps))).reshape([n, h, w, c]);
+    return normed.mul(p.g).add(p.b);
+  });
+}

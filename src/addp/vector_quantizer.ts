@@ -126,7 +126,7 @@ export function quantize(cb: Codebook, z: tf.Tensor, beta = 0.25): Quantized {
 const nearestCodes = tf.customGrad((...inputs: (tf.Tensor | tf.GradSaveFunc)[]) => {
   const [z, embed] = inputs as [tf.Tensor, tf.Tensor];
   const value = tf.tidy(() => lookupCodes(embed, nearestCode(embed, z)));
-  return { value, gradFunc: (dy: tf.Tensor) => [tf.zerosLike(z), tf.zerosLike(embed)] };
+  return { value, gradFunc: (_dy: tf.Tensor) => [tf.zerosLike(z), tf.zerosLike(embed)] };
 });
 
 /**

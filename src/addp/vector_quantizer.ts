@@ -212,7 +212,7 @@ export async function restartDeadCodes(cb: Codebook, z: tf.Tensor, rng: Rng, thr
   const dead: number[] = [];
   for (let i = 0; i < k; i++) if (size[i]! < threshold) dead.push(i);
   if (dead.length === 0) return 0;
-  const flat = await z.reshape([-1, d]).data();
+  const flat = await z.data(); // [..., D] in row-major order is already [n, D]
   const n = flat.length / d;
   const embed = await cb.embed.data() as Float32Array, sum = await cb.embedSum.data() as Float32Array;
   const newSize = Float32Array.from(size);

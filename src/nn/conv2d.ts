@@ -60,6 +60,12 @@ export function initConv2d(rng: Rng, inCh: number, outCh: number, k: number, bia
  * Applies the convolution with "same" padding (output size = ceil(input /
  * stride)), as the tokenizer's 3×3 and 1×1 convolutions need.
  *
+ * Stride 1 runs as im2col: the k² shifted views of the padded input are
+ * concatenated along channels and multiplied by the [k²·in, out] kernel in
+ * one matrix product, so the forward pass and both gradients run on the
+ * backend's GEMM (darl's packed kernels on darl-cpu), where tfjs-cpu's own
+ * `Conv2DBackpropFilter` is a scalar loop ~100× slower.
+ *
  * @param p The parameters.
  * @param x Input [N, H, W, in].
  * @param stride The stride (1, or 2 to downsample).
@@ -75,6 +81,27 @@ export function initConv2d(rng: Rng, inCh: number, outCh: number, k: number, bia
 export function conv2d(p: Conv2dParams, x: tf.Tensor, stride = 1): tf.Tensor4D {
   const x4 = x as tf.Tensor4D;
   const w = p.w as tf.Tensor4D;
-  if (p.b) return tf.fused.conv2d({ x: x4, filter: w, strides: stride, pad: "same", bias: p.b });
-  return tf.conv2d(x4, w, stride, "same");
+  if (stride !== 1) {
+    if (p.b) return tf.fused.conv2d({ x: x4, filter: w, strides: stride, pad: "same", bias: p.b });
+    return tf.conv2d(x4, w, stride, "same");
+  }
+  const [kh, kw, inCh, outCh] = w.shape;
+  const [n, h, wd] = x4.shape;
+  return tf.tidy(() => {
+    let cols: tf.Tensor = x4;
+    if (kh > 1 || kw > 1) {
+      // "same" padding puts the extra pixel of an even kernel after, as TensorFlow does.
+      const [pt, pl] = [Math.floor((kh - 1) / 2), Math.floor((kw - 1) / 2)];
+      const padded = tf.pad(x4, [[0, 0], [pt, kh - 1 - pt], [pl, kw - 1 - pl], [0, 0]]);
+      const views: tf.Tensor[] = [];
+      for (let dy = 0; dy < kh; dy++) {
+        for (let dx = 0; dx < kw; dx++) views.push(tf.slice(padded, [0, dy, dx, 0], [n, h, wd, inCh]));
+      }
+      cols = tf.concat(views, 3);
+    }
+    const a = cols.reshape([n * h * wd, kh * kw * inCh]) as tf.Tensor2D;
+    const k = w.reshape([kh * kw * inCh, outCh]) as tf.Tensor2D;
+    const y = p.b ? tf.fused.matMul({ a, b: k, bias: p.b }) : tf.matMul(a, k);
+    return y.reshape([n, h, wd, outCh]) as tf.Tensor4D;
+  });
 }

@@ -60,6 +60,25 @@ Deno.test("conv2d() matches a direct convolution, stride 1 and 2", async () => {
   }
 });
 
+Deno.test("conv2d()'s im2col path has stock tfjs's gradients for input, kernel and bias (1×1, 3×3, 4×4)", async () => {
+  await useCpu();
+  for (const k of [1, 3, 4]) {
+    const x = randn([2, 5, 6, 3], 10 + k);
+    const p = initConv2d(createRng(k), 3, 4, k);
+    const dy = randn([2, 5, 6, 4], 20 + k);
+    const ours = tf.grads((xx: tf.Tensor, w: tf.Tensor, b: tf.Tensor) => conv2d({ w, b }, xx).mul(dy).sum());
+    const stock = tf.grads((xx: tf.Tensor, w: tf.Tensor, b: tf.Tensor) =>
+      tf.conv2d(xx as tf.Tensor4D, w as tf.Tensor4D, 1, "same").add(b).mul(dy).sum()
+    );
+    const [a, b] = [ours([x, p.w, p.b!]), stock([x, p.w, p.b!])];
+    for (let i = 0; i < 3; i++) {
+      assert.ok(maxAbsDiff(await a[i]!.data(), await b[i]!.data()) < 1e-4, `k=${k} grad ${i}`);
+    }
+    const y = conv2d(p, x), ys = tf.conv2d(x as tf.Tensor4D, p.w as tf.Tensor4D, 1, "same").add(p.b!);
+    assert.ok(maxAbsDiff(await y.data(), await ys.data()) < 1e-5, `k=${k} forward`);
+  }
+});
+
 Deno.test("initConv2d() draws U(±1/√fanIn) and a zero bias", async () => {
   const p = initConv2d(createRng(0), 16, 32, 3);
   const w = await p.w.data();

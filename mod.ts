@@ -89,14 +89,7 @@ export {
   type TargetNorm,
   validateDarlConfig,
 } from "./src/darl/config.ts";
-export {
-  countParams,
-  type DarlForward,
-  darlForward,
-  type DarlForwardOptions,
-  type DarlParams,
-  initDarl,
-} from "./src/darl/model.ts";
+export { type DarlForward, darlForward, type DarlForwardOptions, type DarlParams, initDarl } from "./src/darl/model.ts";
 export { darlEncoder } from "./src/darl/encoder.ts";
 export { type DarlLoss, darlMseLoss, patchTarget } from "./src/darl/loss.ts";
 export { darlDiffusionLoss, type DiffusionNoise, drawDiffusionNoise } from "./src/darl/diffusion.ts";
@@ -127,8 +120,119 @@ export {
   type TrainState,
 } from "./src/darl/pretrain.ts";
 
+// ADDP: VQ tokenizer, token predictor, alternating denoising, MaskGIT generation
+export {
+  checkTokenizerConfig,
+  detokenize,
+  initTokenizer,
+  type ResBlock,
+  tokenGrid,
+  tokenize,
+  TOKENIZER_DEFAULTS,
+  TOKENIZER_SCHEMA,
+  type TokenizerConfig,
+  tokenizerDecode,
+  tokenizerEncode,
+  tokenizerLoss,
+  type TokenizerLossOutput,
+  type TokenizerParams,
+  tokenizerTrainable,
+} from "./src/addp/tokenizer.ts";
+export {
+  type Codebook,
+  codebookUsage,
+  emaUpdate,
+  initCodebook,
+  lookupCodes,
+  nearestCode,
+  quantize,
+  type Quantized,
+  restartDeadCodes,
+} from "./src/addp/vector_quantizer.ts";
+export {
+  evaluateTokenizer,
+  reconstructionGrid,
+  resolveTokenizerConfigs,
+  TOKENIZER_CONFIG_SPEC,
+  TOKENIZER_RUN_DEFAULTS,
+  type TokenizerEval,
+  type TokenizerRunResult,
+  tokenizerTrainStep,
+  trainTokenizer,
+} from "./src/addp/tokenizer_train.ts";
+export {
+  initPredictor,
+  type MlmHead,
+  PREDICTOR_DEFAULTS,
+  PREDICTOR_SCHEMA,
+  type PredictorConfig,
+  predictorLogits,
+  predictorLoss,
+  type PredictorLossOutput,
+  type PredictorParams,
+  predictorTree,
+} from "./src/addp/token_predictor.ts";
+export {
+  evaluatePredictor,
+  loadPredictor,
+  PREDICTOR_CONFIG_SPEC,
+  PREDICTOR_RUN_DEFAULTS,
+  PREDICTOR_RUN_SCHEMA,
+  type PredictorRunConfig,
+  type PredictorRunResult,
+  resolvePredictorConfigs,
+  tokenizeSplit,
+  trainPredictor,
+} from "./src/addp/predictor_train.ts";
+export { MAGE_SAMPLING, predictorSample } from "./src/addp/predictor_sample.ts";
+export {
+  maskCounts,
+  maskRatio,
+  type MaskSchedule,
+  nestedMasks,
+  sampleMaskRatio,
+  sampleTimesteps,
+  type TimestepDraw,
+  type TimestepGrid,
+  timestepGrid,
+} from "./src/addp/mask_schedule.ts";
+export { maskgitGenerate, type MaskGitOptions, type MaskGitStep, stepCounts } from "./src/addp/maskgit.ts";
+export {
+  ADDP_DEFAULTS,
+  ADDP_SCHEMA,
+  type AddpConfig,
+  addpEncode,
+  addpLogits,
+  type AddpParams,
+  checkAddpConfig,
+  initAddp,
+} from "./src/addp/model.ts";
+export {
+  addpLoss,
+  type AlternatingTargets,
+  alternatingTargets,
+  type FrozenParts,
+  type MappingFunction,
+  mapToLatent,
+} from "./src/addp/alternating_denoising.ts";
+export { addpEncoder } from "./src/addp/encoder.ts";
+export { ADDP_SAMPLING, addpGenerate, decodeTokenState } from "./src/addp/generate.ts";
+export { ADDP_SAMPLE_DEFAULTS, ADDP_SAMPLE_SCHEMA, addpGenerator, type AddpSampleOptions } from "./src/addp/method.ts";
+export {
+  ADDP_CONFIG_SPEC,
+  ADDP_RUN_DEFAULTS,
+  ADDP_RUN_SCHEMA,
+  type AddpRunConfig,
+  type AddpRunResult,
+  ensureComponents,
+  pretrainAddp,
+  resolveAddpConfigs,
+} from "./src/addp/pretrain.ts";
+export { checkTokenizerFits, checkTokensMatch, type LoadedTokenizer, loadTokenizer } from "./src/addp/load.ts";
+export { boxTokens, maskTokens, parseBox } from "./src/addp/region.ts";
+
 // Layers
-export { type Encoder, encoderLayers, type TokenOptions } from "./src/nn/encoder.ts";
+export { type Encoder, encoderLayers, layerBlocks, type TokenOptions } from "./src/nn/encoder.ts";
 export { patchify, unpatchify } from "./src/nn/patchify.ts";
 export { blockForward, type BlockParams, blockStep, initBlock, type LayerCache } from "./src/nn/transformer.ts";
 export { applyRope, type RopeTables, ropeTables, rotateHalf, type TokenPosition } from "./src/nn/rope.ts";
@@ -136,7 +240,12 @@ export { attention, causalMaskBias, type RopeTensors } from "./src/nn/attention.
 export { initLayerNorm, layerNorm, type LayerNormParams } from "./src/nn/layer_norm.ts";
 export { initLinear, linear, type LinearParams } from "./src/nn/linear.ts";
 export { biasGelu, gelu, initMlp, mlp, type MlpParams } from "./src/nn/mlp.ts";
-export { disposeTree, namedLeaves, type ParamTree } from "./src/nn/tree.ts";
+export { countParams, disposeTree, namedLeaves, type ParamTree } from "./src/nn/tree.ts";
+export { conv2d, type Conv2dParams, initConv2d } from "./src/nn/conv2d.ts";
+export { groupNorm, type GroupNormParams, initGroupNorm } from "./src/nn/group_norm.ts";
+export { embed, initEmbedding } from "./src/nn/embedding.ts";
+export { softCrossEntropy } from "./src/nn/soft_cross_entropy.ts";
+export { stopGradient } from "./src/nn/stop_gradient.ts";
 
 // Training
 export {
@@ -182,9 +291,11 @@ export {
   CHECKPOINT_FORMAT,
   type CheckpointMeta,
   loadCheckpoint,
+  loadMethodCheckpoint,
   resolveCheckpoint,
   saveCheckpoint,
 } from "./src/train/checkpoint.ts";
+export { type MethodConfigSpec, plainConfigSpec, resolveRunConfigs, type RunRequest } from "./src/train/resolve.ts";
 export { decodeSafetensors, encodeSafetensors, type StoredTensor } from "./src/train/safetensors.ts";
 export {
   type Generator,
@@ -319,6 +430,6 @@ export {
 } from "./src/eval/frechet.ts";
 
 // Pictures
-export { type GridOptions, imageGrid, unitToU8, writePng } from "./src/viz/grid.ts";
+export { type GridOptions, imageGrid, interleave, unitToU8, writePng } from "./src/viz/grid.ts";
 export { encodePngImage, type RasterImage } from "./src/data/png.ts";
 export { type Bar, barChart, linePlot, type PlotOptions, type Series } from "./src/viz/plot.ts";

@@ -52,6 +52,26 @@ export const BACKEND_SECTION: FlagSection<BackendOptions> = {
 };
 
 /**
+ * The run-control flags of every training task: `--resume`, `--resume-from`, `--config`.
+ *
+ * @example
+ * ```ts
+ * import { RUN_CONTROL, section } from "./cli.ts";
+ * const run = section("Run", { ...RUN_CONTROL.defaults, preset: "tiny" }, { ...RUN_CONTROL.schema, preset: { doc: "size preset" } });
+ * if (run.defaults.resume !== false) throw new Error();
+ * ```
+ */
+export const RUN_CONTROL: FlagSection<{ resume: boolean; resumeFrom: string; config: string }> = {
+  title: "Run",
+  defaults: { resume: false, resumeFrom: "", config: "" },
+  schema: {
+    resume: { doc: "continue the run in --out from its newest checkpoint (with its own configs and dataset)" },
+    resumeFrom: { doc: "continue the run in --out from this checkpoint of it" },
+    config: { doc: 'a JSON file with "model" and "train" sections, e.g. a run\'s config.json' },
+  },
+};
+
+/**
  * A flag section (a typed helper so `defaults` and `schema` agree).
  *
  * @param title Heading in `--help`.
@@ -221,4 +241,45 @@ export async function runTask(main: () => Promise<void>): Promise<void> {
   }
   // Worker threads of the fast CPU kernels must not keep the process alive.
   Deno.exit(0);
+}
+
+/**
+ * What a training task hands to the library from its flags: the request that
+ * resolves its configs (given model and run flags, `--config`, resume) and the
+ * loop's resume options.
+ *
+ * @param f Parsed flags.
+ * @param model The model's flag section.
+ * @param train The run's flag section.
+ * @param log Progress lines.
+ * @returns The request and the loop options.
+ * @example
+ * ```ts
+ * import { RUN_CONTROL, section, trainingRequest } from "./cli.ts";
+ * const model = section("Model", { width: 8 }, { width: { doc: "width" } });
+ * const train = section("Training", { steps: 10 }, { steps: { doc: "optimiser steps" } });
+ * const { request, loop } = trainingRequest({ width: "16", "resume-from": "runs/x/ckpt-0000005.safetensors" }, model, train, () => {});
+ * if (request.model.width !== 16 || !request.resume || loop.resumeFrom === undefined || RUN_CONTROL.title !== "Run") throw new Error();
+ * ```
+ */
+export function trainingRequest<M extends object, R extends object>(
+  f: Flags,
+  model: FlagSection<M>,
+  train: FlagSection<R>,
+  log: (line: string) => void,
+): {
+  request: { model: Partial<M>; train: Partial<R>; configFile?: string; resume: boolean; log: (line: string) => void };
+  loop: { resume: boolean; resumeFrom?: string; log: (line: string) => void };
+} {
+  const run = sectionValues(f, RUN_CONTROL);
+  return {
+    request: {
+      model: givenValues(f, model),
+      train: givenValues(f, train),
+      ...(run.config ? { configFile: run.config } : {}),
+      resume: run.resume || !!run.resumeFrom,
+      log,
+    },
+    loop: { resume: run.resume, ...(run.resumeFrom ? { resumeFrom: run.resumeFrom } : {}), log },
+  };
 }

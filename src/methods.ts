@@ -6,3 +6,4 @@
  * @module
  */
 import "./darl/method.ts";
+import "./addp/method.ts";

@@ -1,7 +1,19 @@
 import assert from "node:assert/strict";
 import { fixtureDataset, ROOT, runTaskProcess } from "./test_util.ts";
 
-const TASKS = ["prepare", "pretrain", "probe", "finetune", "vtab", "sample", "fid", "bench_report", "build_wasm"];
+const TASKS = [
+  "prepare",
+  "pretrain",
+  "tokenizer",
+  "predictor",
+  "probe",
+  "finetune",
+  "vtab",
+  "sample",
+  "fid",
+  "bench_report",
+  "build_wasm",
+];
 
 /** Runs a task that must fail, and checks its stderr is one line `error: …` matching `pattern`. */
 async function fails(script: string, args: string[], pattern: RegExp, cwd = ROOT): Promise<string> {
@@ -157,11 +169,14 @@ Deno.test("one meaning per flag name across tasks (--heads, --steps, --no-cache,
       const line = text.split("\n").find((l) => l.startsWith(`  --${flag} `));
       return line ? [[t, line.slice(2 + flag.length + 2).trim()] as const] : [];
     });
-  // --heads is the attention-head count (pretrain); classifier heads are --head.
-  assert.deepEqual(doc("heads").map(([t]) => t), ["pretrain"]);
+  // --heads is the attention-head count of the model a task trains; classifier heads are --head.
+  assert.deepEqual(doc("heads").map(([t]) => t), ["pretrain", "predictor"]);
+  for (const [t, d] of doc("heads")) assert.match(d, /attention heads/, t);
   assert.deepEqual(doc("head").map(([t]) => t), ["probe", "vtab"]);
-  // --steps is optimiser steps; sampling steps are --sample-steps.
-  assert.deepEqual(doc("steps").map(([t]) => t), ["pretrain"]);
+  // --steps is optimiser steps; sampling steps are --sample-steps (DARL) and --decode-steps (ADDP/MaskGIT).
+  assert.deepEqual(doc("steps").map(([t]) => t), ["pretrain", "tokenizer", "predictor"]);
+  for (const [t, d] of doc("steps")) assert.match(d, /^optimiser steps/, t);
+  assert.deepEqual(doc("decode-steps").map(([t]) => t), ["sample"]);
   assert.deepEqual(doc("sample-steps").map(([t]) => t), ["sample"]);
   // --no-cache always skips darl's on-disk caches; the sampler's key/value cache is --no-kv-cache.
   for (const [t, d] of doc("no-cache")) assert.match(d, /\.cache/, t);

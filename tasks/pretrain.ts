@@ -3,38 +3,60 @@
  * Fashion-MNIST (if missing) and trains the default tiny model.
  *
  *   deno task pretrain [--preset tiny] [--steps 6000] [--out runs/x] [--resume] [--config run.json]
+ *   deno task pretrain --method addp [...]   (ADDP: see tasks/pretrain_addp.ts)
  *
  * @module
  */
 import "../src/kernels/mod.ts";
 import "../src/methods.ts";
-import { BACKEND_SECTION, givenValues, parseTask, runTask, section, sectionValues, startBackend } from "../src/cli.ts";
+import {
+  BACKEND_SECTION,
+  givenValues,
+  parseTask,
+  RUN_CONTROL,
+  runTask,
+  section,
+  sectionValues,
+  startBackend,
+} from "../src/cli.ts";
 import { DARL_PRESETS, DARL_SCHEMA, darlConfig, NOISE_SCHEDULES } from "../src/darl/config.ts";
 import { countParams } from "../src/darl/model.ts";
 import { PRETRAIN_DEFAULTS, pretrainDarl, resolvePretrainConfigs } from "../src/darl/pretrain.ts";
 import { PRETRAIN_SCHEMA } from "../src/train/run_config.ts";
+import { pretrainAddpTask } from "./pretrain_addp.ts";
 
 const MODEL = section("Model (DARL; image size and channels come from the dataset)", darlConfig("tiny"), DARL_SCHEMA);
 const TRAIN = section("Training", PRETRAIN_DEFAULTS, PRETRAIN_SCHEMA);
-const RUN = section("Run", { preset: "tiny", schedule: "", resume: false, resumeFrom: "", config: "" }, {
-  preset: { doc: "size preset", choices: Object.keys(DARL_PRESETS) },
-  schedule: {
-    doc: `diffusion noise by name: ${
-      Object.entries(NOISE_SCHEDULES).map(([k, [a, b]]) => `${k} = Beta(${a}, ${b})`).join(", ")
-    }`,
-    choices: Object.keys(NOISE_SCHEDULES),
+const RUN = section(
+  "Run",
+  { method: "darl", preset: "tiny", schedule: "", ...RUN_CONTROL.defaults },
+  {
+    method: {
+      doc: "the method to pretrain (addp: see deno task pretrain --method addp --help)",
+      choices: ["darl", "addp"],
+    },
+    preset: { doc: "size preset", choices: Object.keys(DARL_PRESETS) },
+    schedule: {
+      doc: `diffusion noise by name: ${
+        Object.entries(NOISE_SCHEDULES).map(([k, [a, b]]) => `${k} = Beta(${a}, ${b})`).join(", ")
+      }`,
+      choices: Object.keys(NOISE_SCHEDULES),
+    },
+    ...RUN_CONTROL.schema,
   },
-  resume: { doc: "continue the run in --out from its newest checkpoint (with its own configs and dataset)" },
-  resumeFrom: { doc: "continue the run in --out from this checkpoint of it" },
-  config: { doc: 'a JSON file with "model" and "train" sections, e.g. a run\'s config.json' },
-});
+);
 const SPEC = {
   usage: "deno task pretrain [flags]: pretrain DARL (MSE or diffusion) with checkpoints, metrics and pictures",
   sections: [MODEL, TRAIN, RUN, BACKEND_SECTION],
 };
 
+/** `--method addp` anywhere in the arguments selects ADDP's own flags. */
+const wantsAddp = (args: string[]) =>
+  args.some((a, i) => a === "--method=addp" || (a === "--method" && args[i + 1] === "addp"));
+
 if (import.meta.main) {
   await runTask(async () => {
+    if (wantsAddp(Deno.args)) return await pretrainAddpTask(Deno.args);
     const f = parseTask(Deno.args, SPEC);
     if (!f) return;
     const run = sectionValues(f, RUN), asked = givenValues(f, RUN);

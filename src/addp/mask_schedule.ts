@@ -8,7 +8,15 @@
  */
 import type { Rng } from "../rng.ts";
 
-/** Shape of the decoding schedule: the fraction still masked after step s of S. */
+/** Shape of the decoding schedule: the fraction still masked after step s of S.
+ *
+ * @example
+ * ```ts
+ * import { maskCounts, type MaskSchedule } from "./mask_schedule.ts";
+ * const s: MaskSchedule = "linear";
+ * if (maskCounts(10, 2, s).join() !== "5,1") throw new Error();
+ * ```
+ */
 export type MaskSchedule = "cosine" | "linear";
 
 /**
@@ -57,7 +65,15 @@ export function maskCounts(tokens: number, steps: number, schedule: MaskSchedule
   return out;
 }
 
-/** The discrete timestep grid of ADDP training: levels k with their mask ratios and probabilities. */
+/** The discrete timestep grid of ADDP training: levels k with their mask ratios and probabilities.
+ *
+ * @example
+ * ```ts
+ * import { type TimestepGrid, timestepGrid } from "./mask_schedule.ts";
+ * const g: TimestepGrid = timestepGrid(100);
+ * if (g.steps !== 100 || g.k.length !== g.prob.length) throw new Error();
+ * ```
+ */
 export interface TimestepGrid {
   /** T, the grid resolution. */
   steps: number;
@@ -98,7 +114,16 @@ export function timestepGrid(t = 100, mu = 0.55, sigma = 0.25): TimestepGrid {
   return { steps: t, k, ratio, prob: w.map((v) => v / total) };
 }
 
-/** One draw of ADDP's pair of timesteps, shared by the whole batch. */
+/** One draw of ADDP's pair of timesteps, shared by the whole batch.
+ *
+ * @example
+ * ```ts
+ * import { createRng } from "../rng.ts";
+ * import { sampleTimesteps, type TimestepDraw, timestepGrid } from "./mask_schedule.ts";
+ * const d: TimestepDraw = sampleTimesteps(createRng(0), timestepGrid(), 49);
+ * if (d.kNext > d.k) throw new Error();
+ * ```
+ */
 export interface TimestepDraw {
   /** Grid index of t. */
   k: number;

@@ -135,12 +135,26 @@ export function checkTokenizerConfig(cfg: TokenizerConfig): void {
   }
 }
 
-/** A residual block: GN → swish → conv → GN → swish → conv, plus a 1×1 skip when the width changes. */
-interface ResBlock {
+/**
+ * A residual block's parameters: GN → swish → conv → GN → swish → conv, plus a 1×1 skip when the width changes.
+ *
+ * @example
+ * ```ts
+ * import { initTokenizer, TOKENIZER_DEFAULTS, type ResBlock } from "./tokenizer.ts";
+ * const first: ResBlock = initTokenizer(TOKENIZER_DEFAULTS, 0).encoder.levels[1]![0]!;
+ * if (!first.skip) throw new Error(); // level 1 widens 32 → 64
+ * ```
+ */
+export interface ResBlock {
+  /** GroupNorm before the first conv. */
   norm1: GroupNormParams;
+  /** First 3×3 conv (bias-free). */
   conv1: Conv2dParams;
+  /** GroupNorm before the second conv. */
   norm2: GroupNormParams;
+  /** Second 3×3 conv (bias-free). */
   conv2: Conv2dParams;
+  /** 1×1 projection of the input when the width changes. */
   skip?: Conv2dParams;
 }
 
@@ -350,7 +364,16 @@ export function detokenize(p: TokenizerParams, cfg: TokenizerConfig, ids: tf.Ten
   );
 }
 
-/** What {@linkcode tokenizerLoss} returns: the loss and the intermediates the training step needs. */
+/** What {@linkcode tokenizerLoss} returns: the loss and the intermediates the training step needs.
+ *
+ * @example
+ * ```ts
+ * import { tf } from "../tf.ts";
+ * import { initTokenizer, TOKENIZER_DEFAULTS, tokenizerLoss, type TokenizerLossOutput } from "./tokenizer.ts";
+ * const out: TokenizerLossOutput = tokenizerLoss(initTokenizer(TOKENIZER_DEFAULTS, 0), TOKENIZER_DEFAULTS, tf.zeros([1, 28, 28, 1]));
+ * if (out.z.shape.join() !== "1,7,7,32") throw new Error();
+ * ```
+ */
 export interface TokenizerLossOutput {
   /** Reconstruction MSE + β·commitment. */
   loss: tf.Scalar;

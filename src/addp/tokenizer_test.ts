@@ -69,7 +69,9 @@ Deno.test("the tokenizer learns: reconstruction error falls, dead codes restart,
       return out.loss;
     }, 3e-3);
     emaUpdate(codebook, z, ids, cfg.decay);
-    restarted += await restartDeadCodes(codebook, z, rng, cfg.deadThreshold);
+    const count = restartDeadCodes(codebook, z, rng, cfg.deadThreshold);
+    restarted += (await count.data())[0]!;
+    count.dispose();
     mses.push((await mse.data())[0]!);
     tf.dispose([z, ids, mse, r.loss, r.gradNorm]);
     if (step === 5) before = tf.memory().numTensors;

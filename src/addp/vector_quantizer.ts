@@ -61,7 +61,17 @@ export function initCodebook(rng: Rng, k: number, d: number): Codebook {
   };
 }
 
-/** What {@linkcode quantize} returns. */
+/** What {@linkcode quantize} returns.
+ *
+ * @example
+ * ```ts
+ * import { tf } from "../tf.ts";
+ * import { createRng } from "../rng.ts";
+ * import { initCodebook, quantize, type Quantized } from "./vector_quantizer.ts";
+ * const q: Quantized = quantize(initCodebook(createRng(0), 4, 2), tf.ones([3, 2]));
+ * if (q.ids.shape.join() !== "3") throw new Error();
+ * ```
+ */
 export interface Quantized {
   /** Nearest code id per vector, int32 [...]. */
   ids: tf.Tensor;
@@ -174,8 +184,10 @@ export function emaUpdate(cb: Codebook, z: tf.Tensor, ids: tf.Tensor, decay = 0.
   tf.tidy(() => {
     const flat = z.reshape([-1, d]);
     const idx = ids.flatten() as tf.Tensor1D;
-    const counts = tf.unsortedSegmentSum(tf.onesLike(idx).toFloat(), idx, k);
-    const sums = tf.unsortedSegmentSum(flat, idx, k);
+    // One-hot products instead of unsortedSegmentSum, which tfjs-cpu runs as one pass over z per code.
+    const onehot = tf.oneHot(idx, k, 1, 0, "float32");
+    const counts = onehot.sum(0);
+    const sums = tf.matMul(onehot, flat as tf.Tensor2D, true, false);
     const size = cb.clusterSize.mul(decay).add(counts.mul(1 - decay));
     const sum = cb.embedSum.mul(decay).add(sums.mul(1 - decay));
     const n = size.sum();
@@ -189,13 +201,14 @@ export function emaUpdate(cb: Codebook, z: tf.Tensor, ids: tf.Tensor, decay = 0.
 /**
  * Re-seeds every dead code (EMA cluster size below `threshold`) with a
  * distinct random vector of the batch, and resets its statistics as if it had
- * been assigned that vector once.
+ * been assigned that vector once. Runs on the device with nothing read back,
+ * so a training step can call it every step.
  *
  * @param cb The codebook (updated in place).
  * @param z Encoder outputs of the current batch [..., D].
  * @param rng The generator (which batch vectors).
  * @param threshold Dead below this EMA assignment count per step.
- * @returns How many codes were restarted.
+ * @returns How many codes were restarted (a scalar the caller disposes).
  * @example
  * ```ts
  * import { tf } from "../tf.ts";
@@ -203,34 +216,31 @@ export function emaUpdate(cb: Codebook, z: tf.Tensor, ids: tf.Tensor, decay = 0.
  * import { initCodebook, restartDeadCodes } from "./vector_quantizer.ts";
  * const cb = initCodebook(createRng(0), 4, 2);
  * cb.clusterSize.assign(tf.tensor1d([5, 0, 5, 5]));
- * if (await restartDeadCodes(cb, tf.randomNormal([8, 2]), createRng(1)) !== 1) throw new Error();
+ * if ((await restartDeadCodes(cb, tf.randomNormal([8, 2]), createRng(1)).data())[0] !== 1) throw new Error();
  * ```
  */
-export async function restartDeadCodes(cb: Codebook, z: tf.Tensor, rng: Rng, threshold = 0.5): Promise<number> {
+export function restartDeadCodes(cb: Codebook, z: tf.Tensor, rng: Rng, threshold = 0.5): tf.Scalar {
   const [k, d] = cb.embed.shape as [number, number];
-  const size = await cb.clusterSize.data();
-  const dead: number[] = [];
-  for (let i = 0; i < k; i++) if (size[i]! < threshold) dead.push(i);
-  if (dead.length === 0) return 0;
-  const flat = await z.data(); // [..., D] in row-major order is already [n, D]
-  const n = flat.length / d;
-  const embed = await cb.embed.data() as Float32Array, sum = await cb.embedSum.data() as Float32Array;
-  const newSize = Float32Array.from(size);
+  const n = z.size / d;
+  // Code i takes batch vector pick[i]: a random permutation's prefix (distinct vectors) when the batch is large enough.
   const pool = Array.from({ length: n }, (_, i) => i);
-  for (const [j, code] of dead.entries()) {
-    // Partial Fisher-Yates: distinct vectors while the batch has enough of them.
-    const pick = j < n ? j + rng.int(n - j) : rng.int(n);
-    if (j < n) [pool[j], pool[pick]] = [pool[pick]!, pool[j]!];
-    const src = pool[j < n ? j : pick]!;
-    for (let c = 0; c < d; c++) embed[code * d + c] = sum[code * d + c] = flat[src * d + c]!;
-    newSize[code] = 1;
+  const pick = new Int32Array(k);
+  for (let i = 0; i < k; i++) {
+    if (i < n) {
+      const j = i + rng.int(n - i);
+      [pool[i], pool[j]] = [pool[j]!, pool[i]!];
+      pick[i] = pool[i]!;
+    } else pick[i] = rng.int(n);
   }
-  tf.tidy(() => {
-    cb.embed.assign(tf.tensor2d(embed, [k, d]));
-    cb.embedSum.assign(tf.tensor2d(sum, [k, d]));
-    cb.clusterSize.assign(tf.tensor1d(newSize));
+  return tf.tidy(() => {
+    const dead = cb.clusterSize.less(threshold);
+    const seeds = tf.gather(z.reshape([n, d]), tf.tensor1d(pick, "int32"));
+    const deadRows = dead.expandDims(1);
+    cb.embed.assign(tf.where(deadRows, seeds, cb.embed) as tf.Tensor2D);
+    cb.embedSum.assign(tf.where(deadRows, seeds, cb.embedSum) as tf.Tensor2D);
+    cb.clusterSize.assign(tf.where(dead, tf.onesLike(cb.clusterSize), cb.clusterSize) as tf.Tensor1D);
+    return dead.toFloat().sum() as tf.Scalar;
   });
-  return dead.length;
 }
 
 /**

@@ -60,8 +60,8 @@ Deno.test("restartDeadCodes() re-seeds each dead code from a distinct batch vect
   const before = await cb.embed.data();
   const z = tf.randomNormal([2, 4, 3], 0, 1, "float32", 5);
   const zs = await z.data();
-  const restarted = await restartDeadCodes(cb, z, createRng(2), 0.5);
-  assert.equal(restarted, 3);
+  const restarted = restartDeadCodes(cb, z, createRng(2), 0.5);
+  assert.equal((await restarted.data())[0], 3);
   const after = await cb.embed.data(), sum = await cb.embedSum.data(), size = await cb.clusterSize.data();
   const rows = (a: ArrayLike<number>, i: number) => Array.from(a).slice(i * 3, i * 3 + 3);
   const batchRows = Array.from({ length: 8 }, (_, i) => rows(zs, i).join());
@@ -73,7 +73,7 @@ Deno.test("restartDeadCodes() re-seeds each dead code from a distinct batch vect
     assert.deepEqual(rows(sum, c), rows(after, c));
     assert.equal(size[c], 1);
   }
-  assert.equal(await restartDeadCodes(cb, z, createRng(3), 0.5), 0);
+  assert.equal((await restartDeadCodes(cb, z, createRng(3), 0.5).data())[0], 0);
 });
 
 Deno.test("codebookUsage() gives perplexity K for uniform use and 1 for a collapsed codebook", () => {

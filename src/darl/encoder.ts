@@ -6,20 +6,11 @@
  * @module
  */
 import { tf } from "../tf.ts";
-import { DarlError } from "../errors.ts";
-import { type Encoder, encoderLayers, type TokenOptions } from "../nn/encoder.ts";
+import { type Encoder, encoderLayers, layerBlocks, type TokenOptions } from "../nn/encoder.ts";
 import { patchify } from "../nn/patchify.ts";
 import { disposeTree, type ParamTree } from "../nn/tree.ts";
 import { type DarlConfig, gridSize } from "./config.ts";
 import { darlForward, type DarlParams, initDarl } from "./model.ts";
-
-function blocksFor(layer: string, cfg: DarlConfig): number | undefined {
-  if (layer === "final") return undefined;
-  if (layer === "embed") return 0;
-  const m = /^block(\d+)$/.exec(layer);
-  if (m && Number(m[1]) < cfg.depth) return Number(m[1]) + 1;
-  throw new DarlError(`--layer: unknown layer "${layer}" (expected final, embed or block0…block${cfg.depth - 1})`);
-}
 
 /**
  * Wraps a DARL model as an encoder.
@@ -53,7 +44,7 @@ export function darlEncoder(params: DarlParams, cfg: DarlConfig, key: string, na
     layers: encoderLayers(cfg.depth),
     causalByDefault: true,
     tokens(images: tf.Tensor, opts: TokenOptions = {}): tf.Tensor3D {
-      const layer = opts.layer ?? "final", blocks = blocksFor(layer, cfg);
+      const layer = opts.layer ?? "final", blocks = layerBlocks(layer, cfg.depth);
       return tf.tidy(() => {
         const out = darlForward(params, cfg, patchify(images, cfg.patchSize), {
           causal: opts.causal ?? true,
@@ -65,7 +56,7 @@ export function darlEncoder(params: DarlParams, cfg: DarlConfig, key: string, na
       });
     },
     params(layer = "final"): ParamTree {
-      const blocks = blocksFor(layer, cfg);
+      const blocks = layerBlocks(layer, cfg.depth);
       // Key order follows initDarl, so leaf order (and checkpoint names) match a full model's.
       return {
         patchEmbed: params.patchEmbed as unknown as ParamTree,

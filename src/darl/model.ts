@@ -20,7 +20,7 @@ import { initLayerNorm, layerNorm, type LayerNormParams } from "../nn/layer_norm
 import { initLinear, linear, type LinearParams } from "../nn/linear.ts";
 import { sincos2d } from "../nn/posenc.ts";
 import { blockForward, type BlockParams, initBlock } from "../nn/transformer.ts";
-import { disposeTree, type ParamTree } from "../nn/tree.ts";
+import { disposeTree } from "../nn/tree.ts";
 import { type RopeTables, ropeTables, type TokenPosition } from "../nn/rope.ts";
 import { type DarlConfig, gridSize } from "./config.ts";
 import { initPatchDecoder, type PatchDecoderParams } from "./patch_decoder.ts";
@@ -243,25 +243,4 @@ function sincosTokens(cfg: DarlConfig, length: number): Float32Array {
   return out;
 }
 
-/**
- * Counts the parameters of a model (or any parameter tree).
- *
- * @param params The tree.
- * @returns The number of scalars.
- * @example
- * ```ts
- * import { darlConfig } from "./config.ts";
- * import { countParams, initDarl } from "./model.ts";
- * if (countParams(initDarl(darlConfig("tiny"), 0)) < 700_000) throw new Error();
- * ```
- */
-export function countParams(params: DarlParams | ParamTree): number {
-  let n = 0;
-  const walk = (v: unknown): void => {
-    if (v instanceof tf.Tensor) n += v.size;
-    else if (Array.isArray(v)) v.forEach(walk);
-    else if (v && typeof v === "object") Object.values(v).forEach(walk);
-  };
-  walk(params);
-  return n;
-}
+export { countParams } from "../nn/tree.ts";

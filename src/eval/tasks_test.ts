@@ -36,7 +36,7 @@ Deno.test("deno task probe / vtab / fid / sample: bad inputs fail with one line"
   const other = `${tmp}/other.safetensors`;
   await saveCheckpoint(other, { w: tf.ones([2]) }, null, {
     format: "darl-checkpoint",
-    method: "addp",
+    method: "byol",
     step: 1,
     model: {},
     train: {},
@@ -48,7 +48,7 @@ Deno.test("deno task probe / vtab / fid / sample: bad inputs fail with one line"
   await oneLine(
     "probe.ts",
     ["--ckpt", other, "--data", data],
-    /other\.safetensors: is a "addp" checkpoint; models load from darl checkpoints/,
+    /other\.safetensors: is a "byol" checkpoint; models load from darl, addp checkpoints/,
   );
   await oneLine(
     "probe.ts",
@@ -95,7 +95,7 @@ Deno.test("deno task probe / vtab / fid / sample: bad inputs fail with one line"
   await oneLine(
     "finetune.ts",
     ["--ckpt", other, "--data", data],
-    /is a "addp" checkpoint; models load from darl checkpoints/,
+    /is a "byol" checkpoint; models load from darl, addp checkpoints/,
   );
   await Deno.remove(tmp, { recursive: true });
 });

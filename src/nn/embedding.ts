@@ -43,6 +43,13 @@ export function initEmbedding(rng: Rng, vocab: number, dim: number): tf.Variable
  * ```
  */
 export function embed(table: tf.Tensor, ids: tf.Tensor): tf.Tensor {
-  const dim = table.shape[1]!;
-  return tf.tidy(() => tf.gather(table, ids.flatten()).reshape([...ids.shape, dim]));
+  const [vocab, dim] = table.shape as [number, number];
+  // A one-hot product rather than a gather: the gather's gradient is tfjs-cpu's UnsortedSegmentSum, one pass over
+  // the whole gradient per vocabulary entry, while this backward pass is one GEMM (darl's, on darl-cpu).
+  return tf.tidy(() =>
+    tf.matMul(tf.oneHot(ids.flatten() as tf.Tensor1D, vocab, 1, 0, "float32"), table as tf.Tensor2D).reshape([
+      ...ids.shape,
+      dim,
+    ])
+  );
 }

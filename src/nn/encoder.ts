@@ -7,6 +7,7 @@
  * @module
  */
 import type { tf } from "../tf.ts";
+import { DarlError } from "../errors.ts";
 import type { ParamTree } from "./tree.ts";
 
 /**
@@ -111,4 +112,25 @@ export interface Encoder {
  */
 export function encoderLayers(depth: number): string[] {
   return ["embed", ...Array.from({ length: depth }, (_, i) => `block${i}`), "final"];
+}
+
+/**
+ * How many blocks an encoder runs to produce a layer's tokens: undefined for
+ * "final" (all blocks and the final norm), 0 for "embed", i + 1 for "block<i>".
+ *
+ * @param layer A layer name.
+ * @param depth The encoder's blocks.
+ * @returns Blocks to run, or undefined for the final layer.
+ * @example
+ * ```ts
+ * import { layerBlocks } from "./encoder.ts";
+ * if (layerBlocks("block1", 4) !== 2 || layerBlocks("final", 4) !== undefined) throw new Error();
+ * ```
+ */
+export function layerBlocks(layer: string, depth: number): number | undefined {
+  if (layer === "final") return undefined;
+  if (layer === "embed") return 0;
+  const m = /^block(\d+)$/.exec(layer);
+  if (m && Number(m[1]) < depth) return Number(m[1]) + 1;
+  throw new DarlError(`--layer: unknown layer "${layer}" (expected final, embed or block0…block${depth - 1})`);
 }

@@ -64,3 +64,27 @@ export function namedLeaves(tree: ParamTree, prefix = ""): [string, tf.Tensor][]
 export function disposeTree(tree: ParamTree): void {
   for (const [, t] of namedLeaves(tree)) t.dispose();
 }
+
+/**
+ * Counts the scalars of a model (any tree of tensors: a parameter tree or a
+ * method's typed parameters).
+ *
+ * @param params The tree.
+ * @returns The number of scalars.
+ * @example
+ * ```ts
+ * import { tf } from "../tf.ts";
+ * import { countParams } from "./tree.ts";
+ * if (countParams({ w: tf.zeros([3, 4]), b: [tf.zeros([4])] }) !== 16) throw new Error();
+ * ```
+ */
+export function countParams(params: object): number {
+  let n = 0;
+  const walk = (v: unknown): void => {
+    if (v instanceof tf.Tensor) n += v.size;
+    else if (Array.isArray(v)) v.forEach(walk);
+    else if (v && typeof v === "object") Object.values(v).forEach(walk);
+  };
+  walk(params);
+  return n;
+}

@@ -149,8 +149,10 @@ async function stored(t: tf.Tensor): Promise<StoredTensor> {
  *
  * @param path The destination file.
  * @param params The parameter tree.
- * @param opt AdamW state aligned with `namedLeaves(params)`, or null.
+ * @param opt AdamW state aligned with `namedLeaves(params)` (or with `optNames`), or null.
  * @param meta Metadata.
+ * @param optNames The parameters the optimiser updates, when not all of them (a frozen or EMA-assigned part has no
+ *   moments).
  * @example
  * ```ts
  * import { tf } from "../tf.ts";
@@ -166,14 +168,16 @@ export async function saveCheckpoint(
   params: ParamTree,
   opt: AdamWState | null,
   meta: CheckpointMeta,
+  optNames?: string[],
 ): Promise<void> {
   const tensors = new Map<string, StoredTensor>();
   const leaves = namedLeaves(params);
   for (const [name, t] of leaves) tensors.set(name, await stored(t));
   if (opt) {
-    for (let i = 0; i < leaves.length; i++) {
-      tensors.set(`opt.m.${leaves[i]![0]}`, await stored(opt.m[i]!));
-      tensors.set(`opt.v.${leaves[i]![0]}`, await stored(opt.v[i]!));
+    const names = optNames ?? leaves.map(([n]) => n);
+    for (let i = 0; i < names.length; i++) {
+      tensors.set(`opt.m.${names[i]}`, await stored(opt.m[i]!));
+      tensors.set(`opt.v.${names[i]}`, await stored(opt.v[i]!));
     }
   }
   const bad = nonFiniteTensors(tensors);
@@ -357,4 +361,41 @@ export async function resolveCheckpoint(pathOrDir: string): Promise<string> {
   const all = await listCheckpoints(pathOrDir);
   if (all.length === 0) throw new DarlError(`${pathOrDir}: no ckpt-*.safetensors checkpoints in this directory`);
   return all[all.length - 1]!.path;
+}
+
+/**
+ * Loads a checkpoint of a given method into a freshly built model: resolves a
+ * run directory to its newest checkpoint, checks the method, reads the stored
+ * config and assigns every tensor (names and shapes must match exactly).
+ *
+ * @param path A checkpoint file or a run directory.
+ * @param method The method the checkpoint must record ("vq-tokenizer", …).
+ * @param label How messages name it ("a VQ tokenizer").
+ * @param stored Reads and checks the config stored in the checkpoint.
+ * @param init Builds a model of that config (its values are then overwritten).
+ * @returns The model, its config and the checkpoint.
+ * @example
+ * ```ts
+ * import { tf } from "../tf.ts";
+ * import { loadMethodCheckpoint, saveCheckpoint } from "./checkpoint.ts";
+ * const path = (await Deno.makeTempDir()) + "/ckpt-0000001.safetensors";
+ * await saveCheckpoint(path, { w: tf.ones([2]) }, null, { format: "darl-checkpoint", method: "toy", step: 1, model: { n: 2 }, train: {}, state: {} });
+ * const { params } = await loadMethodCheckpoint(path, "toy", "a toy", (m) => m as { n: number }, (c) => ({ w: tf.variable(tf.zeros([c.n])) }));
+ * if ((await params.w.data())[1] !== 1) throw new Error();
+ * ```
+ */
+export async function loadMethodCheckpoint<C, P>(
+  path: string,
+  method: string,
+  label: string,
+  stored: (model: Record<string, unknown>, file: string) => C,
+  init: (cfg: C) => P,
+): Promise<{ params: P; cfg: C; checkpoint: Checkpoint }> {
+  const file = await resolveCheckpoint(path);
+  const ck = await loadCheckpoint(file);
+  if (ck.meta.method !== method) throw new DarlError(`${file}: is a "${ck.meta.method}" checkpoint, expected ${label}`);
+  const cfg = stored(ck.meta.model, file);
+  const params = init(cfg);
+  assignParams(params as unknown as ParamTree, ck.params, file);
+  return { params, cfg, checkpoint: ck };
 }

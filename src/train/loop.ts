@@ -30,7 +30,8 @@ import {
 import { acquireLock } from "./lock.ts";
 import { writeRunConfig } from "./run_config.ts";
 import { appendJsonl, type MetricRecord, progressLine, truncateJsonl } from "./metrics.ts";
-import type { AdamWState } from "./optim.ts";
+import { type AdamWState, warmupCosine } from "./optim.ts";
+import type { RunConfig } from "./run_config.ts";
 
 /**
  * What one optimiser step returns (scalars stay on the device).
@@ -79,8 +80,10 @@ export interface LoopSpec {
   trainCount: number;
   /** Parameters (saved in checkpoints). */
   params: ParamTree;
-  /** Optimiser state aligned with the parameter leaves. */
+  /** Optimiser state aligned with the parameter leaves (or with `optNames`). */
   opt: AdamWState;
+  /** The parameters the optimiser updates, when not all (`Trainer.names`); the rest are assigned otherwise (EMA). */
+  optNames?: string[];
   /** Checkpoint metadata (its `step` is filled in). */
   meta: Omit<CheckpointMeta, "step">;
   /** Learning rate at a step. */
@@ -95,6 +98,37 @@ export interface LoopSpec {
   config?: Record<string, unknown>;
   /** Called after every step that is a multiple of `every` (e.g. pictures). */
   periodic?: { every: number; run(step: number): Promise<void> };
+}
+
+/**
+ * The parts of a {@linkcode LoopSpec} every run takes straight from its run
+ * config: directory, steps, batch, logging, checkpoints, seed, and the
+ * warm-up + cosine learning rate.
+ *
+ * @param train The run config.
+ * @returns Those fields.
+ * @example
+ * ```ts
+ * import { loopFields } from "./loop.ts";
+ * const f = loopFields({ data: "d", out: "runs/x", steps: 100, batchSize: 8, lr: 1e-3, minLr: 1e-5, warmupSteps: 10,
+ *   weightDecay: 0, beta1: 0.9, beta2: 0.95, clip: 1, seed: 0, augment: "none", logEvery: 10, ckptEvery: 50, keep: 2 });
+ * if (f.lrAt(10) !== 1e-3 || f.out !== "runs/x") throw new Error();
+ * ```
+ */
+export function loopFields(
+  train: RunConfig,
+): Pick<LoopSpec, "out" | "steps" | "batchSize" | "logEvery" | "ckptEvery" | "keep" | "seed" | "lrAt"> {
+  const sched = { lr: train.lr, minLr: train.minLr, warmupSteps: train.warmupSteps, steps: train.steps };
+  return {
+    out: train.out,
+    steps: train.steps,
+    batchSize: train.batchSize,
+    logEvery: train.logEvery,
+    ckptEvery: train.ckptEvery,
+    keep: train.keep,
+    seed: train.seed,
+    lrAt: (step) => warmupCosine(step, sched),
+  };
 }
 
 /**
@@ -209,7 +243,7 @@ export async function runTrainingLoop(spec: LoopSpec, opts: LoopOptions = {}): P
     if (resumed) {
       const ck = resumed;
       assignParams(spec.params, ck.params, ck.path);
-      const names = namedLeaves(spec.params).map(([n]) => n);
+      const names = spec.optNames ?? namedLeaves(spec.params).map(([n]) => n);
       const moments = (which: "m" | "v") => Object.fromEntries(names.map((n, i) => [n, spec.opt[which][i]!]));
       assignParams(moments("m"), ck.opt!.m, ck.path);
       assignParams(moments("v"), ck.opt!.v, ck.path);
@@ -336,7 +370,7 @@ async function loop(
     if (atCkpt) {
       const path = checkpointPath(spec.out, step);
       try {
-        await saveCheckpoint(path, spec.params, spec.opt, { ...spec.meta, step });
+        await saveCheckpoint(path, spec.params, spec.opt, { ...spec.meta, step }, spec.optNames);
       } catch (e) {
         if (!(e instanceof NonFiniteCheckpointError)) throw e;
         throw new DarlError(

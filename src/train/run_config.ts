@@ -336,8 +336,10 @@ export function checkResumeCompatible(
   rules: ResumeRules,
 ): string[] {
   const m = stored as Record<string, unknown>;
+  // Lists (e.g. a tokenizer's width multipliers) compare by value.
+  const same = (a: unknown, b: unknown) => a === b || JSON.stringify(a) === JSON.stringify(b);
   for (const [k, v] of Object.entries(model)) {
-    if (m[k] !== v) {
+    if (!same(m[k], v)) {
       throw new DarlError(
         `${ck.path}: checkpoint has ${k}=${
           m[k]

@@ -192,7 +192,9 @@ export function createTrainer(trainable: ParamTree, opts: TrainerOptions): Train
 export function trainStep(t: Trainer, loss: () => tf.Scalar, lr: number): { loss: tf.Scalar; gradNorm: tf.Scalar } {
   return tf.tidy(() => {
     const { value, grads } = tf.variableGrads(loss, t.vars);
-    const g = t.vars.map((v) => grads[v.name]!);
+    // A parameter this step's loss did not reach (e.g. ADDP's token embedding when every token is masked) gets a
+    // zero gradient; PyTorch would skip it, so Adam's momentum still moves it by one step here.
+    const g = t.vars.map((v) => grads[v.name] ?? tf.zerosLike(v));
     const norm = globalNorm(g);
     const o = t.optimizer;
     if (o.kind === "adamw") {

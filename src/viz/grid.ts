@@ -80,6 +80,27 @@ export function imageGrid(images: Uint8Array, shape: [number, number, number], o
 }
 
 /**
+ * Interleaves image sets of equal size, item by item (a₀ b₀ a₁ b₁ …), so a
+ * grid shows each original beside its reconstruction, prediction or edit.
+ *
+ * @param sets Image sets of N·H·W·C uint8 values each.
+ * @param size H·W·C.
+ * @returns The interleaved N·|sets| images.
+ * @example
+ * ```ts
+ * import { interleave } from "./grid.ts";
+ * if (interleave([new Uint8Array([1, 2]), new Uint8Array([8, 9])], 1).join() !== "1,8,2,9") throw new Error();
+ * ```
+ */
+export function interleave(sets: Uint8Array[], size: number): Uint8Array {
+  const n = sets[0]!.length / size, out = new Uint8Array(n * size * sets.length);
+  for (let i = 0; i < n; i++) {
+    sets.forEach((s, j) => out.set(s.subarray(i * size, (i + 1) * size), (i * sets.length + j) * size));
+  }
+  return out;
+}
+
+/**
  * Writes an image as PNG, atomically.
  *
  * @param path The destination.

@@ -1,0 +1,378 @@
+/**
+ * Training the MAGE-style token predictor (`deno task predictor`) on the
+ * token ids of a frozen tokenizer: the dataset is tokenized once (and its
+ * mirror image too, for flip augmentation), then the shared loop trains on
+ * ids (checkpoints, exact resume, metrics, loss curve, MaskGIT samples as
+ * pictures). At the end, masked-token accuracy and cross-entropy on the test
+ * split's tokens, with masks drawn from the training distribution by a fixed seed.
+ *
+ * @module
+ */
+import { tf } from "../tf.ts";
+import { type ConfigSchema, validateConfig } from "../config.ts";
+import { gatherImages, toUnitRange } from "../data/batches.ts";
+import { writeFileAtomic } from "../data/files.ts";
+import { getSplit, openDataset, type SplitData } from "../data/store.ts";
+import { type Checkpoint, loadMethodCheckpoint } from "../train/checkpoint.ts";
+import { createRng, mixSeed } from "../rng.ts";
+import { loopFields, type LoopOptions, type LoopResult, runTrainingLoop } from "../train/loop.ts";
+import { type MethodConfigSpec, plainConfigSpec, resolveRunConfigs, type RunRequest } from "../train/resolve.ts";
+import {
+  checkBatch,
+  checkResumeCompatible,
+  PRETRAIN_RESUME,
+  PRETRAIN_SCHEMA,
+  type PretrainConfig,
+  validateRunConfig,
+} from "../train/run_config.ts";
+import { createTrainer, trainStep } from "../train/trainer.ts";
+import { imageGrid, unitToU8, writePng } from "../viz/grid.ts";
+import { checkTokenizerFits, checkTokensMatch, type LoadedTokenizer, loadTokenizer } from "./load.ts";
+import { MAGE_SAMPLING, predictorSample } from "./predictor_sample.ts";
+import {
+  initPredictor,
+  PREDICTOR_DEFAULTS,
+  PREDICTOR_SCHEMA,
+  type PredictorConfig,
+  predictorLoss,
+  type PredictorParams,
+  predictorTree,
+} from "./token_predictor.ts";
+import { tokenGrid, tokenize } from "./tokenizer.ts";
+
+/**
+ * A predictor run: the shared run config plus the tokenizer it reads.
+ *
+ * @example
+ * ```ts
+ * import { PREDICTOR_RUN_DEFAULTS, type PredictorRunConfig } from "./predictor_train.ts";
+ * const run: PredictorRunConfig = { ...PREDICTOR_RUN_DEFAULTS, tokenizer: "runs/vq-mnist" };
+ * if (run.tokenizer !== "runs/vq-mnist") throw new Error();
+ * ```
+ */
+export interface PredictorRunConfig extends PretrainConfig {
+  /** The tokenizer checkpoint or run directory. */
+  tokenizer: string;
+}
+
+/**
+ * Flag documentation and bounds of {@linkcode PredictorRunConfig}.
+ *
+ * @example
+ * ```ts
+ * import { PREDICTOR_RUN_SCHEMA } from "./predictor_train.ts";
+ * if (!PREDICTOR_RUN_SCHEMA.tokenizer.doc.includes("tokenizer")) throw new Error();
+ * ```
+ */
+export const PREDICTOR_RUN_SCHEMA: ConfigSchema<PredictorRunConfig> = {
+  ...PRETRAIN_SCHEMA,
+  sampleEvery: { doc: "MaskGIT samples PNG every N steps (0: never)", integer: true, min: 0, max: 1e8 },
+  tokenizer: { doc: "the VQ tokenizer: a checkpoint or run directory (deno task tokenizer)" },
+};
+
+/**
+ * The default predictor run (spec §8.3: AdamW (0.9, 0.95), wd 0.05, warm-up and
+ * cosine, clip 3; steps and batch sized for a 2-core CPU).
+ *
+ * @example
+ * ```ts
+ * import { PREDICTOR_RUN_DEFAULTS } from "./predictor_train.ts";
+ * if (PREDICTOR_RUN_DEFAULTS.clip !== 3 || PREDICTOR_RUN_DEFAULTS.beta2 !== 0.95) throw new Error();
+ * ```
+ */
+export const PREDICTOR_RUN_DEFAULTS: PredictorRunConfig = {
+  data: "data/fashion-mnist",
+  out: "runs/mage-fashion-mnist",
+  tokenizer: "runs/vq-fashion-mnist",
+  steps: 3000,
+  batchSize: 64,
+  lr: 1e-3,
+  minLr: 1e-5,
+  warmupSteps: 150,
+  weightDecay: 0.05,
+  beta1: 0.9,
+  beta2: 0.95,
+  clip: 3,
+  seed: 0,
+  augment: "flip",
+  logEvery: 25,
+  ckptEvery: 500,
+  keep: 3,
+  sampleEvery: 500,
+};
+
+/**
+ * Token ids of every image of a split (in split order), by the frozen tokenizer.
+ *
+ * @param tok The tokenizer.
+ * @param split The split.
+ * @param flip Tokenize the mirrored images instead.
+ * @param onProgress Called with images done and total.
+ * @returns int32 [count·L].
+ * @example
+ * ```ts
+ * import { createRng } from "../rng.ts";
+ * import { initTokenizer, TOKENIZER_DEFAULTS } from "./tokenizer.ts";
+ * import { tokenizeSplit } from "./predictor_train.ts";
+ * const cfg = { ...TOKENIZER_DEFAULTS, width: 8, groups: 4, codebookSize: 8, codeDim: 4 };
+ * const tok = { params: initTokenizer(cfg, 0), cfg, checkpoint: {} } as never;
+ * const ids = await tokenizeSplit(tok, { count: 3, images: new Uint8Array(3 * 784), labels: null });
+ * if (ids.length !== 3 * 49) throw new Error();
+ * ```
+ */
+export async function tokenizeSplit(
+  tok: LoadedTokenizer,
+  split: SplitData,
+  flip = false,
+  onProgress?: (done: number, total: number) => void,
+): Promise<Int32Array> {
+  const { cfg } = tok, s = cfg.imageSize, l = tokenGrid(cfg) ** 2, size = s * s * cfg.channels, batch = 500;
+  const out = new Int32Array(split.count * l);
+  for (let i = 0; i < split.count; i += batch) {
+    const n = Math.min(batch, split.count - i);
+    const idx = Int32Array.from({ length: n }, (_, j) => i + j);
+    const ids = tf.tidy(() => {
+      let x: tf.Tensor = tf.tensor4d(toUnitRange(gatherImages(split, idx, size)), [n, s, s, cfg.channels]);
+      if (flip) x = tf.reverse(x, 2);
+      return tokenize(tok.params, cfg, x);
+    });
+    out.set(await ids.data() as Int32Array, i * l);
+    ids.dispose();
+    onProgress?.(i + n, split.count);
+  }
+  return out;
+}
+
+/**
+ * Held-out quality of a predictor: masked-token accuracy and cross-entropy
+ * (without label smoothing) over a split's tokens, masks drawn like training
+ * ones from a fixed seed, no tokens dropped.
+ *
+ * @param p The predictor.
+ * @param cfg Its config.
+ * @param ids Token ids [count·L].
+ * @param seed Seed of the masks.
+ * @returns Accuracy (share) and mean cross-entropy (nats) on masked tokens.
+ * @example
+ * ```ts
+ * import { initPredictor, PREDICTOR_DEFAULTS } from "./token_predictor.ts";
+ * import { evaluatePredictor } from "./predictor_train.ts";
+ * const cfg = { ...PREDICTOR_DEFAULTS, codebookSize: 8, width: 16, depth: 1, decoderDepth: 1 };
+ * const r = await evaluatePredictor(initPredictor(cfg, 0), cfg, new Int32Array(4 * 49));
+ * if (!(r.crossEntropy > 0 && r.accuracy >= 0)) throw new Error();
+ * ```
+ */
+export async function evaluatePredictor(
+  p: PredictorParams,
+  cfg: PredictorConfig,
+  ids: Int32Array,
+  seed = 0,
+): Promise<{ accuracy: number; crossEntropy: number; tokens: number }> {
+  const l = cfg.tokens, count = ids.length / l, batch = 250, rng = createRng(seed);
+  let hit = 0, ce = 0, n = 0;
+  for (let i = 0; i < count; i += batch) {
+    const b = Math.min(batch, count - i);
+    const t = tf.tensor2d(ids.subarray(i * l, (i + b) * l), [b, l], "int32");
+    const r = predictorLoss(p, { ...cfg, smoothing: 0 }, t, rng, false);
+    const [acc, loss] = [(await r.accuracy.data())[0]!, (await r.loss.data())[0]!];
+    tf.dispose([t, r.accuracy, r.loss]);
+    hit += acc * b * r.masked;
+    ce += loss * b * r.masked;
+    n += b * r.masked;
+  }
+  return { accuracy: hit / n, crossEntropy: ce / n, tokens: n };
+}
+
+/** The outcome of {@linkcode trainPredictor}: the loop's, the model and its held-out scores.
+ *
+ * @example
+ * ```ts
+ * import type { PredictorRunResult } from "./predictor_train.ts";
+ * const accuracy = (r: PredictorRunResult) => r.eval?.accuracy ?? NaN;
+ * if (typeof accuracy !== "function") throw new Error();
+ * ```
+ */
+export interface PredictorRunResult extends LoopResult {
+  /** The trained predictor. */
+  params: PredictorParams;
+  /** Its config. */
+  cfg: PredictorConfig;
+  /** Held-out masked-token accuracy and cross-entropy (null when the run stopped early). */
+  eval: { accuracy: number; crossEntropy: number; tokens: number } | null;
+}
+
+/**
+ * Trains (or resumes) a token predictor on a frozen tokenizer's ids, then
+ * scores it on the test split and writes `eval.json` and `samples.png`.
+ *
+ * @param model Predictor config; `tokens` and `codebookSize` are set from the tokenizer.
+ * @param train Run config (with the tokenizer).
+ * @param opts Resume, logging.
+ * @returns The loop's result, the predictor and its scores.
+ * @example
+ * ```ts
+ * import { trainPredictor, PREDICTOR_RUN_DEFAULTS } from "./predictor_train.ts";
+ * import { PREDICTOR_DEFAULTS } from "./token_predictor.ts";
+ * try { await trainPredictor(PREDICTOR_DEFAULTS, { ...PREDICTOR_RUN_DEFAULTS, tokenizer: "/no/such" }); throw new Error("must fail"); }
+ * catch (e) { if (!(e as Error).message.startsWith("/no/such: not found")) throw e; }
+ * ```
+ */
+export async function trainPredictor(
+  model: PredictorConfig,
+  train: PredictorRunConfig,
+  opts: LoopOptions = {},
+): Promise<PredictorRunResult> {
+  validateRunConfig(train, PREDICTOR_RUN_SCHEMA, PREDICTOR_RUN_DEFAULTS);
+  const log = opts.log ?? ((line: string) => console.log(line));
+  const tok = await loadTokenizer(train.tokenizer);
+  const cfg: PredictorConfig = { ...model, tokens: tokenGrid(tok.cfg) ** 2, codebookSize: tok.cfg.codebookSize };
+  checkTokensMatch(tok, cfg.tokens, cfg.codebookSize, "--tokenizer");
+  const ds = await openDataset(train.data);
+  checkTokenizerFits(tok, ds.header.shape, train.data);
+  const split = getSplit(ds, "train");
+  checkBatch(train.batchSize, split.count, train.data);
+  const progress = (what: string) => (done: number, total: number) => {
+    if (done === total || done % 10000 < 500) log(`  tokenizing ${what}: ${done}/${total} images`);
+  };
+  const ids = await tokenizeSplit(tok, split, false, progress("train"));
+  const flipped = train.augment.includes("flip")
+    ? await tokenizeSplit(tok, split, true, progress("train, mirrored"))
+    : null;
+  const params = initPredictor(cfg, train.seed);
+  const trainer = createTrainer(predictorTree(params), {
+    optimizer: { kind: "adamw", beta1: train.beta1, beta2: train.beta2, weightDecay: train.weightDecay },
+    clip: train.clip,
+  });
+  const l = cfg.tokens;
+  const result = await runTrainingLoop({
+    ...loopFields(train),
+    trainCount: split.count,
+    params: predictorTree(params),
+    opt: trainer.opt,
+    meta: {
+      format: "darl-checkpoint",
+      method: "mage",
+      model: cfg as unknown as Record<string, unknown>,
+      train: train as unknown as Record<string, unknown>,
+      state: { datasetChecksum: ds.header.checksum, dataset: ds.header.name, tokenizer: tok.checkpoint.path },
+    },
+    config: { method: "mage", model: cfg, train, dataset: { name: ds.header.name, checksum: ds.header.checksum } },
+    step: (indices, step, lr) => {
+      const rng = createRng(mixSeed(train.seed, step, 0x3a6e));
+      const batch = new Int32Array(indices.length * l);
+      indices.forEach((i, b) => {
+        const src = flipped && rng.uniform() < 0.5 ? flipped : ids;
+        batch.set(src.subarray(i * l, (i + 1) * l), b * l);
+      });
+      const t = tf.tensor2d(batch, [indices.length, l], "int32");
+      const r = trainStep(trainer, () => predictorLoss(params, cfg, t, rng).loss, lr);
+      t.dispose();
+      return r;
+    },
+    checkResume: (ck) =>
+      checkResumeCompatible(
+        ck,
+        cfg,
+        PREDICTOR_CONFIG_SPEC.stored(ck.meta.model, ck.path),
+        train,
+        ds.header.checksum,
+        PRETRAIN_RESUME,
+      ),
+    plotTitle: "Token predictor loss (label-smoothed CE on masked tokens)",
+    ...(train.sampleEvery > 0
+      ? {
+        periodic: {
+          every: train.sampleEvery,
+          run: async (step: number) => {
+            await Deno.mkdir(`${train.out}/samples`, { recursive: true });
+            await writePng(
+              `${train.out}/samples/step-${String(step).padStart(7, "0")}.png`,
+              await sampleGrid(params, cfg, tok, step),
+            );
+          },
+        },
+      }
+      : {}),
+  }, opts);
+  let scores = null;
+  if (result.step === train.steps) {
+    const test = ds.splits.test ?? split;
+    scores = await evaluatePredictor(params, cfg, await tokenizeSplit(tok, test, false, progress("test")));
+    await writeFileAtomic(`${train.out}/eval.json`, new TextEncoder().encode(JSON.stringify(scores, null, 2) + "\n"));
+    await writePng(`${train.out}/samples.png`, await sampleGrid(params, cfg, tok, 0));
+  }
+  return { ...result, params, cfg, eval: scores };
+}
+
+async function sampleGrid(p: PredictorParams, cfg: PredictorConfig, tok: LoadedTokenizer, seed: number) {
+  const x = await predictorSample(p, cfg, tok, 16, createRng(mixSeed(seed, 0x5a)), MAGE_SAMPLING);
+  const u8 = unitToU8(await x.data());
+  x.dispose();
+  const s = tok.cfg.imageSize;
+  return imageGrid(u8, [s, s, tok.cfg.channels], { cols: 8, pad: 2, scale: 3 });
+}
+
+/**
+ * The predictor's model config for {@linkcode resolveRunConfigs} (its token
+ * count and codebook size come from the tokenizer when the run starts); its
+ * `stored` reads a checkpoint's config (every field required).
+ *
+ * @example
+ * ```ts
+ * import { PREDICTOR_CONFIG_SPEC } from "./predictor_train.ts";
+ * if (PREDICTOR_CONFIG_SPEC.build({ width: 64 }).width !== 64) throw new Error();
+ * ```
+ */
+export const PREDICTOR_CONFIG_SPEC: MethodConfigSpec<PredictorConfig, Partial<PredictorConfig>> = plainConfigSpec(
+  "mage",
+  "token predictor",
+  PREDICTOR_DEFAULTS,
+  PREDICTOR_SCHEMA,
+  (cfg) => validateConfig(cfg, PREDICTOR_SCHEMA, PREDICTOR_DEFAULTS),
+);
+
+/**
+ * Resolves a predictor run's configs (defaults, `--config`, the resumed run's own, overrides).
+ *
+ * @param req Overrides, config file, resume.
+ * @returns The predictor and run configs.
+ * @example
+ * ```ts
+ * import { resolvePredictorConfigs } from "./predictor_train.ts";
+ * try { await resolvePredictorConfigs({ train: { data: "/no/such" } }); throw new Error("must fail"); }
+ * catch (e) { if (!(e as Error).message.startsWith("--data /no/such: no dataset there")) throw e; }
+ * ```
+ */
+export function resolvePredictorConfigs(
+  req: RunRequest<Partial<PredictorConfig>, PredictorRunConfig>,
+): Promise<{ cfg: PredictorConfig; train: PredictorRunConfig }> {
+  return resolveRunConfigs(
+    PREDICTOR_CONFIG_SPEC,
+    { defaults: PREDICTOR_RUN_DEFAULTS, schema: PREDICTOR_RUN_SCHEMA },
+    req,
+  );
+}
+
+/**
+ * Loads a token predictor checkpoint (a file, or a run directory's newest).
+ *
+ * @param path The checkpoint or run directory.
+ * @returns Its parameters, config and checkpoint.
+ * @example
+ * ```ts
+ * import { loadPredictor } from "./predictor_train.ts";
+ * try { await loadPredictor("/no/such/run"); throw new Error("must fail"); }
+ * catch (e) { if (!(e as Error).message.startsWith("/no/such/run: not found")) throw e; }
+ * ```
+ */
+export function loadPredictor(
+  path: string,
+): Promise<{ params: PredictorParams; cfg: PredictorConfig; checkpoint: Checkpoint }> {
+  return loadMethodCheckpoint(
+    path,
+    "mage",
+    "a token predictor",
+    PREDICTOR_CONFIG_SPEC.stored,
+    (c) => initPredictor(c, 0),
+  );
+}

@@ -1,0 +1,104 @@
+import assert from "node:assert/strict";
+import { fixtureDataset, runTaskProcess, useCpu } from "../test_util.ts";
+import { loadCheckpoint } from "../train/checkpoint.ts";
+import { TOKENIZER_DEFAULTS } from "./tokenizer.ts";
+import { TOKENIZER_RUN_DEFAULTS, trainTokenizer } from "./tokenizer_train.ts";
+import { PREDICTOR_DEFAULTS } from "./token_predictor.ts";
+import { PREDICTOR_RUN_DEFAULTS, type PredictorRunConfig, trainPredictor } from "./predictor_train.ts";
+
+const quiet = () => {};
+const tokCfg = { ...TOKENIZER_DEFAULTS, imageSize: 8, width: 4, groups: 2, codebookSize: 8, codeDim: 4 };
+const predCfg = { ...PREDICTOR_DEFAULTS, width: 16, depth: 1, decoderDepth: 1, heads: 2 };
+
+async function tokenizerRun(out: string, over = {}): Promise<string> {
+  const data = await fixtureDataset();
+  const train = {
+    ...TOKENIZER_RUN_DEFAULTS,
+    data,
+    out,
+    steps: 2,
+    batchSize: 4,
+    logEvery: 1,
+    ckptEvery: 2,
+    sampleEvery: 0,
+  };
+  await trainTokenizer({ ...tokCfg, ...over }, train, { log: quiet });
+  return out;
+}
+
+const runCfg = async (out: string, tokenizer: string): Promise<PredictorRunConfig> => ({
+  ...PREDICTOR_RUN_DEFAULTS,
+  data: await fixtureDataset(),
+  tokenizer,
+  out,
+  steps: 6,
+  batchSize: 4,
+  warmupSteps: 2,
+  logEvery: 2,
+  ckptEvery: 3,
+  keep: 5,
+  sampleEvery: 3,
+});
+
+Deno.test("trainPredictor() takes its grid and codebook from the tokenizer, resumes exactly and scores held-out tokens", async () => {
+  await useCpu();
+  const tmp = await Deno.makeTempDir();
+  const tok = await tokenizerRun(`${tmp}/vq`);
+  const full = await trainPredictor(predCfg, await runCfg(`${tmp}/a`, tok), { log: quiet });
+  assert.equal(full.cfg.tokens, 4);
+  assert.equal(full.cfg.codebookSize, 8);
+  const first = await trainPredictor(predCfg, await runCfg(`${tmp}/b`, tok), { log: quiet, stopAfter: 3 });
+  const rest = await trainPredictor(predCfg, await runCfg(`${tmp}/b`, tok), { log: quiet, resume: true });
+  assert.deepEqual([...first.losses, ...rest.losses], full.losses);
+  const ck = await loadCheckpoint(`${tmp}/a/ckpt-0000006.safetensors`);
+  assert.equal(ck.meta.method, "mage");
+  assert.ok(full.eval!.accuracy >= 0 && full.eval!.accuracy <= 1 && full.eval!.crossEntropy > 0);
+  for (const f of ["eval.json", "samples.png", "samples/step-0000003.png", "loss.png"]) {
+    assert.ok((await Deno.stat(`${tmp}/a/${f}`)).size > 50, f);
+  }
+  // Resuming with a tokenizer of another codebook is refused.
+  const other = await tokenizerRun(`${tmp}/vq16`, { codebookSize: 16 });
+  await assert.rejects(
+    trainPredictor(predCfg, await runCfg(`${tmp}/b`, other), { log: quiet, resume: true }),
+    /codebookSize=8 but codebookSize=16/,
+  );
+  await Deno.remove(tmp, { recursive: true });
+});
+
+Deno.test("deno task predictor: a DARL or missing checkpoint as --tokenizer is one line and a non-zero exit", async () => {
+  const tmp = await Deno.makeTempDir();
+  const data = await fixtureDataset();
+  const r = await runTaskProcess("predictor.ts", ["--data", data, "--tokenizer", `${tmp}/none`, "--out", `${tmp}/p`]);
+  assert.notEqual(r.code, 0);
+  assert.match(r.stderr, /^error: .*none: not found/m);
+  const darl = await runTaskProcess("pretrain.ts", [
+    "--data",
+    data,
+    "--out",
+    `${tmp}/darl`,
+    "--steps",
+    "1",
+    "--batch-size",
+    "4",
+    "--dim",
+    "16",
+    "--depth",
+    "1",
+    "--heads",
+    "2",
+    "--patch-size",
+    "2",
+    "--log-every",
+    "1",
+    "--ckpt-every",
+    "1",
+    "--sample-every",
+    "0",
+  ]);
+  assert.equal(darl.code, 0, darl.stderr);
+  const r2 = await runTaskProcess("predictor.ts", ["--data", data, "--tokenizer", `${tmp}/darl`, "--out", `${tmp}/p`]);
+  assert.notEqual(r2.code, 0);
+  assert.match(r2.stderr, /^error: .*ckpt-0000001\.safetensors: is a "darl" checkpoint, expected a VQ tokenizer$/m);
+  await assert.rejects(Deno.stat(`${tmp}/p`));
+  await Deno.remove(tmp, { recursive: true });
+});

@@ -1,0 +1,317 @@
+/**
+ * ADDP pretraining (`deno task pretrain --method addp`): the alternating
+ * denoising step on the shared trainer and loop, against a frozen tokenizer
+ * and token predictor. Checkpoints are self-contained: they carry the
+ * tokenizer's weights (frozen, without optimiser moments), so sampling and
+ * recognition need only the ADDP checkpoint; the predictor is needed for
+ * training only and is named in the checkpoint. A missing default tokenizer
+ * or predictor is trained first, each in its own resumable run directory.
+ *
+ * @module
+ */
+import { tf } from "../tf.ts";
+import { check } from "../errors.ts";
+import type { ConfigSchema } from "../config.ts";
+import { exists } from "../data/files.ts";
+import { getSplit, openDataset } from "../data/store.ts";
+import { listCheckpoints } from "../train/checkpoint.ts";
+import { createRng, mixSeed } from "../rng.ts";
+import type { ParamTree } from "../nn/tree.ts";
+import { loopFields, type LoopOptions, type LoopResult, runTrainingLoop } from "../train/loop.ts";
+import { type MethodConfigSpec, plainConfigSpec, resolveRunConfigs, type RunRequest } from "../train/resolve.ts";
+import {
+  checkBatch,
+  checkResumeCompatible,
+  PRETRAIN_RESUME,
+  PRETRAIN_SCHEMA,
+  type PretrainConfig,
+  validateRunConfig,
+} from "../train/run_config.ts";
+import { createTrainer, trainStep } from "../train/trainer.ts";
+import { imageGrid, unitToU8, writePng } from "../viz/grid.ts";
+import { addpLoss, alternatingTargets, type FrozenParts } from "./alternating_denoising.ts";
+import { ADDP_SAMPLING, addpGenerate } from "./generate.ts";
+import { checkTokenizerFits, checkTokensMatch, loadTokenizer } from "./load.ts";
+import { timestepGrid } from "./mask_schedule.ts";
+import { ADDP_DEFAULTS, ADDP_SCHEMA, type AddpConfig, type AddpParams, checkAddpConfig, initAddp } from "./model.ts";
+import { loadPredictor, PREDICTOR_RUN_DEFAULTS, tokenizeSplit, trainPredictor } from "./predictor_train.ts";
+import { PREDICTOR_DEFAULTS } from "./token_predictor.ts";
+import { tokenGrid, TOKENIZER_DEFAULTS } from "./tokenizer.ts";
+import { TOKENIZER_RUN_DEFAULTS, trainTokenizer } from "./tokenizer_train.ts";
+
+/**
+ * An ADDP run: the shared run config plus its frozen components.
+ *
+ * @example
+ * ```ts
+ * import { ADDP_RUN_DEFAULTS, type AddpRunConfig } from "./pretrain.ts";
+ * const run: AddpRunConfig = { ...ADDP_RUN_DEFAULTS, steps: 100 };
+ * if (run.predictor !== "runs/mage-fashion-mnist") throw new Error();
+ * ```
+ */
+export interface AddpRunConfig extends PretrainConfig {
+  /** The VQ tokenizer (checkpoint or run directory). */
+  tokenizer: string;
+  /** The token predictor (checkpoint or run directory). */
+  predictor: string;
+}
+
+/**
+ * Flag documentation and bounds of {@linkcode AddpRunConfig}.
+ *
+ * @example
+ * ```ts
+ * import { ADDP_RUN_SCHEMA } from "./pretrain.ts";
+ * if (!ADDP_RUN_SCHEMA.predictor.doc.includes("predictor")) throw new Error();
+ * ```
+ */
+export const ADDP_RUN_SCHEMA: ConfigSchema<AddpRunConfig> = {
+  ...PRETRAIN_SCHEMA,
+  sampleEvery: { doc: "samples PNG every N steps (0: never)", integer: true, min: 0, max: 1e8 },
+  tokenizer: { doc: "VQ tokenizer checkpoint or run (trained first when it is the missing default)" },
+  predictor: { doc: "token predictor checkpoint or run (trained first when it is the missing default)" },
+};
+
+/**
+ * The default ADDP run (spec §8.4: AdamW (0.9, 0.95), wd 0.05, clip 3; steps and batch sized like DARL's default).
+ *
+ * @example
+ * ```ts
+ * import { ADDP_RUN_DEFAULTS } from "./pretrain.ts";
+ * if (ADDP_RUN_DEFAULTS.steps * ADDP_RUN_DEFAULTS.batchSize !== 128_000) throw new Error();
+ * ```
+ */
+export const ADDP_RUN_DEFAULTS: AddpRunConfig = {
+  data: "data/fashion-mnist",
+  out: "runs/addp-tiny-fashion-mnist",
+  tokenizer: TOKENIZER_RUN_DEFAULTS.out,
+  predictor: PREDICTOR_RUN_DEFAULTS.out,
+  steps: 2000,
+  batchSize: 64,
+  lr: 1e-3,
+  minLr: 1e-5,
+  warmupSteps: 100,
+  weightDecay: 0.05,
+  beta1: 0.9,
+  beta2: 0.95,
+  clip: 3,
+  seed: 0,
+  augment: "flip",
+  logEvery: 25,
+  ckptEvery: 250,
+  keep: 3,
+  sampleEvery: 250,
+};
+
+/**
+ * Trains the default tokenizer and predictor when the run asks for them and
+ * they do not exist yet (or resumes them when they stopped early).
+ *
+ * @param train The ADDP run config.
+ * @param log Progress lines.
+ * @example
+ * ```ts
+ * import { ADDP_RUN_DEFAULTS, ensureComponents } from "./pretrain.ts";
+ * try { await ensureComponents({ ...ADDP_RUN_DEFAULTS, tokenizer: "/no/such/vq" }, () => {}); throw new Error("must fail"); }
+ * catch (e) { if (!(e as Error).message.startsWith("--tokenizer /no/such/vq: not found")) throw e; }
+ * ```
+ */
+export async function ensureComponents(train: AddpRunConfig, log: (line: string) => void): Promise<void> {
+  const done = async (dir: string, steps: number) => (await listCheckpoints(dir)).at(-1)?.step === steps;
+  const started = async (dir: string) => (await exists(dir)) && (await listCheckpoints(dir)).length > 0;
+  if (
+    !(await exists(train.tokenizer)) ||
+    (train.tokenizer === TOKENIZER_RUN_DEFAULTS.out && !(await done(train.tokenizer, TOKENIZER_RUN_DEFAULTS.steps)))
+  ) {
+    check(
+      train.tokenizer === TOKENIZER_RUN_DEFAULTS.out,
+      `--tokenizer ${train.tokenizer}: not found (train one with deno task tokenizer)`,
+    );
+    const [h, , c] = (await openDataset(train.data)).header.shape;
+    log(`${train.tokenizer}: training the default tokenizer first (deno task tokenizer)`);
+    await trainTokenizer({ ...TOKENIZER_DEFAULTS, imageSize: h, channels: c }, {
+      ...TOKENIZER_RUN_DEFAULTS,
+      data: train.data,
+    }, {
+      resume: await started(train.tokenizer),
+      log,
+    });
+  }
+  if (
+    !(await exists(train.predictor)) ||
+    (train.predictor === PREDICTOR_RUN_DEFAULTS.out && !(await done(train.predictor, PREDICTOR_RUN_DEFAULTS.steps)))
+  ) {
+    check(
+      train.predictor === PREDICTOR_RUN_DEFAULTS.out,
+      `--predictor ${train.predictor}: not found (train one with deno task predictor)`,
+    );
+    log(`${train.predictor}: training the default token predictor first (deno task predictor)`);
+    await trainPredictor(PREDICTOR_DEFAULTS, {
+      ...PREDICTOR_RUN_DEFAULTS,
+      data: train.data,
+      tokenizer: train.tokenizer,
+    }, {
+      resume: await started(train.predictor),
+      log,
+    });
+  }
+}
+
+/** The outcome of {@linkcode pretrainAddp}.
+ *
+ * @example
+ * ```ts
+ * import type { AddpRunResult } from "./pretrain.ts";
+ * const lastLoss = (r: AddpRunResult) => r.losses.at(-1);
+ * if (typeof lastLoss !== "function") throw new Error();
+ * ```
+ */
+export interface AddpRunResult extends LoopResult {
+  /** The trained model. */
+  params: AddpParams;
+  /** Its config (grid and codebook from the tokenizer). */
+  cfg: AddpConfig;
+}
+
+/**
+ * Pretrains ADDP against a frozen tokenizer and predictor.
+ *
+ * @param model ADDP config (image shape from the data; K from the tokenizer).
+ * @param train Run config.
+ * @param opts Resume, logging.
+ * @returns The loop's result and the model.
+ * @example
+ * ```ts
+ * import { ADDP_DEFAULTS } from "./model.ts";
+ * import { ADDP_RUN_DEFAULTS, pretrainAddp } from "./pretrain.ts";
+ * try { await pretrainAddp(ADDP_DEFAULTS, { ...ADDP_RUN_DEFAULTS, tokenizer: "/no/such" }); throw new Error("must fail"); }
+ * catch (e) { if (!(e as Error).message.startsWith("/no/such: not found")) throw e; }
+ * ```
+ */
+export async function pretrainAddp(
+  model: AddpConfig,
+  train: AddpRunConfig,
+  opts: LoopOptions = {},
+): Promise<AddpRunResult> {
+  validateRunConfig(train, ADDP_RUN_SCHEMA, ADDP_RUN_DEFAULTS);
+  const log = opts.log ?? ((line: string) => console.log(line));
+  const tok = await loadTokenizer(train.tokenizer);
+  const pred = await loadPredictor(train.predictor);
+  checkTokensMatch(tok, pred.cfg.tokens, pred.cfg.codebookSize, pred.checkpoint.path);
+  const cfg: AddpConfig = { ...model, codebookSize: tok.cfg.codebookSize };
+  checkAddpConfig(cfg);
+  checkTokensMatch(tok, (cfg.imageSize / cfg.patchSize) ** 2, cfg.codebookSize, "the ADDP model (--patch-size)");
+  const ds = await openDataset(train.data);
+  checkTokenizerFits(tok, ds.header.shape, train.data);
+  const split = getSplit(ds, "train");
+  checkBatch(train.batchSize, split.count, train.data);
+  const progress = (what: string) => (done: number, total: number) => {
+    if (done === total || done % 10000 < 500) log(`  tokenizing ${what}: ${done}/${total} images`);
+  };
+  const ids = await tokenizeSplit(tok, split, false, progress("train"));
+  const flipped = train.augment.includes("flip")
+    ? await tokenizeSplit(tok, split, true, progress("train, mirrored"))
+    : null;
+  const params = initAddp(cfg, train.seed);
+  const trainable = params as unknown as ParamTree;
+  const trainer = createTrainer(trainable, {
+    optimizer: { kind: "adamw", beta1: train.beta1, beta2: train.beta2, weightDecay: train.weightDecay },
+    clip: train.clip,
+  });
+  const frozen: FrozenParts = { tokenizer: tok, predictor: pred.params, predictorCfg: pred.cfg };
+  const grid = timestepGrid(cfg.timesteps), l = tokenGrid(tok.cfg) ** 2;
+  const result = await runTrainingLoop({
+    ...loopFields(train),
+    trainCount: split.count,
+    params: { ...params, tokenizer: tok.params } as unknown as ParamTree,
+    opt: trainer.opt,
+    optNames: trainer.names,
+    meta: {
+      format: "darl-checkpoint",
+      method: "addp",
+      model: { ...cfg, tokenizer: tok.cfg } as unknown as Record<string, unknown>,
+      train: train as unknown as Record<string, unknown>,
+      state: {
+        datasetChecksum: ds.header.checksum,
+        dataset: ds.header.name,
+        tokenizer: tok.checkpoint.path,
+        predictor: pred.checkpoint.path,
+      },
+    },
+    config: { method: "addp", model: cfg, train, dataset: { name: ds.header.name, checksum: ds.header.checksum } },
+    step: (indices, step, lr) => {
+      const rng = createRng(mixSeed(train.seed, step, 0xadd9));
+      const batch = new Int32Array(indices.length * l);
+      indices.forEach((i, b) =>
+        batch.set((flipped && rng.uniform() < 0.5 ? flipped : ids).subarray(i * l, (i + 1) * l), b * l)
+      );
+      const z = tf.tensor2d(batch, [indices.length, l], "int32");
+      const t = alternatingTargets(frozen, z, rng, grid, cfg.mapping);
+      const r = trainStep(trainer, () => addpLoss(params, cfg, z, t, cfg.smoothing), lr);
+      tf.dispose([z, t.latent, t.images, t.target]);
+      return r;
+    },
+    checkResume: (ck) =>
+      checkResumeCompatible(
+        ck,
+        cfg,
+        ADDP_CONFIG_SPEC.stored(ck.meta.model, ck.path),
+        train,
+        ds.header.checksum,
+        PRETRAIN_RESUME,
+      ),
+    plotTitle: `ADDP loss (soft-target CE, mapping ${cfg.mapping})`,
+    ...(train.sampleEvery > 0
+      ? {
+        periodic: {
+          every: train.sampleEvery,
+          run: async (step: number) => {
+            await Deno.mkdir(`${train.out}/samples`, { recursive: true });
+            const x = await addpGenerate(params, cfg, tok, 16, createRng(mixSeed(step, 0x5a)), ADDP_SAMPLING);
+            const u8 = unitToU8(await x.data());
+            x.dispose();
+            const img = imageGrid(u8, [cfg.imageSize, cfg.imageSize, cfg.channels], { cols: 8, pad: 2, scale: 3 });
+            await writePng(`${train.out}/samples/step-${String(step).padStart(7, "0")}.png`, img);
+          },
+        },
+      }
+      : {}),
+  }, opts);
+  return { ...result, params, cfg };
+}
+
+/**
+ * ADDP's model config for {@linkcode resolveRunConfigs}; its `stored` reads a
+ * checkpoint's config (every field required).
+ *
+ * @example
+ * ```ts
+ * import { ADDP_CONFIG_SPEC } from "./pretrain.ts";
+ * if (ADDP_CONFIG_SPEC.build({ dim: 64, heads: 4 }).dim !== 64) throw new Error();
+ * ```
+ */
+export const ADDP_CONFIG_SPEC: MethodConfigSpec<AddpConfig, Partial<AddpConfig>> = plainConfigSpec(
+  "addp",
+  "ADDP model",
+  ADDP_DEFAULTS,
+  ADDP_SCHEMA,
+  checkAddpConfig,
+);
+
+/**
+ * Resolves an ADDP run's configs (defaults, `--config`, the resumed run's own, overrides; image shape from the data).
+ *
+ * @param req Overrides, config file, resume.
+ * @returns The model and run configs.
+ * @example
+ * ```ts
+ * import { resolveAddpConfigs } from "./pretrain.ts";
+ * try { await resolveAddpConfigs({ train: { data: "/no/such" } }); throw new Error("must fail"); }
+ * catch (e) { if (!(e as Error).message.startsWith("--data /no/such: no dataset there")) throw e; }
+ * ```
+ */
+export function resolveAddpConfigs(
+  req: RunRequest<Partial<AddpConfig>, AddpRunConfig>,
+): Promise<{ cfg: AddpConfig; train: AddpRunConfig }> {
+  return resolveRunConfigs(ADDP_CONFIG_SPEC, { defaults: ADDP_RUN_DEFAULTS, schema: ADDP_RUN_SCHEMA }, req);
+}

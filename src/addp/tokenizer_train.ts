@@ -1,0 +1,390 @@
+/**
+ * Training the VQ tokenizer (`deno task tokenizer`): reconstruction MSE +
+ * commitment by AdamW on the convolutions, the codebook by EMA with dead-code
+ * restart, on the shared loop (checkpoints, exact resume, metrics, loss
+ * curve), then an evaluation on the test split: reconstruction MSE and PSNR,
+ * codebook perplexity and codes used, and originals beside reconstructions.
+ *
+ * @module
+ */
+import { tf } from "../tf.ts";
+import { check } from "../errors.ts";
+import { augmentBatch, gatherImages, toUnitRange } from "../data/batches.ts";
+import { writeFileAtomic } from "../data/files.ts";
+import type { RasterImage } from "../data/png.ts";
+import { getSplit, openDataset, type SplitData } from "../data/store.ts";
+import { drawSubset } from "../data/subset.ts";
+import { createRng, mixSeed } from "../rng.ts";
+import { loopFields, type LoopOptions, type LoopResult, runTrainingLoop } from "../train/loop.ts";
+import { type MethodConfigSpec, plainConfigSpec, resolveRunConfigs, type RunRequest } from "../train/resolve.ts";
+import {
+  checkBatch,
+  checkResumeCompatible,
+  PRETRAIN_RESUME,
+  PRETRAIN_SCHEMA,
+  type PretrainConfig,
+  validateRunConfig,
+} from "../train/run_config.ts";
+import { createTrainer, type Trainer, trainStep } from "../train/trainer.ts";
+import { imageGrid, interleave, unitToU8, writePng } from "../viz/grid.ts";
+import { codebookUsage, emaUpdate, restartDeadCodes } from "./vector_quantizer.ts";
+import {
+  checkTokenizerConfig,
+  initTokenizer,
+  TOKENIZER_DEFAULTS,
+  TOKENIZER_SCHEMA,
+  type TokenizerConfig,
+  tokenizerDecode,
+  tokenizerEncode,
+  tokenizerLoss,
+  type TokenizerParams,
+  tokenizerTrainable,
+} from "./tokenizer.ts";
+import { quantize } from "./vector_quantizer.ts";
+
+/**
+ * The default tokenizer run on Fashion-MNIST (spec §8.2's Adam 2e-4–1e-3,
+ * at the batch and length a 2-core CPU affords).
+ *
+ * @example
+ * ```ts
+ * import { TOKENIZER_RUN_DEFAULTS } from "./tokenizer_train.ts";
+ * if (TOKENIZER_RUN_DEFAULTS.out !== "runs/vq-fashion-mnist") throw new Error();
+ * ```
+ */
+export const TOKENIZER_RUN_DEFAULTS: PretrainConfig = {
+  data: "data/fashion-mnist",
+  out: "runs/vq-fashion-mnist",
+  steps: 2000,
+  batchSize: 64,
+  lr: 1e-3,
+  minLr: 1e-5,
+  warmupSteps: 100,
+  weightDecay: 0,
+  beta1: 0.9,
+  beta2: 0.99,
+  clip: 1,
+  seed: 0,
+  augment: "flip",
+  logEvery: 25,
+  ckptEvery: 250,
+  keep: 3,
+  sampleEvery: 250,
+};
+
+/**
+ * One tokenizer step: AdamW on the reconstruction + commitment loss, then the
+ * codebook's EMA update and dead-code restart from this batch's encoder outputs.
+ *
+ * @param p The tokenizer (updated in place).
+ * @param cfg Its config.
+ * @param trainer The trainer over {@linkcode tokenizerTrainable}.
+ * @param images [B, H, W, C] in [−1, 1].
+ * @param lr The learning rate.
+ * @param seed Seed of the restart draw (a function of the step, so resume is exact).
+ * @returns Loss and gradient norm (the caller disposes).
+ * @example
+ * ```ts
+ * import { tf } from "../tf.ts";
+ * import { createTrainer } from "../train/trainer.ts";
+ * import { initTokenizer, TOKENIZER_DEFAULTS, tokenizerTrainable } from "./tokenizer.ts";
+ * import { tokenizerTrainStep } from "./tokenizer_train.ts";
+ * const cfg = { ...TOKENIZER_DEFAULTS, width: 8, groups: 4, codebookSize: 8, codeDim: 4 };
+ * const p = initTokenizer(cfg, 0);
+ * const t = createTrainer(tokenizerTrainable(p), { optimizer: { kind: "adamw", beta1: 0.9, beta2: 0.99, weightDecay: 0 } });
+ * const r = tokenizerTrainStep(p, cfg, t, tf.zeros([2, 28, 28, 1]), 1e-3, 0);
+ * tf.dispose([r.loss, r.gradNorm]);
+ * ```
+ */
+export function tokenizerTrainStep(
+  p: TokenizerParams,
+  cfg: TokenizerConfig,
+  trainer: Trainer,
+  images: tf.Tensor,
+  lr: number,
+  seed: number,
+): { loss: tf.Scalar; gradNorm: tf.Scalar } {
+  let z: tf.Tensor | null = null, ids: tf.Tensor | null = null;
+  const r = trainStep(trainer, () => {
+    const out = tokenizerLoss(p, cfg, images);
+    z = tf.keep(out.z);
+    ids = tf.keep(out.ids);
+    return out.loss;
+  }, lr);
+  emaUpdate(p.codebook, z!, ids!, cfg.decay);
+  if (cfg.deadThreshold > 0) restartDeadCodes(p.codebook, z!, createRng(seed), cfg.deadThreshold).dispose();
+  tf.dispose([z!, ids!]);
+  return r;
+}
+
+/**
+ * Reconstruction quality and codebook use of a tokenizer on a split.
+ *
+ * @example
+ * ```ts
+ * import type { TokenizerEval } from "./tokenizer_train.ts";
+ * const e: TokenizerEval = { images: 10000, mse: 0.02, psnr: 23, perplexity: 180, used: 240, codebookSize: 256 };
+ * if (e.used > e.codebookSize) throw new Error();
+ * ```
+ */
+export interface TokenizerEval {
+  /** Images scored. */
+  images: number;
+  /** Mean squared error in [0, 1] pixel units. */
+  mse: number;
+  /** Peak signal-to-noise ratio, 10·log10(1 / mse), in dB. */
+  psnr: number;
+  /** exp(entropy) of the codes' empirical distribution over the split. */
+  perplexity: number;
+  /** Distinct codes used. */
+  used: number;
+  /** K. */
+  codebookSize: number;
+}
+
+/**
+ * Scores the tokenizer on (a seeded, class-stratified draw of) a split.
+ *
+ * @param p The tokenizer.
+ * @param cfg Its config.
+ * @param split The split.
+ * @param maxImages At most this many images (all when the split is smaller).
+ * @param batch Images per forward pass.
+ * @returns The scores.
+ * @example
+ * ```ts
+ * import { initTokenizer, TOKENIZER_DEFAULTS } from "./tokenizer.ts";
+ * import { evaluateTokenizer } from "./tokenizer_train.ts";
+ * const cfg = { ...TOKENIZER_DEFAULTS, width: 8, groups: 4, codebookSize: 8, codeDim: 4 };
+ * const split = { count: 4, images: new Uint8Array(4 * 784).fill(128), labels: null };
+ * const e = await evaluateTokenizer(initTokenizer(cfg, 0), cfg, split, 4);
+ * if (e.images !== 4 || !(e.psnr > 0)) throw new Error();
+ * ```
+ */
+export async function evaluateTokenizer(
+  p: TokenizerParams,
+  cfg: TokenizerConfig,
+  split: SplitData,
+  maxImages = 10000,
+  batch = 250,
+): Promise<TokenizerEval> {
+  const size = cfg.imageSize * cfg.imageSize * cfg.channels;
+  const order = drawSubset(split, Math.min(maxImages, split.count), 0);
+  let se = 0;
+  const allIds = new Int32Array(order.length * (cfg.imageSize / 2 ** (cfg.widthMult.length - 1)) ** 2);
+  let at = 0;
+  for (let i = 0; i < order.length; i += batch) {
+    const idx = order.subarray(i, Math.min(order.length, i + batch));
+    const [err, ids] = tf.tidy(() => {
+      const x = tf.tensor4d(toUnitRange(gatherImages(split, idx, size)), [
+        idx.length,
+        cfg.imageSize,
+        cfg.imageSize,
+        cfg.channels,
+      ]);
+      const q = quantize(p.codebook, tokenizerEncode(p, cfg, x), cfg.beta);
+      const recon = tokenizerDecode(p, cfg, q.zq).clipByValue(-1, 1);
+      // [−1, 1] → [0, 1] halves the error, so the squared error is a quarter.
+      return [tf.sum(tf.square(recon.sub(x))).div(4), q.ids];
+    });
+    se += (await err.data())[0]!;
+    const got = await ids.data() as Int32Array;
+    allIds.set(got, at);
+    at += got.length;
+    tf.dispose([err, ids]);
+  }
+  const mse = se / (order.length * size);
+  const usage = codebookUsage(allIds, cfg.codebookSize);
+  return { images: order.length, mse, psnr: 10 * Math.log10(1 / mse), ...usage, codebookSize: cfg.codebookSize };
+}
+
+/**
+ * Originals beside their reconstructions, as a picture.
+ *
+ * @param p The tokenizer.
+ * @param cfg Its config.
+ * @param images [N, H, W, C] uint8.
+ * @returns The grid (pairs, 8 per row).
+ * @example
+ * ```ts
+ * import { initTokenizer, TOKENIZER_DEFAULTS } from "./tokenizer.ts";
+ * import { reconstructionGrid } from "./tokenizer_train.ts";
+ * const cfg = { ...TOKENIZER_DEFAULTS, width: 8, groups: 4, codebookSize: 8, codeDim: 4 };
+ * const g = await reconstructionGrid(initTokenizer(cfg, 0), cfg, new Uint8Array(2 * 784));
+ * if (g.width <= 0) throw new Error();
+ * ```
+ */
+export async function reconstructionGrid(
+  p: TokenizerParams,
+  cfg: TokenizerConfig,
+  images: Uint8Array,
+): Promise<RasterImage> {
+  const shape: [number, number, number] = [cfg.imageSize, cfg.imageSize, cfg.channels];
+  const n = images.length / (shape[0] * shape[1] * shape[2]);
+  const recon = tf.tidy(() => {
+    const x = tf.tensor4d(toUnitRange(images), [n, ...shape]);
+    return tokenizerDecode(p, cfg, quantize(p.codebook, tokenizerEncode(p, cfg, x), cfg.beta).zq);
+  });
+  const u8 = unitToU8(await recon.data());
+  recon.dispose();
+  return imageGrid(interleave([images, u8], images.length / n), shape, { cols: Math.min(8, 2 * n), pad: 2, scale: 3 });
+}
+
+/** The outcome of {@linkcode trainTokenizer}: the loop's, the model and its test scores.
+ *
+ * @example
+ * ```ts
+ * import type { TokenizerRunResult } from "./tokenizer_train.ts";
+ * const psnr = (r: TokenizerRunResult) => r.eval?.psnr ?? NaN;
+ * if (typeof psnr !== "function") throw new Error();
+ * ```
+ */
+export interface TokenizerRunResult extends LoopResult {
+  /** The trained tokenizer. */
+  params: TokenizerParams;
+  /** Test-split scores (null when the run stopped early). */
+  eval: TokenizerEval | null;
+}
+
+/**
+ * Trains (or resumes) a tokenizer, then scores it on the test split and
+ * writes `eval.json` and `reconstructions.png` into the run directory.
+ *
+ * @param cfg Tokenizer config (image size and channels must match the data).
+ * @param train Run config.
+ * @param opts Resume, logging.
+ * @returns The loop's result, the tokenizer and its scores.
+ * @example
+ * ```ts
+ * import { writeDataset } from "../data/store.ts";
+ * import { TOKENIZER_DEFAULTS } from "./tokenizer.ts";
+ * import { TOKENIZER_RUN_DEFAULTS, trainTokenizer } from "./tokenizer_train.ts";
+ * const dir = await Deno.makeTempDir();
+ * const split = { count: 8, images: Uint8Array.from({ length: 8 * 64 }, (_, i) => (i * 37) % 256), labels: null };
+ * await writeDataset(`${dir}/data`, { name: "noise", source: "example", shape: [8, 8, 1], classes: [], splits: { train: split, test: split } });
+ * const cfg = { ...TOKENIZER_DEFAULTS, imageSize: 8, width: 4, groups: 2, codebookSize: 8, codeDim: 4 };
+ * const train = { ...TOKENIZER_RUN_DEFAULTS, data: `${dir}/data`, out: `${dir}/run`, steps: 2, batchSize: 4, logEvery: 1, ckptEvery: 2, sampleEvery: 0 };
+ * const r = await trainTokenizer(cfg, train, { log: () => {} });
+ * if (r.step !== 2 || r.eval?.images !== 8) throw new Error();
+ * ```
+ */
+export async function trainTokenizer(
+  cfg: TokenizerConfig,
+  train: PretrainConfig,
+  opts: LoopOptions = {},
+): Promise<TokenizerRunResult> {
+  checkTokenizerConfig(cfg);
+  validateRunConfig(train, PRETRAIN_SCHEMA, TOKENIZER_RUN_DEFAULTS);
+  const ds = await openDataset(train.data);
+  const split = getSplit(ds, "train");
+  const [H, W, C] = ds.header.shape;
+  check(
+    cfg.imageSize === H && cfg.imageSize === W && cfg.channels === C,
+    `--image-size/--channels: the tokenizer expects ${cfg.imageSize}×${cfg.imageSize}×${cfg.channels} but ${train.data} has ${H}×${W}×${C}`,
+  );
+  checkBatch(train.batchSize, split.count, train.data);
+  const params = initTokenizer(cfg, train.seed);
+  const trainable = tokenizerTrainable(params);
+  const trainer = createTrainer(trainable, {
+    optimizer: { kind: "adamw", beta1: train.beta1, beta2: train.beta2, weightDecay: train.weightDecay },
+    clip: train.clip,
+  });
+  const size = H * W * C;
+  const test = ds.splits.test ?? split;
+  const preview = gatherImages(test, drawSubset(test, 8, 0), size);
+  const result = await runTrainingLoop({
+    ...loopFields(train),
+    trainCount: split.count,
+    params: params as never,
+    opt: trainer.opt,
+    optNames: trainer.names,
+    meta: {
+      format: "darl-checkpoint",
+      method: "vq-tokenizer",
+      model: cfg as unknown as Record<string, unknown>,
+      train: train as unknown as Record<string, unknown>,
+      state: { datasetChecksum: ds.header.checksum, dataset: ds.header.name, seed: train.seed },
+    },
+    config: {
+      method: "vq-tokenizer",
+      model: cfg,
+      train,
+      dataset: { name: ds.header.name, checksum: ds.header.checksum },
+    },
+    step: (indices, step, lr) => {
+      const rng = createRng(mixSeed(train.seed, step, 0xa09));
+      const batch = augmentBatch(gatherImages(split, indices, size), [H, W, C], train.augment, rng);
+      const x = tf.tensor4d(toUnitRange(batch), [train.batchSize, H, W, C]);
+      const r = tokenizerTrainStep(params, cfg, trainer, x, lr, mixSeed(train.seed, step, 0xdead));
+      x.dispose();
+      return r;
+    },
+    checkResume: (ck) =>
+      checkResumeCompatible(
+        ck,
+        cfg,
+        TOKENIZER_CONFIG_SPEC.stored(ck.meta.model, ck.path),
+        train,
+        ds.header.checksum,
+        PRETRAIN_RESUME,
+      ),
+    plotTitle: `VQ tokenizer loss (reconstruction MSE + ${cfg.beta}·commitment)`,
+    ...(train.sampleEvery > 0
+      ? {
+        periodic: {
+          every: train.sampleEvery,
+          run: async (step: number) => {
+            await Deno.mkdir(`${train.out}/reconstructions`, { recursive: true });
+            const name = `${train.out}/reconstructions/step-${String(step).padStart(7, "0")}.png`;
+            await writePng(name, await reconstructionGrid(params, cfg, preview));
+          },
+        },
+      }
+      : {}),
+  }, opts);
+  let scores: TokenizerEval | null = null;
+  if (result.step === train.steps) {
+    scores = await evaluateTokenizer(params, cfg, test);
+    await writeFileAtomic(`${train.out}/eval.json`, new TextEncoder().encode(JSON.stringify(scores, null, 2) + "\n"));
+    await writePng(`${train.out}/reconstructions.png`, await reconstructionGrid(params, cfg, preview));
+  }
+  return { ...result, params, eval: scores };
+}
+
+/**
+ * The tokenizer's model config for {@linkcode resolveRunConfigs}; its
+ * `stored` reads a checkpoint's config (every field required).
+ *
+ * @example
+ * ```ts
+ * import { TOKENIZER_CONFIG_SPEC } from "./tokenizer_train.ts";
+ * if (TOKENIZER_CONFIG_SPEC.build({ imageSize: 32, channels: 3 }).imageSize !== 32) throw new Error();
+ * try { TOKENIZER_CONFIG_SPEC.stored({ imageSize: 32 }, "ck.safetensors"); throw new Error("must fail"); }
+ * catch (e) { if (!(e as Error).message.startsWith("ck.safetensors: the checkpoint's model config lacks")) throw e; }
+ * ```
+ */
+export const TOKENIZER_CONFIG_SPEC: MethodConfigSpec<TokenizerConfig, Partial<TokenizerConfig>> = plainConfigSpec(
+  "vq-tokenizer",
+  "VQ tokenizer",
+  TOKENIZER_DEFAULTS,
+  TOKENIZER_SCHEMA,
+  checkTokenizerConfig,
+);
+
+/**
+ * Resolves a tokenizer run's configs: defaults, `--config`, the resumed run's own, overrides; image shape from the data.
+ *
+ * @param req Overrides, config file, resume.
+ * @returns The tokenizer and run configs.
+ * @example
+ * ```ts
+ * import { resolveTokenizerConfigs } from "./tokenizer_train.ts";
+ * try { await resolveTokenizerConfigs({ train: { data: "/no/such" } }); throw new Error("must fail"); }
+ * catch (e) { if (!(e as Error).message.startsWith("--data /no/such: no dataset there")) throw e; }
+ * ```
+ */
+export function resolveTokenizerConfigs(
+  req: RunRequest<Partial<TokenizerConfig>, PretrainConfig>,
+): Promise<{ cfg: TokenizerConfig; train: PretrainConfig }> {
+  return resolveRunConfigs(TOKENIZER_CONFIG_SPEC, { defaults: TOKENIZER_RUN_DEFAULTS, schema: PRETRAIN_SCHEMA }, req);
+}

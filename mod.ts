@@ -133,11 +133,10 @@ export {
   type TokenizerConfig,
   tokenizerDecode,
   tokenizerEncode,
-  tokenizerLoss,
-  type TokenizerLossOutput,
   type TokenizerParams,
   tokenizerTrainable,
 } from "./src/addp/tokenizer.ts";
+export { tokenizerLoss, type TokenizerLossOutput } from "./src/addp/tokenizer_loss.ts";
 export {
   type Codebook,
   codebookUsage,
@@ -181,10 +180,10 @@ export {
   type PredictorRunConfig,
   type PredictorRunResult,
   resolvePredictorConfigs,
-  tokenizeSplit,
   trainPredictor,
 } from "./src/addp/predictor_train.ts";
 export { MAGE_SAMPLING, predictorSample } from "./src/addp/predictor_sample.ts";
+export { tokenBatch, type TokenCache, tokenCache, tokenizeSplit, tokenizingProgress } from "./src/addp/token_cache.ts";
 export {
   maskCounts,
   maskRatio,

@@ -10,9 +10,8 @@
  */
 import { tf } from "../tf.ts";
 import { type ConfigSchema, validateConfig } from "../config.ts";
-import { gatherImages, toUnitRange } from "../data/batches.ts";
 import { writeFileAtomic } from "../data/files.ts";
-import { getSplit, openDataset, type SplitData } from "../data/store.ts";
+import { getSplit, openDataset } from "../data/store.ts";
 import { type Checkpoint, loadMethodCheckpoint } from "../train/checkpoint.ts";
 import { createRng, mixSeed } from "../rng.ts";
 import { loopFields, type LoopOptions, type LoopResult, runTrainingLoop } from "../train/loop.ts";
@@ -38,7 +37,8 @@ import {
   type PredictorParams,
   predictorTree,
 } from "./token_predictor.ts";
-import { tokenGrid, tokenize } from "./tokenizer.ts";
+import { tokenGrid } from "./tokenizer.ts";
+import { tokenBatch, tokenCache, tokenizeSplit, tokenizingProgress } from "./token_cache.ts";
 
 /**
  * A predictor run: the shared run config plus the tokenizer it reads.
@@ -100,48 +100,6 @@ export const PREDICTOR_RUN_DEFAULTS: PredictorRunConfig = {
   keep: 3,
   sampleEvery: 500,
 };
-
-/**
- * Token ids of every image of a split (in split order), by the frozen tokenizer.
- *
- * @param tok The tokenizer.
- * @param split The split.
- * @param flip Tokenize the mirrored images instead.
- * @param onProgress Called with images done and total.
- * @returns int32 [count·L].
- * @example
- * ```ts
- * import { createRng } from "../rng.ts";
- * import { initTokenizer, TOKENIZER_DEFAULTS } from "./tokenizer.ts";
- * import { tokenizeSplit } from "./predictor_train.ts";
- * const cfg = { ...TOKENIZER_DEFAULTS, width: 8, groups: 4, codebookSize: 8, codeDim: 4 };
- * const tok = { params: initTokenizer(cfg, 0), cfg, checkpoint: {} } as never;
- * const ids = await tokenizeSplit(tok, { count: 3, images: new Uint8Array(3 * 784), labels: null });
- * if (ids.length !== 3 * 49) throw new Error();
- * ```
- */
-export async function tokenizeSplit(
-  tok: LoadedTokenizer,
-  split: SplitData,
-  flip = false,
-  onProgress?: (done: number, total: number) => void,
-): Promise<Int32Array> {
-  const { cfg } = tok, s = cfg.imageSize, l = tokenGrid(cfg) ** 2, size = s * s * cfg.channels, batch = 500;
-  const out = new Int32Array(split.count * l);
-  for (let i = 0; i < split.count; i += batch) {
-    const n = Math.min(batch, split.count - i);
-    const idx = Int32Array.from({ length: n }, (_, j) => i + j);
-    const ids = tf.tidy(() => {
-      let x: tf.Tensor = tf.tensor4d(toUnitRange(gatherImages(split, idx, size)), [n, s, s, cfg.channels]);
-      if (flip) x = tf.reverse(x, 2);
-      return tokenize(tok.params, cfg, x);
-    });
-    out.set(await ids.data() as Int32Array, i * l);
-    ids.dispose();
-    onProgress?.(i + n, split.count);
-  }
-  return out;
-}
 
 /**
  * Held-out quality of a predictor: masked-token accuracy and cross-entropy
@@ -231,19 +189,12 @@ export async function trainPredictor(
   checkTokenizerFits(tok, ds.header.shape, train.data);
   const split = getSplit(ds, "train");
   checkBatch(train.batchSize, split.count, train.data);
-  const progress = (what: string) => (done: number, total: number) => {
-    if (done === total || done % 10000 < 500) log(`  tokenizing ${what}: ${done}/${total} images`);
-  };
-  const ids = await tokenizeSplit(tok, split, false, progress("train"));
-  const flipped = train.augment.includes("flip")
-    ? await tokenizeSplit(tok, split, true, progress("train, mirrored"))
-    : null;
+  const cache = await tokenCache(tok, split, train.augment, log);
   const params = initPredictor(cfg, train.seed);
   const trainer = createTrainer(predictorTree(params), {
     optimizer: { kind: "adamw", beta1: train.beta1, beta2: train.beta2, weightDecay: train.weightDecay },
     clip: train.clip,
   });
-  const l = cfg.tokens;
   const result = await runTrainingLoop({
     ...loopFields(train),
     trainCount: split.count,
@@ -259,12 +210,7 @@ export async function trainPredictor(
     config: { method: "mage", model: cfg, train, dataset: { name: ds.header.name, checksum: ds.header.checksum } },
     step: (indices, step, lr) => {
       const rng = createRng(mixSeed(train.seed, step, 0x3a6e));
-      const batch = new Int32Array(indices.length * l);
-      indices.forEach((i, b) => {
-        const src = flipped && rng.uniform() < 0.5 ? flipped : ids;
-        batch.set(src.subarray(i * l, (i + 1) * l), b * l);
-      });
-      const t = tf.tensor2d(batch, [indices.length, l], "int32");
+      const t = tokenBatch(cache, indices, rng);
       const r = trainStep(trainer, () => predictorLoss(params, cfg, t, rng).loss, lr);
       t.dispose();
       return r;
@@ -297,7 +243,11 @@ export async function trainPredictor(
   let scores = null;
   if (result.step === train.steps) {
     const test = ds.splits.test ?? split;
-    scores = await evaluatePredictor(params, cfg, await tokenizeSplit(tok, test, false, progress("test")));
+    scores = await evaluatePredictor(
+      params,
+      cfg,
+      await tokenizeSplit(tok, test, false, tokenizingProgress("test", log)),
+    );
     await writeFileAtomic(`${train.out}/eval.json`, new TextEncoder().encode(JSON.stringify(scores, null, 2) + "\n"));
     await writePng(`${train.out}/samples.png`, await sampleGrid(params, cfg, tok, 0));
   }

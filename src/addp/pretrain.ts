@@ -34,9 +34,10 @@ import { ADDP_SAMPLING, addpGenerate } from "./generate.ts";
 import { checkTokenizerFits, checkTokensMatch, loadTokenizer } from "./load.ts";
 import { timestepGrid } from "./mask_schedule.ts";
 import { ADDP_DEFAULTS, ADDP_SCHEMA, type AddpConfig, type AddpParams, checkAddpConfig, initAddp } from "./model.ts";
-import { loadPredictor, PREDICTOR_RUN_DEFAULTS, tokenizeSplit, trainPredictor } from "./predictor_train.ts";
+import { loadPredictor, PREDICTOR_RUN_DEFAULTS, trainPredictor } from "./predictor_train.ts";
+import { tokenBatch, tokenCache } from "./token_cache.ts";
 import { PREDICTOR_DEFAULTS } from "./token_predictor.ts";
-import { tokenGrid, TOKENIZER_DEFAULTS } from "./tokenizer.ts";
+import { TOKENIZER_DEFAULTS } from "./tokenizer.ts";
 import { TOKENIZER_RUN_DEFAULTS, trainTokenizer } from "./tokenizer_train.ts";
 
 /**
@@ -205,13 +206,7 @@ export async function pretrainAddp(
   checkTokenizerFits(tok, ds.header.shape, train.data);
   const split = getSplit(ds, "train");
   checkBatch(train.batchSize, split.count, train.data);
-  const progress = (what: string) => (done: number, total: number) => {
-    if (done === total || done % 10000 < 500) log(`  tokenizing ${what}: ${done}/${total} images`);
-  };
-  const ids = await tokenizeSplit(tok, split, false, progress("train"));
-  const flipped = train.augment.includes("flip")
-    ? await tokenizeSplit(tok, split, true, progress("train, mirrored"))
-    : null;
+  const cache = await tokenCache(tok, split, train.augment, log);
   const params = initAddp(cfg, train.seed);
   const trainable = params as unknown as ParamTree;
   const trainer = createTrainer(trainable, {
@@ -219,7 +214,7 @@ export async function pretrainAddp(
     clip: train.clip,
   });
   const frozen: FrozenParts = { tokenizer: tok, predictor: pred.params, predictorCfg: pred.cfg };
-  const grid = timestepGrid(cfg.timesteps), l = tokenGrid(tok.cfg) ** 2;
+  const grid = timestepGrid(cfg.timesteps);
   const result = await runTrainingLoop({
     ...loopFields(train),
     trainCount: split.count,
@@ -241,11 +236,7 @@ export async function pretrainAddp(
     config: { method: "addp", model: cfg, train, dataset: { name: ds.header.name, checksum: ds.header.checksum } },
     step: (indices, step, lr) => {
       const rng = createRng(mixSeed(train.seed, step, 0xadd9));
-      const batch = new Int32Array(indices.length * l);
-      indices.forEach((i, b) =>
-        batch.set((flipped && rng.uniform() < 0.5 ? flipped : ids).subarray(i * l, (i + 1) * l), b * l)
-      );
-      const z = tf.tensor2d(batch, [indices.length, l], "int32");
+      const z = tokenBatch(cache, indices, rng);
       const t = alternatingTargets(frozen, z, rng, grid, cfg.mapping);
       const r = trainStep(trainer, () => addpLoss(params, cfg, z, t, cfg.smoothing), lr);
       tf.dispose([z, t.latent, t.images, t.target]);

@@ -14,9 +14,9 @@ import {
   tokenGrid,
   tokenize,
   TOKENIZER_DEFAULTS,
-  tokenizerLoss,
   tokenizerTrainable,
 } from "./tokenizer.ts";
+import { tokenizerLoss } from "./tokenizer_loss.ts";
 
 const small = { ...TOKENIZER_DEFAULTS, width: 8, widthMult: [1, 2, 2], groups: 4, codebookSize: 16, codeDim: 8 };
 

@@ -36,10 +36,10 @@ import {
   type TokenizerConfig,
   tokenizerDecode,
   tokenizerEncode,
-  tokenizerLoss,
   type TokenizerParams,
   tokenizerTrainable,
 } from "./tokenizer.ts";
+import { tokenizerLoss } from "./tokenizer_loss.ts";
 import { quantize } from "./vector_quantizer.ts";
 
 /**

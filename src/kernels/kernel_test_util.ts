@@ -174,7 +174,7 @@ export function kernelCases(): KernelCase[] {
     });
   }
   cases.push({
-    name: "sum over leading and trailing axes, slice, split, concat",
+    name: "sum over leading and trailing axes, slice, split, concat, zero padding",
     run: () =>
       tf.tidy(() => {
         const x = wave([9, 70, 33], 24);
@@ -186,6 +186,14 @@ export function kernelCases(): KernelCase[] {
           slice: x.slice([1, 3, 2], [4, 50, 20]),
           split: s1!,
           splitGrad: grad((v) => tf.concat([tf.split(v, [30, 40], 1)[1]!, s0!], 1), x, wave([9, 70, 33], 25)),
+          // The im2col convolutions' zero padding, with asymmetric and zero-width pads, and its gradient.
+          pad: tf.pad(wave([2, 5, 7, 3], 26), [[0, 0], [1, 2], [0, 1], [0, 0]]),
+          padEdges: tf.pad(wave([3, 4, 6], 27), [[1, 0], [0, 0], [2, 3]]),
+          padGrad: grad(
+            (v) => tf.pad(v, [[0, 0], [1, 1], [1, 1], [0, 0]]),
+            wave([2, 5, 7, 3], 28),
+            wave([2, 7, 9, 3], 29),
+          ),
         };
       }),
   });

@@ -279,6 +279,38 @@ function slice(args: KernelArgs): Info | Info[] {
   return out.info;
 }
 
+/**
+ * Zero padding (the im2col convolutions' `tf.pad`): a zeroed output and one
+ * `set` per contiguous row of the input, where stock tfjs maps every element
+ * through coordinates.
+ */
+function padV2(args: KernelArgs): Info | Info[] {
+  const { x } = args.inputs as { x: Info };
+  const paddings = args.attrs.paddings as [number, number][];
+  if (x.dtype !== "float32" || (args.attrs.constantValue as number) !== 0 || x.shape.length === 0) {
+    return stock("PadV2", args);
+  }
+  const shape = x.shape, r = shape.length;
+  const outShape = shape.map((s, i) => s + paddings[i]![0] + paddings[i]![1]);
+  const out = args.backend.alloc(outShape);
+  out.view.fill(0);
+  const src = args.backend.data.get(x.dataId).values as Float32Array;
+  if (src.length === 0) return out.info;
+  const outStrides = new Array(r).fill(1);
+  for (let i = r - 2; i >= 0; i--) outStrides[i] = outStrides[i + 1] * outShape[i + 1]!;
+  const run = shape[r - 1]!, rows = src.length / run, idx = new Array(r - 1).fill(0);
+  for (let n = 0; n < rows; n++) {
+    let off = paddings[r - 1]![0];
+    for (let i = 0; i < r - 1; i++) off += (idx[i] + paddings[i]![0]) * outStrides[i]!;
+    out.view.set(src.subarray(n * run, (n + 1) * run), off);
+    for (let i = r - 2; i >= 0; i--) {
+      if (++idx[i] < shape[i]!) break;
+      idx[i] = 0;
+    }
+  }
+  return out.info;
+}
+
 function splitV(args: KernelArgs): Info | Info[] {
   const { x } = args.inputs as { x: Info };
   if (x.dtype !== "float32") return stock("SplitV", args);
@@ -664,6 +696,7 @@ const OVERRIDES: Record<string, (args: KernelArgs) => Info | Info[]> = {
   Sum: sum,
   ...Object.fromEntries(Object.keys(BINARY_FNS).map((k) => [k, binaryOp(k)])),
   Slice: slice,
+  PadV2: padV2,
   SplitV: splitV,
   Transpose: transpose,
   GatherV2: gather,

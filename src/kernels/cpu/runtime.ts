@@ -46,7 +46,7 @@ const PAGE = 65536;
 const ALIGN = 64;
 const WORKER_STACK = 1 << 20;
 
-/** A bump allocator with exact-size free lists over the shared memory. */
+/** A bump allocator with exact-size free lists over the shared memory, coalesced before it grows. */
 export interface Heap {
   /** Allocates `bytes` (64-byte aligned) and returns the address. */
   alloc(bytes: number): number;
@@ -56,11 +56,51 @@ export interface Heap {
   stats(): { inUse: number; top: number };
 }
 
-function createHeap(memory: WebAssembly.Memory, base: number): Heap {
+/**
+ * A heap over `memory`, starting at `base`.
+ *
+ * @param memory The (shared) memory; it grows on demand up to its maximum.
+ * @param base First usable byte.
+ * @returns The heap.
+ * @example
+ * ```ts
+ * import { createHeap } from "./runtime.ts";
+ * const heap = createHeap(new WebAssembly.Memory({ initial: 1, maximum: 1 }), 0);
+ * const a = heap.alloc(16384), b = heap.alloc(16384);
+ * heap.alloc(24576);
+ * heap.free(a, 16384);
+ * heap.free(b, 16384);
+ * if (heap.alloc(32768) !== a) throw new Error(); // the two freed neighbours, merged
+ * ```
+ */
+export function createHeap(memory: WebAssembly.Memory, base: number): Heap {
   let top = Math.ceil(base / ALIGN) * ALIGN;
   let inUse = 0;
   const freeLists = new Map<number, number[]>();
   const round = (bytes: number) => Math.max(ALIGN, Math.ceil(bytes / ALIGN) * ALIGN);
+  const pushFree = (ptr: number, size: number) => {
+    let list = freeLists.get(size);
+    if (!list) freeLists.set(size, list = []);
+    list.push(ptr);
+  };
+  const coalesce = () => {
+    const blocks: [number, number][] = [];
+    for (const [s, l] of freeLists) for (const p of l) blocks.push([p, s]);
+    blocks.sort((a, b) => a[0] - b[0]);
+    freeLists.clear();
+    const merged: [number, number][] = [];
+    for (const [p, s] of blocks) {
+      const last = merged[merged.length - 1];
+      if (last && last[0] + last[1] === p) last[1] += s;
+      else merged.push([p, s]);
+    }
+    const last = merged[merged.length - 1];
+    if (last && last[0] + last[1] === top) {
+      top = last[0];
+      merged.pop();
+    }
+    for (const [p, s] of merged) pushFree(p, s);
+  };
   return {
     alloc(bytes: number): number {
       const size = round(bytes);
@@ -68,13 +108,18 @@ function createHeap(memory: WebAssembly.Memory, base: number): Heap {
       const list = freeLists.get(size);
       if (list && list.length) return list.pop()!;
       if (top + size > memory.buffer.byteLength) {
-        // Before growing, reuse a free block up to twice as large.
-        for (const [s, l] of freeLists) {
-          if (s > size && s <= 2 * size && l.length) {
-            inUse += s - size;
-            return l.pop()!;
-          }
+        // Before growing: merge adjacent free blocks (workloads with many tensor sizes, such as convolutions at
+        // several resolutions, otherwise strand memory in lists no request matches) and split the smallest that fits.
+        coalesce();
+        let best = -1;
+        for (const [s, l] of freeLists) if (s >= size && l.length && (best < 0 || s < best)) best = s;
+        if (best >= 0) {
+          const p = freeLists.get(best)!.pop()!;
+          if (best > size) pushFree(p + size, best - size);
+          return p;
         }
+      }
+      if (top + size > memory.buffer.byteLength) {
         const need = top + size - memory.buffer.byteLength;
         const pages = Math.max(Math.ceil(need / PAGE), Math.ceil(memory.buffer.byteLength / PAGE / 4));
         try {
@@ -93,9 +138,7 @@ function createHeap(memory: WebAssembly.Memory, base: number): Heap {
     free(ptr: number, bytes: number): void {
       const size = round(bytes);
       inUse -= size;
-      let list = freeLists.get(size);
-      if (!list) freeLists.set(size, list = []);
-      list.push(ptr);
+      pushFree(ptr, size);
     },
     stats: () => ({ inUse, top }),
   };

@@ -1,0 +1,124 @@
+/**
+ * ADDP's components, one training step each at the defaults (batch 64; the tokenizer at 32,
+ * Fashion-MNIST-sized images, random weights), and generation: the VQ
+ * tokenizer (convolutions), the MAGE-style token predictor, ADDP's step
+ * (two frozen predictor passes + a VQ decode + the encoder/decoder forward
+ * and backward, and its targets alone), and MaskGIT generation at 12 and 20
+ * steps. Compare with "train step default config (b64)" in
+ * `train_step_bench.ts` (DARL-MSE, the same width and depth as ADDP's default).
+ */
+import { tf } from "../src/tf.ts";
+import { createRng } from "../src/rng.ts";
+import type { ParamTree } from "../src/nn/tree.ts";
+import { createTrainer, trainStep } from "../src/train/trainer.ts";
+import { initTokenizer, TOKENIZER_DEFAULTS, tokenizerTrainable } from "../src/addp/tokenizer.ts";
+import { tokenizerTrainStep } from "../src/addp/tokenizer_train.ts";
+import { initPredictor, PREDICTOR_DEFAULTS, predictorLoss, predictorTree } from "../src/addp/token_predictor.ts";
+import { ADDP_DEFAULTS, initAddp } from "../src/addp/model.ts";
+import { addpLoss, alternatingTargets } from "../src/addp/alternating_denoising.ts";
+import { timestepGrid } from "../src/addp/mask_schedule.ts";
+import { ADDP_SAMPLING, addpGenerate } from "../src/addp/generate.ts";
+import { type BenchBackend, benchBackends, benchCase, useBackend } from "./_harness.ts";
+
+const B = 64;
+const adamw = { kind: "adamw" as const, beta1: 0.9, beta2: 0.95, weightDecay: 0.05 };
+const ids = () => {
+  const rng = createRng(1);
+  return tf.tensor2d(Int32Array.from({ length: B * 49 }, () => rng.int(256)), [B, 49], "int32");
+};
+const frozen = () => {
+  const tcfg = TOKENIZER_DEFAULTS;
+  return {
+    tokenizer: { params: initTokenizer(tcfg, 0), cfg: tcfg, checkpoint: {} } as never,
+    predictor: initPredictor(PREDICTOR_DEFAULTS, 0),
+    predictorCfg: PREDICTOR_DEFAULTS,
+  };
+};
+// Stock tfjs-cpu needs ~30 s for one tokenizer step (its Conv2DBackpropFilter is a scalar loop): darl and wasm only.
+const runners = (await benchBackends()).filter((b) => b !== "cpu");
+const n = (b: BenchBackend) => (b === "darl-cpu" ? 5 : 2);
+
+for (const backend of runners) {
+  benchCase({
+    group: `ADDP token predictor train step (b${B})`,
+    runner: backend,
+    images: B,
+    n: n(backend),
+    warmup: 1,
+    async setup() {
+      await useBackend(backend);
+      const p = initPredictor(PREDICTOR_DEFAULTS, 0), z = ids(), rng = createRng(3);
+      const trainer = createTrainer(predictorTree(p), { optimizer: adamw, clip: 3 });
+      return async () => {
+        await useBackend(backend);
+        const r = trainStep(trainer, () => predictorLoss(p, PREDICTOR_DEFAULTS, z, rng).loss, 1e-4);
+        await r.loss.data();
+        tf.dispose([r.loss, r.gradNorm]);
+      };
+    },
+  });
+  for (const part of ["targets only", "full step"] as const) {
+    benchCase({
+      group: `ADDP train step (b${B})`,
+      runner: `${backend} ${part}`,
+      images: B,
+      n: n(backend),
+      warmup: 1,
+      async setup() {
+        await useBackend(backend);
+        const f = frozen(), p = initAddp(ADDP_DEFAULTS, 0), z = ids(), rng = createRng(4), grid = timestepGrid();
+        const trainer = createTrainer(p as unknown as ParamTree, { optimizer: adamw, clip: 3 });
+        return async () => {
+          await useBackend(backend);
+          const t = alternatingTargets(f, z, rng, grid, "weighted");
+          if (part === "full step") {
+            const r = trainStep(trainer, () => addpLoss(p, ADDP_DEFAULTS, z, t), 1e-4);
+            await r.loss.data();
+            tf.dispose([r.loss, r.gradNorm]);
+          } else await t.target.data();
+          tf.dispose([t.latent, t.images, t.target]);
+        };
+      },
+    });
+  }
+  for (const steps of [12, 20]) {
+    benchCase({
+      group: `ADDP generation, 16 images`,
+      runner: `${backend} ${steps} steps`,
+      images: 16,
+      n: n(backend),
+      warmup: 1,
+      async setup() {
+        await useBackend(backend);
+        const f = frozen(), p = initAddp(ADDP_DEFAULTS, 0);
+        return async () => {
+          await useBackend(backend);
+          const x = await addpGenerate(p, ADDP_DEFAULTS, f.tokenizer, 16, createRng(5), { ...ADDP_SAMPLING, steps });
+          x.dispose();
+        };
+      },
+    });
+  }
+  // Last, and at batch 32: at batch 64 one step's activations fill darl-cpu's 4 GiB heap (see the README's ADDP
+  // section), and the other cases' freed blocks are of other sizes.
+  benchCase({
+    group: `ADDP tokenizer train step (b${B / 2})`,
+    runner: backend,
+    images: B / 2,
+    n: n(backend),
+    warmup: 1,
+    async setup() {
+      await useBackend(backend);
+      const cfg = TOKENIZER_DEFAULTS, p = initTokenizer(cfg, 0);
+      const trainer = createTrainer(tokenizerTrainable(p), { optimizer: adamw });
+      const x = tf.randomUniform([B / 2, 28, 28, 1], -1, 1, "float32", 2);
+      let step = 0;
+      return async () => {
+        await useBackend(backend);
+        const r = tokenizerTrainStep(p, cfg, trainer, x, 1e-4, step++);
+        await r.loss.data();
+        tf.dispose([r.loss, r.gradNorm]);
+      };
+    },
+  });
+}

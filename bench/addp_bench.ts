@@ -1,5 +1,5 @@
 /**
- * ADDP's components, one training step each at the defaults (batch 64; the tokenizer at 32,
+ * ADDP's components, one training step each at the defaults (batch 64,
  * Fashion-MNIST-sized images, random weights), and generation: the VQ
  * tokenizer (convolutions), the MAGE-style token predictor, ADDP's step
  * (two frozen predictor passes + a VQ decode + the encoder/decoder forward
@@ -18,6 +18,9 @@ import { ADDP_DEFAULTS, initAddp } from "../src/addp/model.ts";
 import { addpLoss, alternatingTargets } from "../src/addp/alternating_denoising.ts";
 import { timestepGrid } from "../src/addp/mask_schedule.ts";
 import { ADDP_SAMPLING, addpGenerate } from "../src/addp/generate.ts";
+import { darlConfig } from "../src/darl/config.ts";
+import { initDarl } from "../src/darl/model.ts";
+import { createTrainState, darlTrainStep, PRETRAIN_DEFAULTS } from "../src/darl/pretrain.ts";
 import { type BenchBackend, benchBackends, benchCase, useBackend } from "./_harness.ts";
 
 const B = 64;
@@ -52,6 +55,24 @@ for (const backend of runners) {
       return async () => {
         await useBackend(backend);
         const r = trainStep(trainer, () => predictorLoss(p, PREDICTOR_DEFAULTS, z, rng).loss, 1e-4);
+        await r.loss.data();
+        tf.dispose([r.loss, r.gradNorm]);
+      };
+    },
+  });
+  benchCase({
+    group: `ADDP train step (b${B})`,
+    runner: `${backend} DARL-MSE step, same width and depth`,
+    images: B,
+    n: n(backend),
+    warmup: 1,
+    async setup() {
+      await useBackend(backend);
+      const cfg = darlConfig("tiny"), state = createTrainState(initDarl(cfg, 0), cfg, PRETRAIN_DEFAULTS);
+      const x = tf.randomUniform([B, 28, 28, 1], -1, 1, "float32", 6);
+      return async () => {
+        await useBackend(backend);
+        const r = darlTrainStep(state, x, 1e-4);
         await r.loss.data();
         tf.dispose([r.loss, r.gradNorm]);
       };
@@ -99,19 +120,18 @@ for (const backend of runners) {
       },
     });
   }
-  // Last, and at batch 32: at batch 64 one step's activations fill darl-cpu's 4 GiB heap (see the README's ADDP
-  // section), and the other cases' freed blocks are of other sizes.
+  // Last: at batch 64 one step's activations take most of darl-cpu's 4 GiB heap.
   benchCase({
-    group: `ADDP tokenizer train step (b${B / 2})`,
+    group: `ADDP tokenizer train step (b${B})`,
     runner: backend,
-    images: B / 2,
+    images: B,
     n: n(backend),
     warmup: 1,
     async setup() {
       await useBackend(backend);
       const cfg = TOKENIZER_DEFAULTS, p = initTokenizer(cfg, 0);
       const trainer = createTrainer(tokenizerTrainable(p), { optimizer: adamw });
-      const x = tf.randomUniform([B / 2, 28, 28, 1], -1, 1, "float32", 2);
+      const x = tf.randomUniform([B, 28, 28, 1], -1, 1, "float32", 2);
       let step = 0;
       return async () => {
         await useBackend(backend);

@@ -183,7 +183,14 @@ export {
   trainPredictor,
 } from "./src/addp/predictor_train.ts";
 export { MAGE_SAMPLING, predictorSample } from "./src/addp/predictor_sample.ts";
-export { tokenBatch, type TokenCache, tokenCache, tokenizeSplit, tokenizingProgress } from "./src/addp/token_cache.ts";
+export {
+  openTokenData,
+  tokenBatch,
+  type TokenCache,
+  tokenCache,
+  tokenizeSplit,
+  tokenizingProgress,
+} from "./src/addp/token_cache.ts";
 export {
   maskCounts,
   maskRatio,
@@ -279,9 +286,11 @@ export {
   validateRunConfig,
 } from "./src/train/run_config.ts";
 export {
+  loopFields,
   type LoopOptions,
   type LoopResult,
   type LoopSpec,
+  runRecords,
   runTrainingLoop,
   type StepResult,
 } from "./src/train/loop.ts";

@@ -11,13 +11,11 @@
 import { tf } from "../tf.ts";
 import { type ConfigSchema, validateConfig } from "../config.ts";
 import { writeFileAtomic } from "../data/files.ts";
-import { getSplit, openDataset } from "../data/store.ts";
 import { type Checkpoint, loadMethodCheckpoint } from "../train/checkpoint.ts";
 import { createRng, mixSeed } from "../rng.ts";
-import { loopFields, type LoopOptions, type LoopResult, runTrainingLoop } from "../train/loop.ts";
+import { loopFields, type LoopOptions, type LoopResult, runRecords, runTrainingLoop } from "../train/loop.ts";
 import { type MethodConfigSpec, plainConfigSpec, resolveRunConfigs, type RunRequest } from "../train/resolve.ts";
 import {
-  checkBatch,
   checkResumeCompatible,
   PRETRAIN_RESUME,
   PRETRAIN_SCHEMA,
@@ -26,7 +24,7 @@ import {
 } from "../train/run_config.ts";
 import { createTrainer, trainStep } from "../train/trainer.ts";
 import { imageGrid, unitToU8, writePng } from "../viz/grid.ts";
-import { checkTokenizerFits, checkTokensMatch, type LoadedTokenizer, loadTokenizer } from "./load.ts";
+import { checkTokensMatch, type LoadedTokenizer, loadTokenizer } from "./load.ts";
 import { MAGE_SAMPLING, predictorSample } from "./predictor_sample.ts";
 import {
   initPredictor,
@@ -38,7 +36,7 @@ import {
   predictorTree,
 } from "./token_predictor.ts";
 import { tokenGrid } from "./tokenizer.ts";
-import { tokenBatch, tokenCache, tokenizeSplit, tokenizingProgress } from "./token_cache.ts";
+import { openTokenData, tokenBatch, tokenizeSplit, tokenizingProgress } from "./token_cache.ts";
 
 /**
  * A predictor run: the shared run config plus the tokenizer it reads.
@@ -185,11 +183,7 @@ export async function trainPredictor(
   const tok = await loadTokenizer(train.tokenizer);
   const cfg: PredictorConfig = { ...model, tokens: tokenGrid(tok.cfg) ** 2, codebookSize: tok.cfg.codebookSize };
   checkTokensMatch(tok, cfg.tokens, cfg.codebookSize, "--tokenizer");
-  const ds = await openDataset(train.data);
-  checkTokenizerFits(tok, ds.header.shape, train.data);
-  const split = getSplit(ds, "train");
-  checkBatch(train.batchSize, split.count, train.data);
-  const cache = await tokenCache(tok, split, train.augment, log);
+  const { ds, split, cache } = await openTokenData(tok, train, log);
   const params = initPredictor(cfg, train.seed);
   const trainer = createTrainer(predictorTree(params), {
     optimizer: { kind: "adamw", beta1: train.beta1, beta2: train.beta2, weightDecay: train.weightDecay },
@@ -200,14 +194,7 @@ export async function trainPredictor(
     trainCount: split.count,
     params: predictorTree(params),
     opt: trainer.opt,
-    meta: {
-      format: "darl-checkpoint",
-      method: "mage",
-      model: cfg as unknown as Record<string, unknown>,
-      train: train as unknown as Record<string, unknown>,
-      state: { datasetChecksum: ds.header.checksum, dataset: ds.header.name, tokenizer: tok.checkpoint.path },
-    },
-    config: { method: "mage", model: cfg, train, dataset: { name: ds.header.name, checksum: ds.header.checksum } },
+    ...runRecords("mage", cfg, train, ds.header, { tokenizer: tok.checkpoint.path }),
     step: (indices, step, lr) => {
       const rng = createRng(mixSeed(train.seed, step, 0x3a6e));
       const t = tokenBatch(cache, indices, rng);

@@ -13,14 +13,13 @@ import { tf } from "../tf.ts";
 import { check } from "../errors.ts";
 import type { ConfigSchema } from "../config.ts";
 import { exists } from "../data/files.ts";
-import { getSplit, openDataset } from "../data/store.ts";
+import { openDataset } from "../data/store.ts";
 import { listCheckpoints } from "../train/checkpoint.ts";
 import { createRng, mixSeed } from "../rng.ts";
 import type { ParamTree } from "../nn/tree.ts";
-import { loopFields, type LoopOptions, type LoopResult, runTrainingLoop } from "../train/loop.ts";
+import { loopFields, type LoopOptions, type LoopResult, runRecords, runTrainingLoop } from "../train/loop.ts";
 import { type MethodConfigSpec, plainConfigSpec, resolveRunConfigs, type RunRequest } from "../train/resolve.ts";
 import {
-  checkBatch,
   checkResumeCompatible,
   PRETRAIN_RESUME,
   PRETRAIN_SCHEMA,
@@ -31,11 +30,11 @@ import { createTrainer, trainStep } from "../train/trainer.ts";
 import { imageGrid, unitToU8, writePng } from "../viz/grid.ts";
 import { addpLoss, alternatingTargets, type FrozenParts } from "./alternating_denoising.ts";
 import { ADDP_SAMPLING, addpGenerate } from "./generate.ts";
-import { checkTokenizerFits, checkTokensMatch, loadTokenizer } from "./load.ts";
+import { checkTokensMatch, loadTokenizer } from "./load.ts";
 import { timestepGrid } from "./mask_schedule.ts";
 import { ADDP_DEFAULTS, ADDP_SCHEMA, type AddpConfig, type AddpParams, checkAddpConfig, initAddp } from "./model.ts";
 import { loadPredictor, PREDICTOR_RUN_DEFAULTS, trainPredictor } from "./predictor_train.ts";
-import { tokenBatch, tokenCache } from "./token_cache.ts";
+import { openTokenData, tokenBatch } from "./token_cache.ts";
 import { PREDICTOR_DEFAULTS } from "./token_predictor.ts";
 import { TOKENIZER_DEFAULTS } from "./tokenizer.ts";
 import { TOKENIZER_RUN_DEFAULTS, trainTokenizer } from "./tokenizer_train.ts";
@@ -118,44 +117,37 @@ export const ADDP_RUN_DEFAULTS: AddpRunConfig = {
  * ```
  */
 export async function ensureComponents(train: AddpRunConfig, log: (line: string) => void): Promise<void> {
-  const done = async (dir: string, steps: number) => (await listCheckpoints(dir)).at(-1)?.step === steps;
-  const started = async (dir: string) => (await exists(dir)) && (await listCheckpoints(dir)).length > 0;
-  if (
-    !(await exists(train.tokenizer)) ||
-    (train.tokenizer === TOKENIZER_RUN_DEFAULTS.out && !(await done(train.tokenizer, TOKENIZER_RUN_DEFAULTS.steps)))
-  ) {
-    check(
-      train.tokenizer === TOKENIZER_RUN_DEFAULTS.out,
-      `--tokenizer ${train.tokenizer}: not found (train one with deno task tokenizer)`,
-    );
+  const tok = await pending(train.tokenizer, TOKENIZER_RUN_DEFAULTS, "--tokenizer", "tokenizer");
+  if (tok) {
     const [h, , c] = (await openDataset(train.data)).header.shape;
     log(`${train.tokenizer}: training the default tokenizer first (deno task tokenizer)`);
-    await trainTokenizer({ ...TOKENIZER_DEFAULTS, imageSize: h, channels: c }, {
-      ...TOKENIZER_RUN_DEFAULTS,
-      data: train.data,
-    }, {
-      resume: await started(train.tokenizer),
-      log,
-    });
+    const cfg = { ...TOKENIZER_DEFAULTS, imageSize: h, channels: c };
+    await trainTokenizer(cfg, { ...TOKENIZER_RUN_DEFAULTS, data: train.data }, { resume: tok.resume, log });
   }
-  if (
-    !(await exists(train.predictor)) ||
-    (train.predictor === PREDICTOR_RUN_DEFAULTS.out && !(await done(train.predictor, PREDICTOR_RUN_DEFAULTS.steps)))
-  ) {
-    check(
-      train.predictor === PREDICTOR_RUN_DEFAULTS.out,
-      `--predictor ${train.predictor}: not found (train one with deno task predictor)`,
-    );
+  const pred = await pending(train.predictor, PREDICTOR_RUN_DEFAULTS, "--predictor", "predictor");
+  if (pred) {
     log(`${train.predictor}: training the default token predictor first (deno task predictor)`);
-    await trainPredictor(PREDICTOR_DEFAULTS, {
-      ...PREDICTOR_RUN_DEFAULTS,
-      data: train.data,
-      tokenizer: train.tokenizer,
-    }, {
-      resume: await started(train.predictor),
-      log,
-    });
+    const run = { ...PREDICTOR_RUN_DEFAULTS, data: train.data, tokenizer: train.tokenizer };
+    await trainPredictor(PREDICTOR_DEFAULTS, run, { resume: pred.resume, log });
   }
+}
+
+/**
+ * Whether a component must be trained first: it is missing, or it is the
+ * default run and stopped before its last step (then it resumes). Any other
+ * missing path is an error naming the flag.
+ */
+async function pending(
+  path: string,
+  defaults: { out: string; steps: number },
+  flag: string,
+  task: string,
+): Promise<{ resume: boolean } | null> {
+  const found = await exists(path);
+  if (found && path !== defaults.out) return null;
+  check(path === defaults.out, `${flag} ${path}: not found (train one with deno task ${task})`);
+  const ckpts = found ? await listCheckpoints(path) : [];
+  return ckpts.at(-1)?.step === defaults.steps ? null : { resume: ckpts.length > 0 };
 }
 
 /** The outcome of {@linkcode pretrainAddp}.
@@ -202,11 +194,7 @@ export async function pretrainAddp(
   const cfg: AddpConfig = { ...model, codebookSize: tok.cfg.codebookSize };
   checkAddpConfig(cfg);
   checkTokensMatch(tok, (cfg.imageSize / cfg.patchSize) ** 2, cfg.codebookSize, "the ADDP model (--patch-size)");
-  const ds = await openDataset(train.data);
-  checkTokenizerFits(tok, ds.header.shape, train.data);
-  const split = getSplit(ds, "train");
-  checkBatch(train.batchSize, split.count, train.data);
-  const cache = await tokenCache(tok, split, train.augment, log);
+  const { ds, split, cache } = await openTokenData(tok, train, log);
   const params = initAddp(cfg, train.seed);
   const trainable = params as unknown as ParamTree;
   const trainer = createTrainer(trainable, {
@@ -221,19 +209,10 @@ export async function pretrainAddp(
     params: { ...params, tokenizer: tok.params } as unknown as ParamTree,
     opt: trainer.opt,
     optNames: trainer.names,
-    meta: {
-      format: "darl-checkpoint",
-      method: "addp",
-      model: { ...cfg, tokenizer: tok.cfg } as unknown as Record<string, unknown>,
-      train: train as unknown as Record<string, unknown>,
-      state: {
-        datasetChecksum: ds.header.checksum,
-        dataset: ds.header.name,
-        tokenizer: tok.checkpoint.path,
-        predictor: pred.checkpoint.path,
-      },
-    },
-    config: { method: "addp", model: cfg, train, dataset: { name: ds.header.name, checksum: ds.header.checksum } },
+    ...runRecords("addp", cfg, train, ds.header, {
+      tokenizer: tok.checkpoint.path,
+      predictor: pred.checkpoint.path,
+    }, { ...cfg, tokenizer: tok.cfg }),
     step: (indices, step, lr) => {
       const rng = createRng(mixSeed(train.seed, step, 0xadd9));
       const z = tokenBatch(cache, indices, rng);

@@ -8,8 +8,9 @@
 import { tf } from "../tf.ts";
 import type { Rng } from "../rng.ts";
 import { type Augment, gatherImages, toUnitRange } from "../data/batches.ts";
-import type { SplitData } from "../data/store.ts";
-import type { LoadedTokenizer } from "./load.ts";
+import { type Dataset, getSplit, openDataset, type SplitData } from "../data/store.ts";
+import { checkBatch } from "../train/run_config.ts";
+import { checkTokenizerFits, type LoadedTokenizer } from "./load.ts";
 import { tokenGrid, tokenize } from "./tokenizer.ts";
 
 /**
@@ -147,4 +148,33 @@ export function tokenBatch(cache: TokenCache, indices: ArrayLike<number>, rng: R
     batch.set(src.subarray(i * l, (i + 1) * l), b * l);
   }
   return tf.tensor2d(batch, [indices.length, l], "int32");
+}
+
+/**
+ * Opens a run's dataset for a token model: checks it fits the tokenizer and
+ * the batch, and tokenizes its training split once.
+ *
+ * @param tok The tokenizer.
+ * @param train The run's dataset, batch size and augmentation.
+ * @param log Progress lines.
+ * @returns The dataset, its training split and the token cache.
+ * @example
+ * ```ts
+ * import { TOKENIZER_DEFAULTS } from "./tokenizer.ts";
+ * import { openTokenData } from "./token_cache.ts";
+ * const tok = { cfg: TOKENIZER_DEFAULTS, checkpoint: { path: "vq.safetensors" } } as never;
+ * try { await openTokenData(tok, { data: "/no/such", batchSize: 4, augment: "none" }, () => {}); throw new Error("must fail"); }
+ * catch (e) { if (!(e as Error).message.includes("/no/such")) throw e; }
+ * ```
+ */
+export async function openTokenData(
+  tok: LoadedTokenizer,
+  train: { data: string; batchSize: number; augment: Augment },
+  log: (line: string) => void,
+): Promise<{ ds: Dataset; split: SplitData; cache: TokenCache }> {
+  const ds = await openDataset(train.data);
+  checkTokenizerFits(tok, ds.header.shape, train.data);
+  const split = getSplit(ds, "train");
+  checkBatch(train.batchSize, split.count, train.data);
+  return { ds, split, cache: await tokenCache(tok, split, train.augment, log) };
 }

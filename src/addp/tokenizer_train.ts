@@ -15,7 +15,7 @@ import type { RasterImage } from "../data/png.ts";
 import { getSplit, openDataset, type SplitData } from "../data/store.ts";
 import { drawSubset } from "../data/subset.ts";
 import { createRng, mixSeed } from "../rng.ts";
-import { loopFields, type LoopOptions, type LoopResult, runTrainingLoop } from "../train/loop.ts";
+import { loopFields, type LoopOptions, type LoopResult, runRecords, runTrainingLoop } from "../train/loop.ts";
 import { type MethodConfigSpec, plainConfigSpec, resolveRunConfigs, type RunRequest } from "../train/resolve.ts";
 import {
   checkBatch,
@@ -298,19 +298,7 @@ export async function trainTokenizer(
     params: params as never,
     opt: trainer.opt,
     optNames: trainer.names,
-    meta: {
-      format: "darl-checkpoint",
-      method: "vq-tokenizer",
-      model: cfg as unknown as Record<string, unknown>,
-      train: train as unknown as Record<string, unknown>,
-      state: { datasetChecksum: ds.header.checksum, dataset: ds.header.name, seed: train.seed },
-    },
-    config: {
-      method: "vq-tokenizer",
-      model: cfg,
-      train,
-      dataset: { name: ds.header.name, checksum: ds.header.checksum },
-    },
+    ...runRecords("vq-tokenizer", cfg, train, ds.header, { seed: train.seed }),
     step: (indices, step, lr) => {
       const rng = createRng(mixSeed(train.seed, step, 0xa09));
       const batch = augmentBatch(gatherImages(split, indices, size), [H, W, C], train.augment, rng);

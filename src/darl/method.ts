@@ -7,12 +7,12 @@
  * @module
  */
 import { tf } from "../tf.ts";
-import { check, DarlError } from "../errors.ts";
+import { check } from "../errors.ts";
 import type { ConfigSchema } from "../config.ts";
 import { patchify } from "../nn/patchify.ts";
 import { disposeTree } from "../nn/tree.ts";
 import { toUnitRange } from "../data/batches.ts";
-import { assignParams, type Checkpoint, loadCheckpoint, resolveCheckpoint } from "../train/checkpoint.ts";
+import { assignParams, type Checkpoint, loadMethodCheckpoint } from "../train/checkpoint.ts";
 import { type Generator, type LoadedModel, registerMethod } from "../train/registry.ts";
 import { unitToU8 } from "../viz/grid.ts";
 import { type DarlConfig, gridSize, storedDarlConfig } from "./config.ts";
@@ -226,12 +226,6 @@ registerMethod({
  * catch (e) { if (!(e as Error).message.includes("not found")) throw e; }
  * ```
  */
-export async function loadDarl(path: string): Promise<{ params: DarlParams; cfg: DarlConfig; checkpoint: Checkpoint }> {
-  const file = await resolveCheckpoint(path);
-  const ck = await loadCheckpoint(file);
-  if (ck.meta.method !== "darl") {
-    throw new DarlError(`${file}: is a "${ck.meta.method}" checkpoint, expected a DARL one`);
-  }
-  const cfg = storedDarlConfig(ck.meta.model, file);
-  return { params: darlFromCheckpoint(ck, cfg), cfg, checkpoint: ck };
+export function loadDarl(path: string): Promise<{ params: DarlParams; cfg: DarlConfig; checkpoint: Checkpoint }> {
+  return loadMethodCheckpoint(path, "darl", "a DARL one", storedDarlConfig, (cfg) => initDarl(cfg, 0));
 }

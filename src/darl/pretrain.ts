@@ -14,7 +14,7 @@ import { getSplit, openDataset, type SplitData } from "../data/store.ts";
 import { drawSubset } from "../data/subset.ts";
 import { patchify, unpatchify } from "../nn/patchify.ts";
 import { createRng, mixSeed } from "../rng.ts";
-import { loopFields, type LoopOptions, type LoopResult, runTrainingLoop } from "../train/loop.ts";
+import { loopFields, type LoopOptions, type LoopResult, runRecords, runTrainingLoop } from "../train/loop.ts";
 import { type MethodConfigSpec, resolveRunConfigs } from "../train/resolve.ts";
 import {
   checkBatch,
@@ -338,14 +338,7 @@ export async function pretrainDarl(
     trainCount: split.count,
     params: params as never,
     opt: state.trainer.opt,
-    meta: {
-      format: "darl-checkpoint",
-      method: "darl",
-      model: cfg as unknown as Record<string, unknown>,
-      train: train as unknown as Record<string, unknown>,
-      state: { datasetChecksum: ds.header.checksum, dataset: ds.header.name, seed: train.seed, ...opts.extra },
-    },
-    config: { method: "darl", model: cfg, train, dataset: { name: ds.header.name, checksum: ds.header.checksum } },
+    ...runRecords("darl", cfg, train, ds.header, { seed: train.seed, ...opts.extra }),
     step: (indices, step, lr) => {
       const batch = augmentBatch(
         gatherImages(split, indices, size),

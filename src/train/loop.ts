@@ -132,6 +132,45 @@ export function loopFields(
 }
 
 /**
+ * What a run records about itself: the checkpoint metadata (method, model and
+ * run configs, and a state holding the dataset's name and checksum, which
+ * resume checks) and the readable `config.json`.
+ *
+ * @param method The method name checkpoints record.
+ * @param model The model config.
+ * @param train The run config.
+ * @param dataset The dataset's header (name and checksum).
+ * @param state More state to record (seed, the paths of frozen components, …).
+ * @param storedModel The model config as checkpoints store it, when it carries more than `model` (default `model`).
+ * @returns `meta` and `config` for {@linkcode runTrainingLoop}.
+ * @example
+ * ```ts
+ * import { runRecords } from "./loop.ts";
+ * const r = runRecords("toy", { width: 8 }, { steps: 10 }, { name: "fmnist", checksum: "abc" }, { seed: 0 });
+ * if (r.meta.state.datasetChecksum !== "abc" || r.config?.method !== "toy") throw new Error();
+ * ```
+ */
+export function runRecords(
+  method: string,
+  model: object,
+  train: object,
+  dataset: { name: string; checksum: string },
+  state: Record<string, unknown> = {},
+  storedModel: object = model,
+): Pick<LoopSpec, "meta" | "config"> & { config: Record<string, unknown> } {
+  return {
+    meta: {
+      format: "darl-checkpoint",
+      method,
+      model: storedModel as Record<string, unknown>,
+      train: train as Record<string, unknown>,
+      state: { datasetChecksum: dataset.checksum, dataset: dataset.name, ...state },
+    },
+    config: { method, model, train, dataset: { name: dataset.name, checksum: dataset.checksum } },
+  };
+}
+
+/**
  * Options of {@linkcode runTrainingLoop}.
  *
  * @example

@@ -11,6 +11,8 @@ import { tf } from "../src/tf.ts";
 import { createRng } from "../src/rng.ts";
 import type { ParamTree } from "../src/nn/tree.ts";
 import { createTrainer, trainStep } from "../src/train/trainer.ts";
+import { conv2d, initConv2d } from "../src/nn/conv2d.ts";
+import { groupNorm, initGroupNorm } from "../src/nn/group_norm.ts";
 import { initTokenizer, TOKENIZER_DEFAULTS, tokenizerTrainable } from "../src/addp/tokenizer.ts";
 import { tokenizerTrainStep } from "../src/addp/tokenizer_train.ts";
 import { initPredictor, PREDICTOR_DEFAULTS, predictorLoss, predictorTree } from "../src/addp/token_predictor.ts";
@@ -40,6 +42,31 @@ const frozen = () => {
 // Stock tfjs-cpu needs ~30 s for one tokenizer step (its Conv2DBackpropFilter is a scalar loop): darl and wasm only.
 const runners = (await benchBackends()).filter((b) => b !== "cpu");
 const n = (b: BenchBackend) => (b === "darl-cpu" ? 5 : 2);
+
+// One residual-block half of the tokenizer at its first level, forward and backward: darl's im2col and fused
+// GroupNorm/swish kernels against the stock composition (pads, slices, a concat, moments, sigmoid) on each backend.
+for (const backend of await benchBackends()) {
+  benchCase({
+    group: `tokenizer conv layer: GroupNorm + swish + 3×3 conv 16→16, fwd + bwd (b${B}, 28×28)`,
+    runner: backend,
+    images: B,
+    n: backend === "cpu" ? 2 : 5,
+    warmup: 1,
+    async setup() {
+      await useBackend(backend);
+      const rng = createRng(7), norm = initGroupNorm(16), conv = initConv2d(rng, 16, 16, 3);
+      const x = tf.randomNormal([B, 28, 28, 16], 0, 1, "float32", 8);
+      const f = (xx: tf.Tensor, w: tf.Tensor, b: tf.Tensor) =>
+        tf.sum(conv2d({ w, b }, groupNorm(norm, xx, 8, 1e-6, true)).square());
+      return async () => {
+        await useBackend(backend);
+        const g = tf.grads(f)([x, conv.w, conv.b!]);
+        await g[1]!.data();
+        tf.dispose(g);
+      };
+    },
+  });
+}
 
 for (const backend of runners) {
   benchCase({

@@ -3,7 +3,7 @@
  * on the ids of a trained VQ tokenizer (`deno task tokenizer`), then scores
  * held-out masked-token accuracy and draws MaskGIT samples.
  *
- *   deno task predictor [--tokenizer runs/vq-fashion-mnist] [--steps 3000] [--out runs/mage-x] [--resume]
+ *   deno task predictor [--tokenizer runs/vq-fashion-mnist] [--steps 1500] [--out runs/mage-x] [--resume]
  *
  * @module
  */

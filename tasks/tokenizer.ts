@@ -3,7 +3,7 @@
  * (conv encoder/decoder, factor 4, EMA codebook with dead-code restart), then
  * scores it on the test split (PSNR, codebook perplexity and usage).
  *
- *   deno task tokenizer [--codebook-size 256] [--steps 2000] [--out runs/vq-x] [--resume] [--config run.json]
+ *   deno task tokenizer [--codebook-size 256] [--steps 1200] [--out runs/vq-x] [--resume] [--config run.json]
  *
  * @module
  */

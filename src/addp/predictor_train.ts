@@ -22,7 +22,8 @@ import {
   type PretrainConfig,
   validateRunConfig,
 } from "../train/run_config.ts";
-import { createTrainer, trainStep } from "../train/trainer.ts";
+import { createTrainer, disposeTrainer, trainStep } from "../train/trainer.ts";
+import { disposeTree, type ParamTree } from "../nn/tree.ts";
 import { imageGrid, unitToU8, writePng } from "../viz/grid.ts";
 import { checkTokensMatch, type LoadedTokenizer, loadTokenizer } from "./load.ts";
 import { MAGE_SAMPLING, predictorSample } from "./predictor_sample.ts";
@@ -82,7 +83,7 @@ export const PREDICTOR_RUN_DEFAULTS: PredictorRunConfig = {
   data: "data/fashion-mnist",
   out: "runs/mage-fashion-mnist",
   tokenizer: "runs/vq-fashion-mnist",
-  steps: 3000,
+  steps: 1500,
   batchSize: 64,
   lr: 1e-3,
   minLr: 1e-5,
@@ -238,6 +239,8 @@ export async function trainPredictor(
     await writeFileAtomic(`${train.out}/eval.json`, new TextEncoder().encode(JSON.stringify(scores, null, 2) + "\n"));
     await writePng(`${train.out}/samples.png`, await sampleGrid(params, cfg, tok, 0));
   }
+  disposeTrainer(trainer);
+  disposeTree(tok.params as unknown as ParamTree);
   return { ...result, params, cfg, eval: scores };
 }
 

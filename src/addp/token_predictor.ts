@@ -31,7 +31,7 @@ import { nestedMasks, sampleMaskRatio } from "./mask_schedule.ts";
  * ```ts
  * import { PREDICTOR_DEFAULTS, type PredictorConfig } from "./token_predictor.ts";
  * const cfg: PredictorConfig = { ...PREDICTOR_DEFAULTS, tokens: 64, codebookSize: 512 };
- * if (cfg.width !== 192) throw new Error();
+ * if (cfg.width !== 128) throw new Error();
  * ```
  */
 export interface PredictorConfig {
@@ -73,7 +73,7 @@ export interface PredictorConfig {
 export const PREDICTOR_DEFAULTS: PredictorConfig = {
   tokens: 49,
   codebookSize: 256,
-  width: 192,
+  width: 128,
   depth: 6,
   decoderDepth: 2,
   heads: 4,

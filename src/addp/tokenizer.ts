@@ -64,7 +64,7 @@ export interface TokenizerConfig {
 export const TOKENIZER_DEFAULTS: TokenizerConfig = {
   imageSize: 28,
   channels: 1,
-  width: 32,
+  width: 16,
   widthMult: [1, 2, 2],
   resBlocks: 1,
   groups: 8,
@@ -254,11 +254,9 @@ export function tokenizerTrainable(p: TokenizerParams): ParamTree {
   return { encoder: p.encoder, decoder: p.decoder } as unknown as ParamTree;
 }
 
-const swish = (x: tf.Tensor) => x.mul(tf.sigmoid(x));
-
 function resBlock(b: ResBlock, x: tf.Tensor, groups: number): tf.Tensor {
-  const h = conv2d(b.conv1, swish(groupNorm(b.norm1, x, groups)));
-  const h2 = conv2d(b.conv2, swish(groupNorm(b.norm2, h, groups)));
+  const h = conv2d(b.conv1, groupNorm(b.norm1, x, groups, 1e-6, true));
+  const h2 = conv2d(b.conv2, groupNorm(b.norm2, h, groups, 1e-6, true));
   return (b.skip ? conv2d(b.skip, x) : x).add(h2);
 }
 
@@ -287,7 +285,7 @@ export function tokenizerEncode(p: TokenizerParams, cfg: TokenizerConfig, images
       if (i < p.encoder.levels.length - 1) h = tf.avgPool(h as tf.Tensor4D, 2, 2, "valid");
     });
     h = runBlocks(p.encoder.mid, h, cfg.groups);
-    return conv2d(p.encoder.out, swish(groupNorm(p.encoder.norm, h, cfg.groups)));
+    return conv2d(p.encoder.out, groupNorm(p.encoder.norm, h, cfg.groups, 1e-6, true));
   });
 }
 
@@ -316,7 +314,7 @@ export function tokenizerDecode(p: TokenizerParams, cfg: TokenizerConfig, zq: tf
         h = conv2d(level.up, tf.image.resizeNearestNeighbor(h as tf.Tensor4D, [hh! * 2, ww! * 2]));
       }
     }
-    return conv2d(p.decoder.out, swish(groupNorm(p.decoder.norm, h, cfg.groups)));
+    return conv2d(p.decoder.out, groupNorm(p.decoder.norm, h, cfg.groups, 1e-6, true));
   });
 }
 

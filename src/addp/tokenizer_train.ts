@@ -25,7 +25,7 @@ import {
   type PretrainConfig,
   validateRunConfig,
 } from "../train/run_config.ts";
-import { createTrainer, type Trainer, trainStep } from "../train/trainer.ts";
+import { createTrainer, disposeTrainer, type Trainer, trainStep } from "../train/trainer.ts";
 import { imageGrid, interleave, unitToU8, writePng } from "../viz/grid.ts";
 import { codebookUsage, emaUpdate, restartDeadCodes } from "./vector_quantizer.ts";
 import {
@@ -55,7 +55,7 @@ import { quantize } from "./vector_quantizer.ts";
 export const TOKENIZER_RUN_DEFAULTS: PretrainConfig = {
   data: "data/fashion-mnist",
   out: "runs/vq-fashion-mnist",
-  steps: 2000,
+  steps: 1200,
   batchSize: 64,
   lr: 1e-3,
   minLr: 1e-5,
@@ -336,6 +336,7 @@ export async function trainTokenizer(
     await writeFileAtomic(`${train.out}/eval.json`, new TextEncoder().encode(JSON.stringify(scores, null, 2) + "\n"));
     await writePng(`${train.out}/reconstructions.png`, await reconstructionGrid(params, cfg, preview));
   }
+  disposeTrainer(trainer);
   return { ...result, params, eval: scores };
 }
 

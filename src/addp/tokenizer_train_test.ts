@@ -61,7 +61,7 @@ Deno.test("resolveTokenizerConfigs(): the image shape comes from the data; resum
   assert.equal(c.imageSize, 8);
   await assert.rejects(
     resolveTokenizerConfigs({ train: { data, out: `${tmp}/t` }, model: { groups: 3 } }),
-    /--groups: 3 does not divide level width 32/,
+    /--groups: 3 does not divide level width 16/,
   );
   await Deno.remove(tmp, { recursive: true });
 });

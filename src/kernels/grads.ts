@@ -8,7 +8,10 @@ import { tf } from "../tf.ts";
 
 let registered = false;
 
-/** Registers the gradients of `DarlLayerNorm`, `DarlBiasGelu` and `DarlAttention` (once). */
+/**
+ * Registers the gradients of `DarlLayerNorm`, `DarlBiasGelu`, `DarlAttention`,
+ * `DarlGroupNorm` and `DarlIm2col` (once).
+ */
 export function registerFusedGradients(): void {
   if (registered) return;
   registered = true;
@@ -38,6 +41,32 @@ export function registerFusedGradients(): void {
         {},
       ) as tf.Tensor[];
       return { x: () => dx!, b: () => db! };
+    },
+  });
+  tf.registerGradient({
+    kernelName: "DarlGroupNorm",
+    inputsToSave: ["x", "g", "b"],
+    outputsToSave: [false, true],
+    gradFunc: (dys, saved, attrs) => {
+      const dy = Array.isArray(dys) ? dys[0]! : dys;
+      const [x, g, b, stats] = saved as tf.Tensor[];
+      const [dx, dg, db] = tf.engine().runKernel(
+        "DarlGroupNormGrad",
+        { x: x!, g: g!, b: b!, stats: stats!, dy },
+        attrs as unknown as tf.NamedAttrMap,
+      ) as tf.Tensor[];
+      return { x: () => dx!, g: () => dg!, b: () => db! };
+    },
+  });
+  tf.registerGradient({
+    kernelName: "DarlIm2col",
+    inputsToSave: ["x"],
+    gradFunc: (dy, saved, attrs) => {
+      const [x] = saved as tf.Tensor[];
+      const { kh, kw } = attrs as unknown as { kh: number; kw: number };
+      return {
+        x: () => tf.engine().runKernel("DarlCol2im", { dy: dy as tf.Tensor }, { kh, kw, shape: x!.shape }) as tf.Tensor,
+      };
     },
   });
   tf.registerGradient({

@@ -8,6 +8,8 @@
 import assert from "node:assert/strict";
 import { tf } from "../tf.ts";
 import { attention } from "../nn/attention.ts";
+import { conv2d } from "../nn/conv2d.ts";
+import { groupNorm } from "../nn/group_norm.ts";
 import { layerNorm } from "../nn/layer_norm.ts";
 import { biasGelu } from "../nn/mlp.ts";
 import { ropeTables } from "../nn/rope.ts";
@@ -173,6 +175,64 @@ export function kernelCases(): KernelCase[] {
         }),
     });
   }
+  // The tokenizer's layers: im2col convolutions (odd and even kernels, whose "same" padding is asymmetric), group
+  // norm with and without swish, and the 2×2 average pool, each with its gradients.
+  for (const [k, c, out] of [[3, 5, 4], [4, 3, 2], [1, 6, 3]] as const) {
+    cases.push({
+      name: `conv2d ${k}×${k} ${c}→${out} (im2col)`,
+      run: () =>
+        tf.tidy(() => {
+          const x = wave([2, 7, 6, c], 40),
+            w = wave([k, k, c, out], 41),
+            b = wave([out], 42),
+            dy = wave([2, 7, 6, out], 43);
+          const f = (xx: tf.Tensor, ww: tf.Tensor, bb: tf.Tensor) => tf.sum(tf.mul(conv2d({ w: ww, b: bb }, xx), dy));
+          const [dx, dw, db] = tf.grads(f)([x, w, b]);
+          return { y: conv2d({ w, b }, x), dx: dx!, dw: dw!, db: db! };
+        }),
+    });
+  }
+  for (
+    const [shape, groups, swish] of [[[2, 5, 3, 8], 4, true], [[3, 4, 4, 6], 2, false], [
+      [1, 2, 2, 4],
+      4,
+      true,
+    ]] as const
+  ) {
+    cases.push({
+      name: `groupNorm ${shape} in ${groups} groups${swish ? " + swish" : ""}`,
+      run: () =>
+        tf.tidy(() => {
+          const c = shape[3];
+          const x = tf.mul(wave([...shape], 44), 3), g = wave([c], 45), b = wave([c], 46), dy = wave([...shape], 47);
+          const f = (xx: tf.Tensor, gg: tf.Tensor, bb: tf.Tensor) =>
+            tf.sum(tf.mul(groupNorm({ g: gg, b: bb }, xx, groups, 1e-6, swish), dy));
+          const [dx, dg, db] = tf.grads(f)([x, g, b]);
+          return { y: groupNorm({ g, b }, x, groups, 1e-6, swish), dx: dx!, dg: dg!, db: db! };
+        }),
+    });
+  }
+  cases.push({
+    name: "softmax over the last axis (large logits, one-wide rows) and its gradient",
+    run: () =>
+      tf.tidy(() => {
+        const x = tf.mul(wave([3, 7, 258], 51), 40), dy = wave([3, 7, 258], 52);
+        return { y: tf.softmax(x), dx: grad((v) => tf.softmax(v), x, dy), one: tf.softmax(wave([5, 1], 53)) };
+      }),
+  });
+  cases.push({
+    name: "2×2 average pool and its gradient",
+    run: () =>
+      tf.tidy(() => {
+        const x = wave([2, 6, 4, 3], 48), dy = wave([2, 3, 2, 3], 49);
+        const pool = (v: tf.Tensor) => tf.avgPool(v as tf.Tensor4D, 2, 2, "valid");
+        return {
+          y: pool(x),
+          dx: grad(pool, x, dy),
+          dx3: grad((v) => tf.avgPool(v as tf.Tensor4D, 3, 1, "same"), x, wave([2, 6, 4, 3], 50)),
+        };
+      }),
+  });
   cases.push({
     name: "sum over leading and trailing axes, slice, split, concat, zero padding",
     run: () =>

@@ -4,9 +4,12 @@
  *
  * @module
  */
-import { tf } from "../tf.ts";
+import { hasKernel, tf } from "../tf.ts";
 import type { Rng } from "../rng.ts";
 import { constant, param } from "./init.ts";
+
+/** Kernel name of the fused im2col (a backend without it builds the columns from pads, slices and a concat). */
+export const IM2COL_KERNEL = "DarlIm2col";
 
 /**
  * Parameters of {@linkcode conv2d}: kernel [kh, kw, in, out] (tfjs's HWIO
@@ -64,7 +67,8 @@ export function initConv2d(rng: Rng, inCh: number, outCh: number, k: number, bia
  * concatenated along channels and multiplied by the [k²·in, out] kernel in
  * one matrix product, so the forward pass and both gradients run on the
  * backend's GEMM (darl's packed kernels on darl-cpu), where tfjs-cpu's own
- * `Conv2DBackpropFilter` is a scalar loop ~100× slower.
+ * `Conv2DBackpropFilter` is a scalar loop ~100× slower. darl-cpu builds the
+ * columns (and their gradient) in one pass with its `DarlIm2col` kernel.
  *
  * @param p The parameters.
  * @param x Input [N, H, W, in].
@@ -89,7 +93,9 @@ export function conv2d(p: Conv2dParams, x: tf.Tensor, stride = 1): tf.Tensor4D {
   const [n, h, wd] = x4.shape;
   return tf.tidy(() => {
     let cols: tf.Tensor = x4;
-    if (kh > 1 || kw > 1) {
+    if ((kh > 1 || kw > 1) && hasKernel(IM2COL_KERNEL)) {
+      cols = tf.engine().runKernel(IM2COL_KERNEL, { x: x4 }, { kh, kw }) as tf.Tensor;
+    } else if (kh > 1 || kw > 1) {
       // "same" padding puts the extra pixel of an even kernel after, as TensorFlow does.
       const [pt, pl] = [Math.floor((kh - 1) / 2), Math.floor((kw - 1) / 2)];
       const padded = tf.pad(x4, [[0, 0], [pt, kh - 1 - pt], [pl, kw - 1 - pl], [0, 0]]);

@@ -14,6 +14,8 @@
 import { tf } from "../../tf.ts";
 import { registerFusedGradients } from "../grads.ts";
 import { createRuntime, FN, type Runtime } from "./runtime.ts";
+import { softmaxLastAxis } from "./softmax.ts";
+import { avgPool2Grad, col2im, groupNormBwd, groupNormFwd, im2col } from "./image_kernels.ts";
 
 /** The tfjs backend name of darl's CPU kernels. */
 export const DARL_CPU = "darl-cpu";
@@ -700,6 +702,12 @@ const OVERRIDES: Record<string, (args: KernelArgs) => Info | Info[]> = {
   SplitV: splitV,
   Transpose: transpose,
   GatherV2: gather,
+  Softmax: (args) => softmaxLastAxis(args) ?? stock("Softmax", args),
+  AvgPoolGrad: (args) => avgPool2Grad(args) ?? stock("AvgPoolGrad", args),
+  DarlIm2col: im2col,
+  DarlCol2im: col2im,
+  DarlGroupNorm: groupNormFwd,
+  DarlGroupNormGrad: groupNormBwd,
   DarlLayerNorm: layerNormFwd,
   DarlLayerNormGrad: layerNormBwd,
   DarlBiasGelu: biasGeluFwd,

@@ -1,7 +1,8 @@
 /**
  * `darl-webgpu`: tfjs-webgpu with darl's WGSL kernels for matrix products
  * (all transpose variants, fused bias), fused attention with RoPE, layer
- * norm, bias + GELU and a multi-tensor AdamW. All other kernels are stock.
+ * norm, bias + GELU, a multi-tensor AdamW, and the convolutional layers' im2col
+ * (and its adjoint) and group norm + swish. All other kernels are stock.
  *
  * @module
  */
@@ -26,6 +27,14 @@ import {
   type Program,
   ropeQkProgram,
 } from "./programs.ts";
+import {
+  col2imProgram,
+  groupNormApplyProgram,
+  groupNormGradParamsProgram,
+  groupNormGradXProgram,
+  groupNormStatsProgram,
+  im2colProgram,
+} from "./image_programs.ts";
 
 /** The tfjs backend name of darl's WebGPU kernels. */
 export const DARL_WEBGPU = "darl-webgpu";
@@ -136,6 +145,59 @@ function layerNormBwd(args: KernelArgs): Info[] {
   const db = stock("Slice", { ...args, inputs: { x: both }, attrs: { begin: [1, 0], size: [1, D] } }) as Info;
   dispose(be, both);
   const out = [view(be, dx, x!.shape), view(be, dg, [D]), view(be, db, [D])];
+  dispose(be, dx, dg, db);
+  return out;
+}
+
+// --- convolutions: im2col and group norm ----------------------------------------------
+
+/** "same" padding before the window (TensorFlow puts an even kernel's extra pixel after). */
+const padBefore = (k: number) => Math.floor((k - 1) / 2);
+
+function im2col(args: KernelArgs): Info {
+  const { x } = args.inputs as { x: Info };
+  const { kh, kw } = args.attrs as { kh: number; kw: number };
+  const [n, h, w, c] = x.shape as [number, number, number, number];
+  return run(
+    args.backend,
+    im2colProgram(n, h, w, c, kh, kw),
+    [x],
+    int(n, h, w, c, kh, kw, padBefore(kh), padBefore(kw)),
+  );
+}
+
+function col2im(args: KernelArgs): Info {
+  const { dy } = args.inputs as { dy: Info };
+  const { kh, kw, shape } = args.attrs as { kh: number; kw: number; shape: number[] };
+  const [n, h, w, c] = shape as [number, number, number, number];
+  return run(args.backend, col2imProgram(n, h, w, c), [dy], int(n, h, w, c, kh, kw, padBefore(kh), padBefore(kw)));
+}
+
+function gnUniforms(x: Info, attrs: tf.NamedAttrMap): Uniform[] {
+  const [n, h, w, c] = x.shape as [number, number, number, number];
+  const { groups, eps, swish } = attrs as { groups: number; eps: number; swish: boolean };
+  return [...int(n, h * w, c, groups), { type: "float32", data: [eps ?? 1e-6] }, ...int(swish ? 1 : 0)];
+}
+
+function groupNormFwd(args: KernelArgs): Info[] {
+  const { x, g, b } = args.inputs as { x: Info; g: Info; b: Info };
+  const be = args.backend, u = gnUniforms(x, args.attrs), groups = args.attrs.groups as number;
+  const stats = run(be, groupNormStatsProgram(x.shape[0]! * groups), [x], u);
+  const y = run(be, groupNormApplyProgram(prod(x.shape)), [x, stats, g, b], u);
+  return [{ dataId: y.dataId, shape: x.shape, dtype: "float32" }, stats];
+}
+
+function groupNormBwd(args: KernelArgs): Info[] {
+  const { x, g, b, stats, dy } = args.inputs as Record<string, Info>;
+  const be = args.backend, u = gnUniforms(x!, args.attrs), groups = args.attrs.groups as number;
+  const [n, h, w, c] = x!.shape as [number, number, number, number];
+  const inputs = [x!, g!, b!, stats!, dy!];
+  const dx = run(be, groupNormGradXProgram(n, h * w, c, groups), inputs, u);
+  const both = run(be, groupNormGradParamsProgram(c), inputs, u);
+  const dg = stock("Slice", { ...args, inputs: { x: both }, attrs: { begin: [0, 0], size: [1, c] } }) as Info;
+  const db = stock("Slice", { ...args, inputs: { x: both }, attrs: { begin: [1, 0], size: [1, c] } }) as Info;
+  dispose(be, both);
+  const out = [view(be, dx, x!.shape), view(be, dg, [c]), view(be, db, [c])];
   dispose(be, dx, dg, db);
   return out;
 }
@@ -309,6 +371,10 @@ export function countDispatches(backend: object): () => number {
 const OVERRIDES: Record<string, (args: KernelArgs) => Info | Info[]> = {
   BatchMatMul: batchMatMul,
   _FusedMatMul: fusedMatMul,
+  DarlIm2col: im2col,
+  DarlCol2im: col2im,
+  DarlGroupNorm: groupNormFwd,
+  DarlGroupNormGrad: groupNormBwd,
   DarlLayerNorm: layerNormFwd,
   DarlLayerNormGrad: layerNormBwd,
   DarlBiasGelu: biasGeluFwd,

@@ -1,0 +1,196 @@
+import assert from "node:assert/strict";
+import { tf } from "../tf.ts";
+import { encodePngImage } from "../data/png.ts";
+import { writeDataset } from "../data/store.ts";
+import { fixtureDataset, runTaskProcess, useCpu } from "../test_util.ts";
+import { listCheckpoints, loadCheckpoint } from "../train/checkpoint.ts";
+import { disposeTree, type ParamTree } from "../nn/tree.ts";
+import { TOKENIZER_DEFAULTS } from "./tokenizer.ts";
+import { TOKENIZER_RUN_DEFAULTS, trainTokenizer } from "./tokenizer_train.ts";
+import { PREDICTOR_DEFAULTS } from "./token_predictor.ts";
+import { PREDICTOR_RUN_DEFAULTS, trainPredictor } from "./predictor_train.ts";
+import { ADDP_DEFAULTS } from "./model.ts";
+import { ADDP_RUN_DEFAULTS, pretrainAddp } from "./pretrain.ts";
+
+const quiet = () => {};
+const small = { steps: 2, batchSize: 4, logEvery: 1, ckptEvery: 2, sampleEvery: 0 };
+const tokCfg = { ...TOKENIZER_DEFAULTS, imageSize: 8, width: 4, groups: 2, codebookSize: 8, codeDim: 4 };
+const addpCfg = { ...ADDP_DEFAULTS, imageSize: 8, dim: 16, depth: 1, decoderDepth: 1, heads: 2 };
+
+/** A tiny tokenizer and predictor on the 8×8 fixture, in `dir`/vq and `dir`/mage. */
+async function components(dir: string, data: string): Promise<void> {
+  await trainTokenizer(tokCfg, { ...TOKENIZER_RUN_DEFAULTS, ...small, data, out: `${dir}/vq` }, { log: quiet });
+  await trainPredictor(
+    { ...PREDICTOR_DEFAULTS, width: 16, depth: 1, decoderDepth: 1, heads: 2 },
+    { ...PREDICTOR_RUN_DEFAULTS, ...small, data, tokenizer: `${dir}/vq`, out: `${dir}/mage` },
+    { log: quiet },
+  );
+}
+
+Deno.test("pretrainAddp() resumes exactly and writes checkpoints, metrics, samples and the loss plot", async () => {
+  await useCpu();
+  const tmp = await Deno.makeTempDir(), data = await fixtureDataset();
+  await components(tmp, data);
+  const run = (out: string) => ({
+    ...ADDP_RUN_DEFAULTS,
+    ...small,
+    steps: 6,
+    ckptEvery: 3,
+    sampleEvery: 3,
+    data,
+    tokenizer: `${tmp}/vq`,
+    predictor: `${tmp}/mage`,
+    out,
+  });
+  const before = tf.memory().numTensors;
+  const full = await pretrainAddp(addpCfg, run(`${tmp}/a`), { log: quiet });
+  const first = await pretrainAddp(addpCfg, run(`${tmp}/b`), { log: quiet, stopAfter: 3 });
+  const rest = await pretrainAddp(addpCfg, run(`${tmp}/b`), { log: quiet, resume: true });
+  assert.deepEqual([...first.losses, ...rest.losses], full.losses);
+  const [a, b] = [
+    await loadCheckpoint(`${tmp}/a/ckpt-0000006.safetensors`),
+    await loadCheckpoint(`${tmp}/b/ckpt-0000006.safetensors`),
+  ];
+  assert.equal(a.meta.method, "addp");
+  for (const [name, t] of a.params) assert.deepEqual(t.data, b.params.get(name)!.data, name);
+  // The frozen tokenizer travels in the checkpoint (so it samples alone) but is not trained: no moments.
+  const tokNames = [...a.params.keys()].filter((n) => n.startsWith("tokenizer."));
+  assert.ok(tokNames.length > 0 && tokNames.every((n) => !a.opt!.m.has(n)));
+  assert.deepEqual((await listCheckpoints(`${tmp}/b`)).map((c) => c.step), [3, 6]);
+  for (
+    const f of ["loss.png", "metrics.jsonl", "config.json", "samples/step-0000003.png", "samples/step-0000006.png"]
+  ) {
+    assert.ok((await Deno.stat(`${tmp}/a/${f}`)).size > 50, f);
+  }
+  // Only the returned models outlive a run: the frozen tokenizer and predictor and the optimiser state are released.
+  for (const r of [full, first, rest]) disposeTree(r.params as unknown as ParamTree);
+  assert.equal(tf.memory().numTensors, before);
+  await Deno.remove(tmp, { recursive: true });
+});
+
+Deno.test("deno task sample on an ADDP checkpoint: samples, inpainting and outpainting grids; bad flags one line each", async () => {
+  await useCpu();
+  const tmp = await Deno.makeTempDir(), data = await fixtureDataset();
+  await components(tmp, data);
+  const run = {
+    ...ADDP_RUN_DEFAULTS,
+    ...small,
+    data,
+    tokenizer: `${tmp}/vq`,
+    predictor: `${tmp}/mage`,
+    out: `${tmp}/addp`,
+  };
+  await pretrainAddp(addpCfg, run, { log: quiet });
+  const sample = (args: string[]) =>
+    runTaskProcess("sample.ts", ["--ckpt", `${tmp}/addp`, "--backend", "cpu", "--decode-steps", "3", ...args]);
+  const list = (dir: string) => [...Deno.readDirSync(dir)].map((e) => e.name).sort();
+  const ok = async (args: string[]) => {
+    const r = await sample(args);
+    assert.equal(r.code, 0, r.stderr);
+  };
+  await ok(["--count", "3"]);
+  await ok(["--count", "2", "--inpaint", "0,0,4,8", "--data", data]);
+  await ok(["--count", "2", "--outpaint", "0,0,4,4", "--data", data]);
+  const mask = new Uint8Array(64);
+  for (let i = 0; i < 32; i++) mask[i] = 255;
+  await Deno.writeFile(`${tmp}/top.png`, encodePngImage({ width: 8, height: 8, channels: 1, data: mask }));
+  await ok(["--count", "2", "--mask-png", `${tmp}/top.png`, "--data", data]);
+  const kinds = list(`${tmp}/addp/samples`);
+  assert.equal(kinds.length, 4, kinds.join());
+  for (const k of kinds) assert.ok(list(`${tmp}/addp/samples/${k}`).includes("grid.png"), k);
+  assert.equal(list(`${tmp}/addp/samples/${kinds.find((k) => k.startsWith("unconditional"))}/images`).length, 3);
+  const fails = async (args: string[], re: RegExp) => {
+    const r = await sample(args);
+    assert.equal(r.code, 1, args.join(" "));
+    assert.match(r.stderr.trim(), re);
+    assert.equal(r.stderr.trim().split("\n").length, 1, r.stderr);
+  };
+  await fails(["--decode-steps", "0"], /^error: --decode-steps: expected an integer ≥ 1/);
+  await fails(["--choice-temperature=-1"], /^error: --choice-temperature: expected a number ≥ 0/);
+  await fails(["--top-p", "0"], /^error: --top-p: /);
+  await fails(
+    ["--count", "2", "--inpaint", "0,0,9,4", "--data", data],
+    /^error: --inpaint: the box 0,0,9,4 is not inside the 8×8 image/,
+  );
+  await Deno.writeFile(
+    `${tmp}/big.png`,
+    encodePngImage({ width: 16, height: 16, channels: 1, data: new Uint8Array(256) }),
+  );
+  await fails(
+    ["--count", "2", "--mask-png", `${tmp}/big.png`, "--data", data],
+    /^error: --mask-png .*big\.png: the mask is 16×16, the images are 8×8/,
+  );
+  await Deno.remove(tmp, { recursive: true });
+});
+
+Deno.test("deno task pretrain --method addp: a DARL checkpoint or a tokenizer of another image size is one line", async () => {
+  await useCpu();
+  const tmp = await Deno.makeTempDir(), data = await fixtureDataset();
+  await components(tmp, data);
+  const darl = await runTaskProcess("pretrain.ts", [
+    ...["--data", data, "--out", `${tmp}/darl`, "--steps", "1", "--batch-size", "4", "--dim", "16", "--depth", "1"],
+    ...["--heads", "2", "--patch-size", "2", "--sample-every", "0", "--backend", "cpu"],
+  ]);
+  assert.equal(darl.code, 0, darl.stderr);
+  const addp = (args: string[], out = `${tmp}/refused`) =>
+    runTaskProcess("pretrain.ts", [
+      ...["--method", "addp", "--data", data, "--out", out, "--steps", "1", "--batch-size", "4"],
+      ...["--dim", "16", "--depth", "1", "--decoder-depth", "1", "--heads", "2", "--backend", "cpu"],
+      ...args,
+    ]);
+  const fails = async (args: string[], re: RegExp) => {
+    const r = await addp(args);
+    assert.equal(r.code, 1, args.join(" "));
+    assert.match(r.stderr.trim(), re);
+    assert.equal(r.stderr.trim().split("\n").length, 1, r.stderr);
+    const left = await Deno.stat(`${tmp}/refused`).then(
+      () => [...Deno.readDirSync(`${tmp}/refused`)].map((e) => e.name),
+      () => null,
+    );
+    assert.equal(left, null, `a refused run leaves no folder (${args.join(" ")}): ${left}`);
+  };
+  await fails(
+    ["--tokenizer", `${tmp}/darl`, "--predictor", `${tmp}/mage`],
+    /^error: .*: is a "darl" checkpoint, expected a VQ tokenizer$/,
+  );
+  await fails(
+    ["--tokenizer", `${tmp}/vq`, "--predictor", `${tmp}/darl`],
+    /^error: .*: is a "darl" checkpoint, expected a token predictor/,
+  );
+  await fails(
+    ["--tokenizer", `${tmp}/mage`, "--predictor", `${tmp}/mage`],
+    /^error: .*: is a "mage" checkpoint, expected a VQ tokenizer$/,
+  );
+  // The reverse: an ADDP or tokenizer run is not a DARL model to resume or sample.
+  const ok = await addp(["--tokenizer", `${tmp}/vq`, "--predictor", `${tmp}/mage`], `${tmp}/addp`);
+  assert.equal(ok.code, 0, ok.stderr);
+  const resumeAsDarl = await runTaskProcess("pretrain.ts", ["--out", `${tmp}/addp`, "--resume", "--backend", "cpu"]);
+  assert.equal(resumeAsDarl.code, 1);
+  assert.match(resumeAsDarl.stderr.trim(), /^error: .*addp.*/);
+  const tokAsModel = await runTaskProcess("sample.ts", ["--ckpt", `${tmp}/vq`, "--backend", "cpu"]);
+  assert.equal(tokAsModel.code, 1);
+  assert.match(
+    tokAsModel.stderr.trim(),
+    /^error: .*is a "vq-tokenizer" checkpoint; models load from darl, addp checkpoints/,
+  );
+  // A tokenizer trained on 8×8 grey images cannot serve 16×16 or RGB ones.
+  for (const shape of [[16, 16, 1], [8, 8, 3]] as const) {
+    const dir = `${tmp}/data-${shape.join("x")}`,
+      n = 8,
+      split = { count: n, images: new Uint8Array(n * shape[0] * shape[1] * shape[2]), labels: null };
+    await writeDataset(dir, {
+      name: "other",
+      source: "t",
+      shape: [...shape],
+      classes: [],
+      splits: { train: split, test: split },
+    });
+    await fails(
+      ["--data", dir, "--tokenizer", `${tmp}/vq`, "--predictor", `${tmp}/mage`],
+      new RegExp(
+        `^error: .*vq.*: the tokenizer reads 8×8×1 images but .*${dir.split("/").at(-1)} has ${shape.join("×")}$`,
+      ),
+    );
+  }
+  await Deno.remove(tmp, { recursive: true });
+});

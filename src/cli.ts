@@ -90,6 +90,38 @@ export function section<T extends object>(title: string, defaults: T, schema: Co
 }
 
 /**
+ * Flag sections of several methods: sections with the same title merge (the
+ * union of their flags, the first definition of a flag kept), so methods that
+ * share options (ADDP and the token predictor's MaskGIT) share their flags.
+ *
+ * @param parts Each method's title, defaults and schema.
+ * @returns One section per title, in first-seen order.
+ * @example
+ * ```ts
+ * import { mergedSections } from "./cli.ts";
+ * const s = mergedSections([
+ *   { title: "T", defaults: { a: 1, b: 2 }, schema: { a: { doc: "a" }, b: { doc: "b" } } },
+ *   { title: "T", defaults: { a: 1 }, schema: { a: { doc: "a" } } },
+ * ]);
+ * if (s.length !== 1 || Object.keys(s[0]!.schema).join() !== "a,b") throw new Error();
+ * ```
+ */
+export function mergedSections(
+  parts: { title: string; defaults: Record<string, unknown>; schema: ConfigSchema<Record<string, unknown>> }[],
+): FlagSection<Record<string, unknown>>[] {
+  const byTitle = new Map<string, FlagSection<Record<string, unknown>>>();
+  for (const p of parts) {
+    const s = byTitle.get(p.title) ?? section(p.title, {}, {});
+    byTitle.set(p.title, {
+      title: p.title,
+      defaults: { ...p.defaults, ...s.defaults },
+      schema: { ...p.schema, ...s.schema },
+    });
+  }
+  return [...byTitle.values()];
+}
+
+/**
  * The help text of a task: usage, then every flag with its default.
  *
  * @param spec The task.

@@ -7,3 +7,4 @@
  */
 import "./darl/method.ts";
 import "./addp/method.ts";
+import "./addp/predictor_method.ts";

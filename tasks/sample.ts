@@ -11,7 +11,15 @@
  */
 import "../src/kernels/mod.ts";
 import "../src/methods.ts";
-import { BACKEND_SECTION, parseTask, runTask, section, sectionValues, startBackend } from "../src/cli.ts";
+import {
+  BACKEND_SECTION,
+  mergedSections,
+  parseTask,
+  runTask,
+  section,
+  sectionValues,
+  startBackend,
+} from "../src/cli.ts";
 import { DarlError } from "../src/errors.ts";
 import { checkWritableDir, dirname, ensureDir, writeFileAtomic } from "../src/data/files.ts";
 import { encodePngImage } from "../src/data/png.ts";
@@ -35,7 +43,7 @@ const SAMPLE = section("Sampling", { ckpt: "", count: 16, seed: 0, data: "", out
 const METHODS = registeredMethods().filter((m) => m.sampling).map((m) => ({ method: m.method, ...m.sampling! }));
 const SPEC = {
   usage: "deno task sample --ckpt <checkpoint or run dir> [flags]: generate images (and completions)",
-  sections: [SAMPLE, ...METHODS.map((m) => section(m.title, m.defaults, m.schema)), BACKEND_SECTION],
+  sections: [SAMPLE, ...mergedSections(METHODS), BACKEND_SECTION],
 };
 
 if (import.meta.main) {
@@ -53,7 +61,7 @@ if (import.meta.main) {
         !(k in own.schema) && f[k.replace(/[A-Z]/g, (c) => "-" + c.toLowerCase())] !== undefined
       );
       if (stray) {
-        throw new DarlError(`--${stray}: not an option of ${own.title} (this is a ${model.method} checkpoint)`);
+        throw new DarlError(`--${stray}: not an option for this ${model.method} checkpoint`);
       }
     }
     const options = sectionValues(f, section(own.title, own.defaults, own.schema));

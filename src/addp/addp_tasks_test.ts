@@ -95,6 +95,18 @@ Deno.test("deno task sample on an ADDP checkpoint: samples, inpainting and outpa
   for (let i = 0; i < 32; i++) mask[i] = 255;
   await Deno.writeFile(`${tmp}/top.png`, encodePngImage({ width: 8, height: 8, channels: 1, data: mask }));
   await ok(["--count", "2", "--mask-png", `${tmp}/top.png`, "--data", data]);
+  // The token predictor samples with MaskGIT (the baseline); it has no region flags and no image encoder.
+  const mage = (args: string[]) => runTaskProcess("sample.ts", ["--ckpt", `${tmp}/mage`, "--backend", "cpu", ...args]);
+  const m = await mage(["--count", "3", "--decode-steps", "2"]);
+  assert.equal(m.code, 0, m.stderr);
+  assert.match(m.stdout, /MaskGIT with the token predictor, 2 steps/);
+  assert.deepEqual(list(`${tmp}/mage/samples/unconditional-seed0/images`), ["0000.png", "0001.png", "0002.png"]);
+  const m2 = await mage(["--inpaint", "0,0,4,4"]);
+  assert.equal(m2.code, 1);
+  assert.match(m2.stderr.trim(), /^error: --inpaint: not an option for this mage checkpoint$/);
+  const probe = await runTaskProcess("probe.ts", ["--ckpt", `${tmp}/mage`, "--backend", "cpu", "--data", data]);
+  assert.equal(probe.code, 1);
+  assert.match(probe.stderr.trim(), /^error: .*mage.*: a token predictor reads token ids and has no image encoder/);
   const kinds = list(`${tmp}/addp/samples`);
   assert.equal(kinds.length, 4, kinds.join());
   for (const k of kinds) assert.ok(list(`${tmp}/addp/samples/${k}`).includes("grid.png"), k);
@@ -171,7 +183,7 @@ Deno.test("deno task pretrain --method addp: a DARL checkpoint or a tokenizer of
   assert.equal(tokAsModel.code, 1);
   assert.match(
     tokAsModel.stderr.trim(),
-    /^error: .*is a "vq-tokenizer" checkpoint; models load from darl, addp checkpoints/,
+    /^error: .*is a "vq-tokenizer" checkpoint; models load from darl, addp, mage checkpoints/,
   );
   // A tokenizer trained on 8×8 grey images cannot serve 16×16 or RGB ones.
   for (const shape of [[16, 16, 1], [8, 8, 3]] as const) {

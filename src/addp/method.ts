@@ -52,6 +52,18 @@ export interface AddpSampleOptions {
 }
 
 /**
+ * The title of the sampling flags in `deno task sample --help`, shared by ADDP
+ * and the token predictor's MaskGIT (which takes the decoding flags only).
+ *
+ * @example
+ * ```ts
+ * import { ADDP_SAMPLING_TITLE } from "./method.ts";
+ * if (!ADDP_SAMPLING_TITLE.includes("MaskGIT")) throw new Error();
+ * ```
+ */
+export const ADDP_SAMPLING_TITLE = "ADDP and MaskGIT (token predictor) sampling";
+
+/**
  * Defaults of {@linkcode AddpSampleOptions}.
  *
  * @example
@@ -174,7 +186,7 @@ function fromCheckpoint(ck: Checkpoint): { params: AddpParams; cfg: AddpConfig; 
 registerMethod({
   method: "addp",
   sampling: {
-    title: "ADDP sampling",
+    title: ADDP_SAMPLING_TITLE,
     defaults: ADDP_SAMPLE_DEFAULTS as unknown as Record<string, unknown>,
     schema: ADDP_SAMPLE_SCHEMA as unknown as ConfigSchema<Record<string, unknown>>,
   },

@@ -56,8 +56,16 @@ Deno.test("tokenizer → predictor → ADDP: the checkpoint loads as an Encoder 
     gen.sample({ count: 2, seed: 0, options: { inpaint: "0,0,4,4", outpaint: "0,0,4,4" }, images: real }),
     /give at most one/,
   );
-  // A token predictor is not a model the registry loads (it has no image encoder).
-  await assert.rejects(loadModel(`${tmp}/mage`), /is a "mage" checkpoint; models load from darl, addp checkpoints/);
+  // A token predictor generates (MaskGIT, through its recorded tokenizer) but has no image encoder to probe.
+  await assert.rejects(
+    loadModel(`${tmp}/mage`),
+    /mage\/ckpt-0000002\.safetensors: a token predictor .* has no image encoder/,
+  );
+  const mage = await loadModel(`${tmp}/mage`, "generator");
+  const drawn = await mage.generator!.sample({ count: 3, seed: 1, options: { decodeSteps: 2 } });
+  assert.equal(drawn.images.length, 3 * 64);
+  assert.match(drawn.summary, /^MaskGIT with the token predictor, 2 steps/);
+  mage.dispose();
   model.dispose();
   await Deno.remove(tmp, { recursive: true });
 });

@@ -126,6 +126,8 @@ export interface LoadedModel {
   generator?: Generator;
   /** Why there is no generator (a one-line reason for the user), when there is none. */
   cannotGenerate?: string;
+  /** Why {@linkcode LoadedModel.encoder} cannot give an image encoder (a one-line reason), when it cannot. */
+  cannotEncode?: string;
   /** Releases the model's tensors (not those of encoders handed out). */
   dispose(): void;
 }
@@ -151,7 +153,7 @@ export interface MethodLoader {
    * @param ck The checkpoint.
    * @param key Its stable identity.
    */
-  load(ck: Checkpoint, key: string): LoadedModel;
+  load(ck: Checkpoint, key: string): LoadedModel | Promise<LoadedModel>;
 }
 
 const loaders = new Map<string, MethodLoader>();
@@ -227,10 +229,14 @@ export async function loadModel(pathOrDir: string, need: "encoder" | "generator"
       `${ck.meta.method}:${JSON.stringify(ck.meta.model)}:${(ck.meta as unknown as { dataSha256: string }).dataSha256}`,
     ),
   )}`;
-  const model = loader.load(ck, key);
+  const model = await loader.load(ck, key);
   if (need === "generator" && !model.generator) {
     model.dispose();
     throw new DarlError(`${file}: ${model.cannotGenerate ?? `this ${ck.meta.method} model cannot generate images`}`);
+  }
+  if (need === "encoder" && model.cannotEncode) {
+    model.dispose();
+    throw new DarlError(`${file}: ${model.cannotEncode}`);
   }
   return model;
 }

@@ -141,10 +141,16 @@ function layerNormBwd(args: KernelArgs): Info[] {
   const D = x!.shape[x!.shape.length - 1]!, rows = prod(x!.shape) / D;
   const dx = run(be, layerNormGradXProgram(rows, D), [x!, g!, dy!, stats!], int(rows, D));
   const both = run(be, layerNormGradParamsProgram(D), [x!, dy!, stats!], int(rows, D));
+  return normGrads(args, dx, both, x!.shape);
+}
+
+/** A norm's gradients [dx, dg, db] from dx and the parameter gradients stacked as [2, D]. */
+function normGrads(args: KernelArgs, dx: Info, both: Info, shape: number[]): Info[] {
+  const be = args.backend, D = both.shape[1]!;
   const dg = stock("Slice", { ...args, inputs: { x: both }, attrs: { begin: [0, 0], size: [1, D] } }) as Info;
   const db = stock("Slice", { ...args, inputs: { x: both }, attrs: { begin: [1, 0], size: [1, D] } }) as Info;
   dispose(be, both);
-  const out = [view(be, dx, x!.shape), view(be, dg, [D]), view(be, db, [D])];
+  const out = [view(be, dx, shape), view(be, dg, [D]), view(be, db, [D])];
   dispose(be, dx, dg, db);
   return out;
 }
@@ -194,12 +200,7 @@ function groupNormBwd(args: KernelArgs): Info[] {
   const inputs = [x!, g!, b!, stats!, dy!];
   const dx = run(be, groupNormGradXProgram(n, h * w, c, groups), inputs, u);
   const both = run(be, groupNormGradParamsProgram(c), inputs, u);
-  const dg = stock("Slice", { ...args, inputs: { x: both }, attrs: { begin: [0, 0], size: [1, c] } }) as Info;
-  const db = stock("Slice", { ...args, inputs: { x: both }, attrs: { begin: [1, 0], size: [1, c] } }) as Info;
-  dispose(be, both);
-  const out = [view(be, dx, x!.shape), view(be, dg, [c]), view(be, db, [c])];
-  dispose(be, dx, dg, db);
-  return out;
+  return normGrads(args, dx, both, x!.shape);
 }
 
 function biasGeluFwd(args: KernelArgs): Info {

@@ -157,6 +157,13 @@ const GN_DZ = `
     return dy[e] * s * (1.0 + a * (1.0 - s));
   }
 `;
+// (x̂, dx̂ = dz·γ) of element e in group row r, channel c.
+const GN_DXHAT = `
+  fn gnDxhat(e : i32, r : i32, c : i32) -> vec2<f32> {
+    let xh = gnXhat(e, r);
+    return vec2<f32>(xh, gnDz(e, c, xh) * g[c]);
+  }
+`;
 
 /** Group-norm input gradient: output [N, HW, C], one thread per (sample, group). */
 export function groupNormGradXProgram(n: number, hw: number, c: number, groups: number): Program {
@@ -169,7 +176,7 @@ export function groupNormGradXProgram(n: number, hw: number, c: number, groups: 
     uniforms: GN,
     workgroupSize: [64, 1, 1],
     getUserCode: () =>
-      `${GN_FNS}${GN_DZ}
+      `${GN_FNS}${GN_DZ}${GN_DXHAT}
       fn main() {
         let u = uniforms;
         let r = i32(globalId.x);
@@ -181,11 +188,9 @@ export function groupNormGradXProgram(n: number, hw: number, c: number, groups: 
         var s2 = 0.0;
         for (var p = 0; p < u.HW; p = p + 1) {
           for (var k = 0; k < cg; k = k + 1) {
-            let e = (bi * u.HW + p) * u.C + c0 + k;
-            let xh = gnXhat(e, r);
-            let dxh = gnDz(e, c0 + k, xh) * g[c0 + k];
-            s1 = s1 + dxh;
-            s2 = s2 + dxh * xh;
+            let d = gnDxhat((bi * u.HW + p) * u.C + c0 + k, r, c0 + k);
+            s1 = s1 + d.y;
+            s2 = s2 + d.y * d.x;
           }
         }
         let m = f32(u.HW * cg);
@@ -193,9 +198,8 @@ export function groupNormGradXProgram(n: number, hw: number, c: number, groups: 
         for (var p = 0; p < u.HW; p = p + 1) {
           for (var k = 0; k < cg; k = k + 1) {
             let e = (bi * u.HW + p) * u.C + c0 + k;
-            let xh = gnXhat(e, r);
-            let dxh = gnDz(e, c0 + k, xh) * g[c0 + k];
-            result[e] = rs / m * (m * dxh - s1 - xh * s2);
+            let d = gnDxhat(e, r, c0 + k);
+            result[e] = rs / m * (m * d.y - s1 - d.x * s2);
           }
         }
       }`,

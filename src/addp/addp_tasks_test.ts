@@ -11,6 +11,8 @@ import { PREDICTOR_DEFAULTS } from "./token_predictor.ts";
 import { PREDICTOR_RUN_DEFAULTS, trainPredictor } from "./predictor_train.ts";
 import { ADDP_DEFAULTS } from "./model.ts";
 import { ADDP_RUN_DEFAULTS, pretrainAddp } from "./pretrain.ts";
+import { registeredMethods } from "../train/registry.ts";
+import "../methods.ts";
 
 const quiet = () => {};
 const small = { steps: 2, batchSize: 4, logEvery: 1, ckptEvery: 2, sampleEvery: 0 };
@@ -204,5 +206,21 @@ Deno.test("deno task pretrain --method addp: a DARL checkpoint or a tokenizer of
       ),
     );
   }
+  await Deno.remove(tmp, { recursive: true });
+});
+
+Deno.test("ADDP's registry entry pretrains for studies and resumes a finished run without training again", async () => {
+  await useCpu();
+  const tmp = await Deno.makeTempDir(), data = await fixtureDataset();
+  await components(tmp, data);
+  const addp = registeredMethods().find((m) => m.method === "addp")!;
+  const { imageSize: _, ...model } = addpCfg;
+  const train = { ...small, data, tokenizer: `${tmp}/vq`, predictor: `${tmp}/mage`, out: `${tmp}/a` };
+  const before = tf.memory().numTensors;
+  assert.deepEqual(await addp.pretrain!({ model, train, resume: false }), { step: 2 });
+  const metrics = await Deno.readTextFile(`${tmp}/a/metrics.jsonl`);
+  assert.deepEqual(await addp.pretrain!({ model, train, resume: true }), { step: 2 });
+  assert.equal(await Deno.readTextFile(`${tmp}/a/metrics.jsonl`), metrics, "a finished run is not trained again");
+  assert.equal(tf.memory().numTensors, before);
   await Deno.remove(tmp, { recursive: true });
 });

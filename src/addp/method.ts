@@ -19,7 +19,7 @@ import { addpEncoder } from "./encoder.ts";
 import { ADDP_SAMPLING, addpGenerate } from "./generate.ts";
 import type { LoadedTokenizer } from "./load.ts";
 import { type AddpConfig, type AddpParams, initAddp } from "./model.ts";
-import { ADDP_CONFIG_SPEC } from "./pretrain.ts";
+import { ADDP_CONFIG_SPEC, ensureComponents, pretrainAddp, resolveAddpConfigs } from "./pretrain.ts";
 import { boxTokens, maskTokens, parseBox } from "./region.ts";
 import { initTokenizer, tokenize } from "./tokenizer.ts";
 import { TOKENIZER_CONFIG_SPEC } from "./tokenizer_train.ts";
@@ -211,5 +211,14 @@ registerMethod({
     const dataset = (ck.meta.state as { dataset?: unknown }).dataset;
     if (typeof dataset === "string") model.dataset = dataset;
     return model;
+  },
+  async pretrain(call) {
+    const req = { model: call.model, train: call.train, resume: call.resume };
+    const { cfg, train } = await resolveAddpConfigs(req as Parameters<typeof resolveAddpConfigs>[0]);
+    const log = call.log ?? (() => {});
+    await ensureComponents(train, log);
+    const r = await pretrainAddp(cfg, train, { resume: call.resume, log });
+    disposeTree(r.params as unknown as ParamTree);
+    return { step: r.step };
   },
 });

@@ -10,7 +10,8 @@ import { tf } from "../tf.ts";
 import { check } from "../errors.ts";
 import type { ConfigSchema } from "../config.ts";
 import { patchify } from "../nn/patchify.ts";
-import { disposeTree } from "../nn/tree.ts";
+import { disposeTree, type ParamTree } from "../nn/tree.ts";
+import { disposeTrainer } from "../train/trainer.ts";
 import { toUnitRange } from "../data/batches.ts";
 import { assignParams, type Checkpoint, loadMethodCheckpoint } from "../train/checkpoint.ts";
 import { type Generator, type LoadedModel, registerMethod } from "../train/registry.ts";
@@ -19,6 +20,7 @@ import { type DarlConfig, gridSize, storedDarlConfig } from "./config.ts";
 import { darlEncoder } from "./encoder.ts";
 import { countParams, type DarlParams, initDarl } from "./model.ts";
 import { SAMPLE_DEFAULTS, sampleDarl } from "./sample.ts";
+import { pretrainDarl, type PretrainRequest, resolvePretrainConfigs } from "./pretrain.ts";
 
 /**
  * DARL's sampling options (CLI flags of `deno task sample`).
@@ -212,6 +214,19 @@ registerMethod({
     schema: DARL_SAMPLE_SCHEMA as unknown as ConfigSchema<Record<string, unknown>>,
   },
   load: loadDarlCheckpoint,
+  async pretrain(call) {
+    const req = {
+      model: call.model,
+      train: call.train,
+      resume: call.resume,
+      ...(call.preset ? { preset: call.preset } : {}),
+    };
+    const { cfg, train } = await resolvePretrainConfigs(req as PretrainRequest);
+    const r = await pretrainDarl(cfg, train, { resume: call.resume, ...(call.log ? { log: call.log } : {}) });
+    disposeTree(r.state.params as unknown as ParamTree);
+    disposeTrainer(r.state.trainer);
+    return { step: r.step };
+  },
 });
 
 /**

@@ -148,12 +148,42 @@ export interface MethodLoader {
   /** Its sampling options (for `--help` of the sample task), when it generates. */
   sampling?: { title: string; defaults: Record<string, unknown>; schema: ConfigSchema<Record<string, unknown>> };
   /**
+   * Trains a model of this method (for studies): resolves the configs from
+   * the method's defaults and the overrides, trains (or resumes) into
+   * `train.out`, and reports the step reached. Absent for methods that are
+   * only loaded (e.g. components trained by their own task).
+   */
+  pretrain?(req: PretrainCall): Promise<{ step: number }>;
+  /**
    * Rebuilds a model from a verified checkpoint.
    *
    * @param ck The checkpoint.
    * @param key Its stable identity.
    */
   load(ck: Checkpoint, key: string): LoadedModel | Promise<LoadedModel>;
+}
+
+/**
+ * A method-agnostic request to pretrain (what a study cell holds).
+ *
+ * @example
+ * ```ts
+ * import type { PretrainCall } from "./registry.ts";
+ * const call: PretrainCall = { model: { dim: 64 }, train: { out: "runs/x", steps: 10, seed: 1 }, resume: false };
+ * if (call.train.seed !== 1) throw new Error();
+ * ```
+ */
+export interface PretrainCall {
+  /** A named size preset, where the method has them. */
+  preset?: string;
+  /** Model overrides (schema fields). */
+  model: Record<string, unknown>;
+  /** Run-config overrides; `out` is where the run lives. */
+  train: Record<string, unknown> & { out: string };
+  /** Continue the run in `train.out` from its newest checkpoint. */
+  resume: boolean;
+  /** Progress lines. */
+  log?: (line: string) => void;
 }
 
 const loaders = new Map<string, MethodLoader>();

@@ -186,7 +186,7 @@ export function linePlot(series: Series[], opts: PlotOptions = {}): RasterImage 
  * @example
  * ```ts
  * import { type Bar, barChart } from "./plot.ts";
- * const bars: Bar[] = [{ label: "dsprites_loc", value: 54.1, group: 2 }, { label: "clevr_count", value: 24.9, group: 2 }];
+ * const bars: Bar[] = [{ label: "dsprites_loc", value: 54.1, group: 2 }, { label: "clevr_count", value: 24.9, group: 2, err: 1.5 }];
  * if (barChart(bars, { title: "VTAB", max: 100 }).channels !== 3) throw new Error();
  * ```
  */
@@ -197,6 +197,8 @@ export interface Bar {
   value: number;
   /** Colour group index (e.g. VTAB group). */
   group?: number;
+  /** Half-length of an error bar drawn over the bar (e.g. a standard deviation over seeds). */
+  err?: number;
 }
 
 /**
@@ -222,7 +224,7 @@ export function barChart(
   const height = opts.height ?? 300 + bottom;
   const data = new Uint8Array(width * height * 3).fill(255);
   const left = 50, top = 40, ph = height - top - bottom, pw = width - left - 10;
-  const vmax = opts.max ?? Math.max(1e-9, ...bars.map((b) => b.value));
+  const vmax = opts.max ?? Math.max(1e-9, ...bars.map((b) => b.value + (b.err ?? 0)));
   const black: [number, number, number] = [0, 0, 0];
   for (const t of niceTicks(0, vmax, 5)) {
     const y = Math.round(top + ph - (t / vmax) * ph);
@@ -235,8 +237,16 @@ export function barChart(
     const x0 = Math.round(left + i * bw + bw * 0.15), x1 = Math.round(left + (i + 1) * bw - bw * 0.15);
     const h = Math.max(0, Math.round((Math.max(0, b.value) / vmax) * ph));
     for (let y = top + ph - h; y < top + ph; y++) for (let x = x0; x < x1; x++) data.set(c, (y * width + x) * 3);
+    let labelY = top + ph - h - 10;
+    if (b.err !== undefined && Number.isFinite(b.err) && b.err > 0) {
+      const at = (v: number) => Math.round(top + ph - (Math.max(0, Math.min(vmax, v)) / vmax) * ph);
+      const xm = Math.round((x0 + x1) / 2), yHi = at(b.value + b.err), yLo = at(b.value - b.err);
+      line(data, width, height, xm, yHi, xm, yLo, black);
+      for (const y of [yHi, yLo]) line(data, width, height, xm - 4, y, xm + 4, y, black);
+      labelY = Math.min(labelY, yHi - 10);
+    }
     const v = fmt(Number(b.value.toFixed(3)));
-    drawText(data, width, height, Math.round((x0 + x1) / 2 - textWidth(v) / 2), top + ph - h - 10, v, black);
+    drawText(data, width, height, Math.round((x0 + x1) / 2 - textWidth(v) / 2), labelY, v, black);
     // Labels are written vertically, one character per line.
     [...b.label].forEach((ch, k) =>
       drawText(data, width, height, Math.round((x0 + x1) / 2 - 3), top + ph + 6 + k * 8, ch, black)

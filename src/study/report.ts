@@ -1,0 +1,231 @@
+/**
+ * A study's report from its finished cells: each arm's metrics as mean ±
+ * standard deviation over seeds (a markdown table, best arm per metric in
+ * bold), the baselines the evaluations measured beside the model (raw pixels,
+ * random init, real images), and PNG charts: bars with error bars per metric
+ * and, for a numeric grid axis with three or more values, a line per setting
+ * of the other axes.
+ *
+ * @module
+ */
+import type { StudyPlan } from "./plan.ts";
+import { barChart, linePlot, type Series } from "../viz/plot.ts";
+import { writePng } from "../viz/grid.ts";
+import { writeFileAtomic } from "../data/files.ts";
+
+/**
+ * One finished cell, as one line of `results.jsonl`.
+ *
+ * @example
+ * ```ts
+ * import type { StudyRecord } from "./report.ts";
+ * const r: StudyRecord = { cell: "base-seed0", arm: "base", set: {}, seed: 0, step: 100, seconds: 60, metrics: { "logreg (mean)": 0.85 }, baselines: {} };
+ * if (r.metrics["logreg (mean)"]! < 0.5) throw new Error();
+ * ```
+ */
+export interface StudyRecord {
+  /** The cell's id. */
+  cell: string;
+  /** Its arm. */
+  arm: string;
+  /** The arm's overrides. */
+  set: Record<string, unknown>;
+  /** Its seed. */
+  seed: number;
+  /** Training steps reached. */
+  step: number;
+  /** Wall-clock seconds for training and evaluation. */
+  seconds: number;
+  /** Metric name → value (accuracies as fractions; FD, KID, IS as measured). */
+  metrics: Record<string, number>;
+  /** Reference rows measured beside the model: name → metric → value. */
+  baselines: Record<string, Record<string, number>>;
+}
+
+/**
+ * An arm's aggregate over its seeds.
+ *
+ * @example
+ * ```ts
+ * import { aggregate } from "./report.ts";
+ * const rows = aggregate([
+ *   { cell: "a-seed0", arm: "a", set: {}, seed: 0, step: 1, seconds: 1, metrics: { m: 1 }, baselines: {} },
+ *   { cell: "a-seed1", arm: "a", set: {}, seed: 1, step: 1, seconds: 1, metrics: { m: 3 }, baselines: {} },
+ * ]);
+ * if (rows[0]!.stats.m!.mean !== 2 || Math.abs(rows[0]!.stats.m!.sd - Math.SQRT2) > 1e-12) throw new Error();
+ * ```
+ */
+export interface ArmRow {
+  /** The arm. */
+  arm: string;
+  /** Its overrides. */
+  set: Record<string, unknown>;
+  /** Seeds finished. */
+  n: number;
+  /** Per metric: mean, sample standard deviation (NaN for one seed), min and max. */
+  stats: Record<string, { mean: number; sd: number; min: number; max: number }>;
+}
+
+/**
+ * Groups records by arm (in first-seen order) and summarises each metric.
+ *
+ * @param records Finished cells.
+ * @returns One row per arm.
+ * @example
+ * ```ts
+ * import { aggregate } from "./report.ts";
+ * if (aggregate([]).length !== 0) throw new Error();
+ * ```
+ */
+export function aggregate(records: StudyRecord[]): ArmRow[] {
+  const byArm = new Map<string, StudyRecord[]>();
+  for (const r of records) byArm.set(r.arm, [...(byArm.get(r.arm) ?? []), r]);
+  return [...byArm].map(([arm, rs]) => {
+    const stats: ArmRow["stats"] = {};
+    for (const m of new Set(rs.flatMap((r) => Object.keys(r.metrics)))) {
+      const v = rs.map((r) => r.metrics[m]).filter((x): x is number => typeof x === "number" && Number.isFinite(x));
+      if (v.length === 0) continue;
+      const mean = v.reduce((a, b) => a + b, 0) / v.length;
+      const sd = v.length > 1 ? Math.sqrt(v.reduce((a, b) => a + (b - mean) ** 2, 0) / (v.length - 1)) : NaN;
+      stats[m] = { mean, sd, min: Math.min(...v), max: Math.max(...v) };
+    }
+    return { arm, set: rs[0]!.set, n: rs.length, stats };
+  });
+}
+
+/** Lower is better for distances; higher for accuracies and IS. */
+const lowerIsBetter = (metric: string) => /^(FD|KID)\b/.test(metric);
+/** Accuracies are stored as fractions and shown as percentages. */
+const isAccuracy = (metric: string) => !/^(FD|KID|IS)\b/.test(metric);
+
+function show(metric: string, v: number): string {
+  if (!Number.isFinite(v)) return "—";
+  if (isAccuracy(metric)) return (100 * v).toFixed(2);
+  if (metric.startsWith("KID")) return (1000 * v).toFixed(1);
+  return v.toFixed(metric.startsWith("IS") ? 2 : 1);
+}
+
+/**
+ * The report's markdown: the plan, the arms table and the baselines.
+ *
+ * @param plan The plan.
+ * @param records Finished cells.
+ * @param total Cells in the plan.
+ * @returns Markdown.
+ * @example
+ * ```ts
+ * import { reportMarkdown } from "./report.ts";
+ * const plan = { name: "s", claim: "c", method: "darl", base: {}, grid: {}, seeds: [0], budget: { steps: 1 }, evals: [] };
+ * const md = reportMarkdown(plan, [{ cell: "base-seed0", arm: "base", set: {}, seed: 0, step: 1, seconds: 1, metrics: { "ridge (mean)": 0.5 }, baselines: {} }], 1);
+ * if (!md.includes("| base | 1 | 50.00 |")) throw new Error();
+ * ```
+ */
+export function reportMarkdown(plan: StudyPlan, records: StudyRecord[], total: number): string {
+  const rows = aggregate(records);
+  const metrics = [...new Set(rows.flatMap((r) => Object.keys(r.stats)))];
+  const budget = plan.budget.steps ? `${plan.budget.steps} steps` : `${plan.budget.images} training images`;
+  const out = [
+    `# Study: ${plan.name}`,
+    "",
+    `Claim: ${plan.claim}`,
+    "",
+    `Method ${plan.method}, ${budget} per run, seeds ${
+      plan.seeds.join(", ")
+    }; ${records.length} of ${total} cells finished. ` +
+    `Accuracies in %, KID ×10⁻³; mean ± sample standard deviation over seeds (— with one seed); best arm in bold.`,
+    "",
+  ];
+  if (rows.length) {
+    const best = new Map<string, number>();
+    for (const m of metrics) {
+      const vals = rows.map((r) => r.stats[m]?.mean ?? NaN).filter(Number.isFinite);
+      best.set(m, lowerIsBetter(m) ? Math.min(...vals) : Math.max(...vals));
+    }
+    out.push(`| arm | seeds | ${metrics.join(" | ")} |`, `| --- | ---: |${metrics.map(() => " ---: |").join("")}`);
+    for (const r of rows) {
+      const cells = metrics.map((m) => {
+        const s = r.stats[m];
+        if (!s) return "—";
+        const text = `${show(m, s.mean)}${Number.isFinite(s.sd) ? ` ± ${show(m, s.sd)}` : ""}`;
+        return s.mean === best.get(m) && rows.length > 1 ? `**${text}**` : text;
+      });
+      out.push(`| ${r.arm} | ${r.n} | ${cells.join(" | ")} |`);
+    }
+  }
+  const baselines = new Map<string, Record<string, number>>();
+  for (const r of records) for (const [k, v] of Object.entries(r.baselines)) if (!baselines.has(k)) baselines.set(k, v);
+  if (baselines.size) {
+    const cols = [...new Set([...baselines.values()].flatMap((b) => Object.keys(b)))];
+    out.push("", "Baselines (measured with the first finished cell's evaluations):", "");
+    out.push(`| baseline | ${cols.join(" | ")} |`, `| --- |${cols.map(() => " ---: |").join("")}`);
+    for (const [k, b] of baselines) {
+      out.push(`| ${k} | ${cols.map((c) => (c in b ? show(c, b[c]!) : "—")).join(" | ")} |`);
+    }
+  }
+  return out.join("\n") + "\n";
+}
+
+const slug = (s: string) => s.replace(/[^\w]+/g, "-").replace(/^-|-$/g, "").toLowerCase();
+
+/**
+ * Writes `report.md` and `charts/*.png` into the study's folder.
+ *
+ * @param dir The study's output folder.
+ * @param plan The plan.
+ * @param records Finished cells.
+ * @param total Cells in the plan.
+ * @returns The chart files written.
+ * @example
+ * ```ts
+ * import { writeReport } from "./report.ts";
+ * const dir = await Deno.makeTempDir();
+ * const plan = { name: "s", claim: "c", method: "darl", base: {}, grid: {}, seeds: [0], budget: { steps: 1 }, evals: [] };
+ * const files = await writeReport(dir, plan, [{ cell: "base-seed0", arm: "base", set: {}, seed: 0, step: 1, seconds: 1, metrics: { m: 0.5 }, baselines: {} }], 1);
+ * if (files.length !== 1) throw new Error();
+ * ```
+ */
+export async function writeReport(
+  dir: string,
+  plan: StudyPlan,
+  records: StudyRecord[],
+  total: number,
+): Promise<string[]> {
+  const rows = aggregate(records);
+  await Deno.mkdir(`${dir}/charts`, { recursive: true });
+  const files: string[] = [];
+  const scale = (m: string, v: number) => (isAccuracy(m) ? 100 * v : m.startsWith("KID") ? 1000 * v : v);
+  for (const m of new Set(rows.flatMap((r) => Object.keys(r.stats)))) {
+    const bars = rows.filter((r) => r.stats[m]).map((r) => ({
+      label: r.arm.slice(0, 24),
+      value: scale(m, r.stats[m]!.mean),
+      ...(Number.isFinite(r.stats[m]!.sd) ? { err: scale(m, r.stats[m]!.sd) } : {}),
+    }));
+    const file = `${dir}/charts/${slug(m)}.png`;
+    await writePng(file, barChart(bars, { title: `${plan.name}: ${m}${isAccuracy(m) ? " (%)" : ""}` }));
+    files.push(file);
+    // Curves: a numeric axis with three or more values, one line per setting of the other axes.
+    for (const [axis, values] of Object.entries(plan.grid)) {
+      if (values.length < 3 || !values.every((v) => typeof v === "number")) continue;
+      const lines = new Map<string, Series>();
+      for (const r of rows) {
+        if (!r.stats[m] || typeof r.set[axis] !== "number") continue;
+        const rest = Object.entries(r.set).filter(([k]) => k !== axis).map(([k, v]) =>
+          `${k.replace(/^\w+\./, "")}=${v}`
+        );
+        const name = rest.join(" ") || m;
+        const s = lines.get(name) ?? { name, xs: [], ys: [] };
+        s.xs.push(r.set[axis] as number), s.ys.push(scale(m, r.stats[m]!.mean));
+        lines.set(name, s);
+      }
+      const curve = `${dir}/charts/${slug(m)}-vs-${slug(axis)}.png`;
+      const series = [...lines.values()].map((s) => {
+        const order = s.xs.map((_, i) => i).sort((a, b) => s.xs[a]! - s.xs[b]!);
+        return { ...s, xs: order.map((i) => s.xs[i]!), ys: order.map((i) => s.ys[i]!) };
+      });
+      await writePng(curve, linePlot(series, { title: `${plan.name}: ${m}`, xLabel: axis, yLabel: m }));
+      files.push(curve);
+    }
+  }
+  await writeFileAtomic(`${dir}/report.md`, new TextEncoder().encode(reportMarkdown(plan, records, total)));
+  return files;
+}

@@ -1,0 +1,200 @@
+import assert from "node:assert/strict";
+import { fixtureDataset, ROOT } from "../test_util.ts";
+import { cellsOf, checkPlan, type StudyPlan } from "./plan.ts";
+import { aggregate, reportMarkdown, type StudyRecord } from "./report.ts";
+import { readResults } from "./runner.ts";
+import { readPlan } from "./plan.ts";
+import { DARL_SCHEMA } from "../darl/config.ts";
+import { PRETRAIN_SCHEMA } from "../train/run_config.ts";
+
+const rec = (arm: string, seed: number, metrics: Record<string, number>): StudyRecord => ({
+  cell: `${arm}-seed${seed}`,
+  arm,
+  set: {},
+  seed,
+  step: 1,
+  seconds: 1,
+  metrics,
+  baselines: {},
+});
+
+Deno.test("cellsOf(): grid product × seeds, stable ids, budget in images, overrides in order", () => {
+  const plan: StudyPlan = {
+    name: "s",
+    claim: "",
+    method: "darl",
+    base: { model: { dim: 32 }, train: { batchSize: 16, lr: 1e-3 } },
+    grid: { "model.posEncoding": ["rope2d", "learned"], "train.lr": [1e-3, 3e-3] },
+    seeds: [0, 7],
+    budget: { images: 320 },
+    evals: [],
+  };
+  const cells = cellsOf(plan);
+  assert.equal(cells.length, 8);
+  assert.deepEqual(cells.slice(0, 2).map((c) => c.id), [
+    "posEncoding=rope2d_lr=0.001-seed0",
+    "posEncoding=rope2d_lr=0.001-seed7",
+  ]);
+  const last = cells.at(-1)!;
+  assert.deepEqual(last.model, { dim: 32, posEncoding: "learned" });
+  assert.deepEqual(last.train, { batchSize: 16, lr: 3e-3, steps: 20, seed: 7 });
+  const arms = cellsOf({
+    ...plan,
+    grid: {},
+    arms: [{ name: "small", set: { preset: "tiny", "model.dim": 64 } }],
+    seeds: [1],
+  });
+  assert.deepEqual(arms.map((c) => [c.id, c.preset, c.model.dim]), [["small-seed1", "tiny", 64]]);
+  assert.throws(() => cellsOf({ ...plan, base: {} }), /"budget.images" needs "train.batchSize"/);
+  const curve = cellsOf({ ...plan, grid: { "train.steps": [10, 40] }, seeds: [0] });
+  assert.deepEqual(curve.map((c) => [c.id, c.train.steps]), [["steps=10-seed0", 10], ["steps=40-seed0", 40]]);
+});
+
+Deno.test("checkPlan(): each malformed field is one line naming the plan and the field", () => {
+  const good = {
+    name: "s",
+    claim: "c",
+    method: "darl",
+    base: {},
+    grid: {},
+    seeds: [0],
+    budget: { steps: 5 },
+    evals: [{ kind: "probe", heads: ["ridge"] }],
+  };
+  checkPlan(good, "p.json");
+  const bad: [Record<string, unknown>, RegExp][] = [
+    [{ seeds: [] }, /"seeds" must be a non-empty list/],
+    [{ seeds: [1, 1] }, /repeated seed/],
+    [{ budget: { steps: 5, images: 10 } }, /exactly one of "steps" and "images"/],
+    [{ budget: { steps: 0 } }, /"budget.steps" must be an integer ≥ 1/],
+    [{ grid: { "model.dim": [] } }, /"grid.model.dim" must be a non-empty list/],
+    [{ grid: { dim: [1] } }, /"dim" must be "preset", "model.<field>" or "train.<field>"/],
+    [{ grid: { "train.seed": [1] } }, /is set by the sweep/],
+    [{ arms: [{ name: "x", set: { "train.out": "a" } }] }, /"train.out" is set by the sweep/],
+    [{ evals: [{ kind: "probe", heads: ["svm"] }] }, /head "svm" is not one of/],
+    [{ evals: [{ kind: "sample", count: 1 }] }, /"count" must be an integer ≥ 2/],
+    [{ evals: [{ kind: "vtab" }] }, /"kind" must be probe, finetune or sample/],
+    [{ name: "a b" }, /"name" must be letters/],
+    [{ base: { optim: {} } }, /"base.optim": expected preset, model or train/],
+  ];
+  for (const [change, re] of bad) {
+    assert.throws(() => checkPlan({ ...good, ...change }, "p.json"), (e: Error) => {
+      assert.match(e.message, /^--plan p\.json: /);
+      assert.match(e.message, re);
+      assert.ok(!e.message.includes("\n"));
+      return true;
+    });
+  }
+});
+
+Deno.test("aggregate() and the report: mean ± sample sd over seeds, best arm in bold, lower FD is better", () => {
+  const records = [
+    rec("a", 0, { "ridge (mean)": 0.8, FD: 30 }),
+    rec("b", 0, { "ridge (mean)": 0.7, FD: 10 }),
+    rec("a", 1, { "ridge (mean)": 0.9, FD: 50 }),
+    rec("b", 1, { "ridge (mean)": 0.7, FD: 12 }),
+  ];
+  const rows = aggregate(records);
+  assert.deepEqual(rows.map((r) => [r.arm, r.n]), [["a", 2], ["b", 2]]);
+  assert.ok(Math.abs(rows[0]!.stats["ridge (mean)"]!.mean - 0.85) < 1e-12);
+  assert.ok(Math.abs(rows[0]!.stats["ridge (mean)"]!.sd - Math.sqrt(0.005)) < 1e-12);
+  assert.equal(rows[1]!.stats.FD!.min, 10);
+  const plan = {
+    name: "s",
+    claim: "c",
+    method: "darl",
+    base: {},
+    grid: {},
+    seeds: [0, 1],
+    budget: { steps: 1 },
+    evals: [],
+  };
+  const md = reportMarkdown(plan, records, 4);
+  assert.match(md, /\| a \| 2 \| \*\*85\.00 ± 7\.07\*\* \| 40\.0 ± 14\.1 \|/);
+  assert.match(md, /\| b \| 2 \| 70\.00 ± 0\.00 \| \*\*11\.0 ± 1\.4\*\* \|/);
+  assert.match(md, /4 of 4 cells finished/);
+});
+
+Deno.test("deno task sweep: a two-seed plan on the fixture runs, survives kill -9, resumes, and aggregates", async () => {
+  const tmp = await Deno.makeTempDir(), data = await fixtureDataset();
+  const plan = {
+    name: "fixture",
+    claim: "a fixture study",
+    method: "darl",
+    base: {
+      model: { dim: 16, depth: 1, heads: 2, patchSize: 2 },
+      train: { data, batchSize: 4, logEvery: 1, ckptEvery: 1, keep: 2, sampleEvery: 0 },
+    },
+    grid: {},
+    seeds: [0, 1],
+    budget: { steps: 40 },
+    evals: [{ kind: "probe", heads: ["ridge"], shots: [2] }],
+  };
+  await Deno.writeTextFile(`${tmp}/plan.json`, JSON.stringify(plan));
+  const args = ["run", "-A", "--config", `${ROOT}deno.json`, `${ROOT}tasks/sweep.ts`];
+  const sweep = [...args, "--plan", `${tmp}/plan.json`, "--out", `${tmp}/out`, "--backend", "cpu"];
+  // Kill the first run as soon as the second cell has a checkpoint: mid-training, after one finished cell.
+  const child = new Deno.Command(Deno.execPath(), { args: sweep, stdout: "null", stderr: "null" }).spawn();
+  const second = `${tmp}/out/cells/base-seed1`;
+  let killed = false;
+  for (let i = 0; i < 6000 && !killed; i++) {
+    const names = await Array.fromAsync(Deno.readDir(second)).then((es) => es.map((e) => e.name), () => []);
+    if (names.some((n) => n.startsWith("ckpt-"))) {
+      child.kill("SIGKILL");
+      killed = true;
+    } else await new Promise((r) => setTimeout(r, 10));
+  }
+  await child.status;
+  assert.ok(killed, "the second cell never started");
+  const before = await readResults(`${tmp}/out/results.jsonl`);
+  assert.deepEqual(before.map((r) => r.cell), ["base-seed0"]);
+  // A line cut short by a kill is ignored.
+  await Deno.writeTextFile(`${tmp}/out/results.jsonl`, '{"cell":"base-se', { append: true });
+  const rerun = await new Deno.Command(Deno.execPath(), { args: sweep, stdout: "piped", stderr: "piped" }).output();
+  const log = new TextDecoder().decode(rerun.stdout);
+  assert.equal(rerun.code, 0, new TextDecoder().decode(rerun.stderr));
+  assert.match(log, /2 cells, 1 finished, 1 to run now/);
+  assert.match(log, /resum/i, "the second cell resumes from its checkpoint");
+  const after = await readResults(`${tmp}/out/results.jsonl`);
+  assert.deepEqual(after.map((r) => [r.cell, r.step]), [["base-seed0", 40], ["base-seed1", 40]]);
+  assert.deepEqual(after[0], before[0], "a finished cell is never redone");
+  const ridge = after.map((r) => r.metrics["ridge (mean)"]!);
+  const mean = (ridge[0]! + ridge[1]!) / 2, sd = Math.abs(ridge[0]! - ridge[1]!) / Math.SQRT2;
+  const report = await Deno.readTextFile(`${tmp}/out/report.md`);
+  const cell = `${(100 * mean).toFixed(2)} ± ${(100 * sd).toFixed(2)}`;
+  assert.ok(report.includes(`| base | 2 | ${cell} |`), `${cell} not in\n${report}`);
+  assert.match(report, /\| raw pixels \|/);
+  for (const f of ["charts/ridge-mean.png", "plan.json", "cells/base-seed1/metrics.jsonl"]) {
+    assert.ok((await Deno.stat(`${tmp}/out/${f}`)).size > 50, f);
+  }
+  // The same folder refuses a plan with another budget; --report-only rewrites the report alone.
+  await Deno.writeTextFile(`${tmp}/plan2.json`, JSON.stringify({ ...plan, budget: { steps: 41 } }));
+  const other = await new Deno.Command(Deno.execPath(), {
+    args: [...args, "--plan", `${tmp}/plan2.json`, "--out", `${tmp}/out`, "--backend", "cpu"],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  assert.equal(other.code, 1);
+  assert.match(new TextDecoder().decode(other.stderr).trim(), /^error: --out .*holds results of a plan with another/);
+  await Deno.remove(`${tmp}/out/report.md`);
+  const only = await new Deno.Command(Deno.execPath(), {
+    args: [...args, "--plan", `${tmp}/plan.json`, "--out", `${tmp}/out`, "--report-only"],
+    stdout: "piped",
+  }).output();
+  assert.equal(only.code, 0);
+  assert.equal(await Deno.readTextFile(`${tmp}/out/report.md`), report);
+  await Deno.remove(tmp, { recursive: true });
+});
+
+Deno.test("every plan in studies/ is valid and names only real config fields", async () => {
+  const files = [...Deno.readDirSync(`${ROOT}studies`)].map((e) => e.name).filter((n) => n.endsWith(".json"));
+  assert.ok(files.length >= 6);
+  for (const f of files) {
+    const plan = await readPlan(`${ROOT}studies/${f}`);
+    assert.equal(`${plan.name}.json`, f);
+    for (const c of cellsOf(plan)) {
+      for (const k of Object.keys(c.model)) assert.ok(k in DARL_SCHEMA, `${f}: model.${k}`);
+      for (const k of Object.keys(c.train)) assert.ok(k in PRETRAIN_SCHEMA, `${f}: train.${k}`);
+    }
+  }
+});

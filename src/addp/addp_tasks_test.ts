@@ -12,6 +12,8 @@ import { PREDICTOR_RUN_DEFAULTS, trainPredictor } from "./predictor_train.ts";
 import { ADDP_DEFAULTS } from "./model.ts";
 import { ADDP_RUN_DEFAULTS, pretrainAddp } from "./pretrain.ts";
 import { registeredMethods } from "../train/registry.ts";
+import { loadTokenizer } from "./load.ts";
+import { openTokenData } from "./token_cache.ts";
 import "../methods.ts";
 
 const quiet = () => {};
@@ -222,5 +224,31 @@ Deno.test("ADDP's registry entry pretrains for studies and resumes a finished ru
   assert.deepEqual(await addp.pretrain!({ model, train, resume: true }), { step: 2 });
   assert.equal(await Deno.readTextFile(`${tmp}/a/metrics.jsonl`), metrics, "a finished run is not trained again");
   assert.equal(tf.memory().numTensors, before);
+  await Deno.remove(tmp, { recursive: true });
+});
+
+Deno.test("openTokenData() keeps ids on disk keyed by the tokenizer's weights; cached ids equal fresh ones", async () => {
+  await useCpu();
+  const tmp = await Deno.makeTempDir(), data = await fixtureDataset();
+  await components(tmp, data);
+  const tok = await loadTokenizer(`${tmp}/vq`);
+  const train = { data, batchSize: 4, augment: "flip" as const };
+  const lines: string[] = [];
+  const fresh = await openTokenData(tok, train, () => {}, "");
+  const first = await openTokenData(tok, train, (l) => lines.push(l), `${tmp}/cache`);
+  const second = await openTokenData(tok, train, (l) => lines.push(l), `${tmp}/cache`);
+  assert.ok(lines.some((l) => l.includes("tokenizing train")) && lines.at(-1)!.includes(`${tmp}/cache/`));
+  for (const c of [first.cache, second.cache]) {
+    assert.deepEqual(c.ids, fresh.cache.ids);
+    assert.deepEqual(c.flipped, fresh.cache.flipped);
+  }
+  // Other weights (a tokenizer trained one step longer) are another key.
+  await trainTokenizer(tokCfg, { ...TOKENIZER_RUN_DEFAULTS, ...small, steps: 3, data, out: `${tmp}/vq2` }, {
+    log: quiet,
+  });
+  const tok2 = await loadTokenizer(`${tmp}/vq2`);
+  await openTokenData(tok2, train, () => {}, `${tmp}/cache`);
+  assert.equal([...Deno.readDirSync(`${tmp}/cache`)].length, 2);
+  disposeTree(tok.params as unknown as ParamTree), disposeTree(tok2.params as unknown as ParamTree);
   await Deno.remove(tmp, { recursive: true });
 });

@@ -10,6 +10,7 @@ import type { Rng } from "../rng.ts";
 import { type Augment, gatherImages, toUnitRange } from "../data/batches.ts";
 import { type Dataset, getSplit, openDataset, type SplitData } from "../data/store.ts";
 import { checkBatch } from "../train/run_config.ts";
+import { sha256Hex, writeFileAtomic } from "../data/files.ts";
 import { checkTokenizerFits, type LoadedTokenizer } from "./load.ts";
 import { tokenGrid, tokenize } from "./tokenizer.ts";
 
@@ -152,11 +153,17 @@ export function tokenBatch(cache: TokenCache, indices: ArrayLike<number>, rng: R
 
 /**
  * Opens a run's dataset for a token model: checks it fits the tokenizer and
- * the batch, and tokenizes its training split once.
+ * the batch, and tokenizes its training split once. The ids are kept in
+ * `cacheDir` under a key of the tokenizer's weights (their checksum), its
+ * config, the dataset's checksum and the mirroring, so the predictor run, the
+ * ADDP run and every study run on the same tokenizer tokenize the data once
+ * (120k images take minutes on a 2-core CPU); tokenizing is deterministic, so
+ * cached ids equal fresh ones.
  *
  * @param tok The tokenizer.
  * @param train The run's dataset, batch size and augmentation.
  * @param log Progress lines.
+ * @param cacheDir Where ids are kept ("" : never cached).
  * @returns The dataset, its training split and the token cache.
  * @example
  * ```ts
@@ -171,10 +178,36 @@ export async function openTokenData(
   tok: LoadedTokenizer,
   train: { data: string; batchSize: number; augment: Augment },
   log: (line: string) => void,
+  cacheDir = ".cache/tokens",
 ): Promise<{ ds: Dataset; split: SplitData; cache: TokenCache }> {
   const ds = await openDataset(train.data);
   checkTokenizerFits(tok, ds.header.shape, train.data);
   const split = getSplit(ds, "train");
   checkBatch(train.batchSize, split.count, train.data);
-  return { ds, split, cache: await tokenCache(tok, split, train.augment, log) };
+  const weights = (tok.checkpoint.meta as { dataSha256?: unknown } | undefined)?.dataSha256;
+  if (!cacheDir || typeof weights !== "string") {
+    return { ds, split, cache: await tokenCache(tok, split, train.augment, log) };
+  }
+  const flip = train.augment.includes("flip");
+  const key = await sha256Hex(
+    new TextEncoder().encode(
+      JSON.stringify([TOKEN_CACHE_VERSION, weights, tok.cfg, ds.header.checksum, split.count, flip]),
+    ),
+  );
+  const file = `${cacheDir}/${key}.i32`, l = tokenGrid(tok.cfg) ** 2, n = split.count * l;
+  const stored = await Deno.readFile(file).catch(() => null);
+  if (stored && stored.byteLength === 4 * n * (flip ? 2 : 1)) {
+    const all = new Int32Array(stored.buffer, stored.byteOffset, stored.byteLength / 4);
+    log(`  token ids of ${train.data} from ${file}`);
+    return { ds, split, cache: { ids: all.slice(0, n), flipped: flip ? all.slice(n) : null, tokens: l } };
+  }
+  const cache = await tokenCache(tok, split, train.augment, log);
+  const all = new Int32Array(n * (flip ? 2 : 1));
+  all.set(cache.ids), flip && all.set(cache.flipped!, n);
+  await Deno.mkdir(cacheDir, { recursive: true });
+  await writeFileAtomic(file, new Uint8Array(all.buffer));
+  return { ds, split, cache };
 }
+
+/** Bumped when the tokenization or the cache's layout changes, so stale ids are never read. */
+const TOKEN_CACHE_VERSION = 1;

@@ -223,7 +223,14 @@ export {
 } from "./src/addp/alternating_denoising.ts";
 export { addpEncoder } from "./src/addp/encoder.ts";
 export { ADDP_SAMPLING, addpGenerate, decodeTokenState } from "./src/addp/generate.ts";
-export { ADDP_SAMPLE_DEFAULTS, ADDP_SAMPLE_SCHEMA, addpGenerator, type AddpSampleOptions } from "./src/addp/method.ts";
+export {
+  ADDP_SAMPLE_DEFAULTS,
+  ADDP_SAMPLE_SCHEMA,
+  ADDP_SAMPLING_TITLE,
+  addpGenerator,
+  type AddpSampleOptions,
+} from "./src/addp/method.ts";
+export { predictorGenerator } from "./src/addp/predictor_method.ts";
 export {
   ADDP_CONFIG_SPEC,
   ADDP_RUN_DEFAULTS,
@@ -236,6 +243,11 @@ export {
 } from "./src/addp/pretrain.ts";
 export { checkTokenizerFits, checkTokensMatch, type LoadedTokenizer, loadTokenizer } from "./src/addp/load.ts";
 export { boxTokens, maskTokens, parseBox } from "./src/addp/region.ts";
+
+// Studies
+export { cellsOf, checkPlan, readPlan, type StudyCell, type StudyEval, type StudyPlan } from "./src/study/plan.ts";
+export { readResults, runStudy, type StudyOptions } from "./src/study/runner.ts";
+export { aggregate, type ArmRow, reportMarkdown, type StudyRecord, writeReport } from "./src/study/report.ts";
 
 // Layers
 export { type Encoder, encoderLayers, layerBlocks, type TokenOptions } from "./src/nn/encoder.ts";
@@ -310,6 +322,7 @@ export {
   type LoadedModel,
   loadModel,
   type MethodLoader,
+  type PretrainCall,
   registeredMethods,
   registerMethod,
   type SampleRequest,

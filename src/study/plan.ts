@@ -12,7 +12,20 @@
 import { DarlError } from "../errors.ts";
 import { readInput } from "../data/files.ts";
 
-/** An evaluation run after each cell's training. */
+/**
+ * An evaluation run after each cell's training.
+ *
+ * @example
+ * ```ts
+ * import type { StudyEval } from "./plan.ts";
+ * const evals: StudyEval[] = [
+ *   { kind: "probe", heads: ["logreg", "ridge"], pool: "mean", shots: [1, 5] },
+ *   { kind: "finetune", epochs: 5, scratch: true },
+ *   { kind: "sample", count: 64 },
+ * ];
+ * if (evals.length !== 3) throw new Error();
+ * ```
+ */
 export type StudyEval =
   | {
     /** Frozen-feature probes (`deno task probe`). */

@@ -54,7 +54,16 @@ export async function readResults(file: string): Promise<StudyRecord[]> {
   return out;
 }
 
-/** Options of {@linkcode runStudy}. */
+/**
+ * Options of {@linkcode runStudy}.
+ *
+ * @example
+ * ```ts
+ * import type { StudyOptions } from "./runner.ts";
+ * const opts: StudyOptions = { out: "runs/studies/posenc", log: (l) => console.log(l) };
+ * if (!opts.out.endsWith("posenc")) throw new Error();
+ * ```
+ */
 export interface StudyOptions {
   /** The study's folder: `plan.json`, `results.jsonl`, `report.md`, `charts/`, `cells/<id>/`. */
   out: string;

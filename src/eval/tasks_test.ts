@@ -48,7 +48,7 @@ Deno.test("deno task probe / vtab / fid / sample: bad inputs fail with one line"
   await oneLine(
     "probe.ts",
     ["--ckpt", other, "--data", data],
-    /other\.safetensors: is a "byol" checkpoint; models load from darl, addp checkpoints/,
+    /other\.safetensors: is a "byol" checkpoint; models load from darl, addp, mage checkpoints/,
   );
   await oneLine(
     "probe.ts",
@@ -95,7 +95,7 @@ Deno.test("deno task probe / vtab / fid / sample: bad inputs fail with one line"
   await oneLine(
     "finetune.ts",
     ["--ckpt", other, "--data", data],
-    /is a "byol" checkpoint; models load from darl, addp checkpoints/,
+    /is a "byol" checkpoint; models load from darl, addp, mage checkpoints/,
   );
   await Deno.remove(tmp, { recursive: true });
 });

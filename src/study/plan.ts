@@ -138,7 +138,7 @@ const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "obj
  * ```ts
  * import { checkPlan } from "./plan.ts";
  * try { checkPlan({ name: "s" }, "p.json"); throw new Error("must fail"); }
- * catch (e) { if (!(e as Error).message.startsWith("--plan p.json: \\"claim\\"")) throw e; }
+ * catch (e) { if (!(e as Error).message.startsWith('--plan p.json: "claim"')) throw e; }
  * ```
  */
 export function checkPlan(raw: unknown, file: string): StudyPlan {

@@ -139,7 +139,7 @@ Deno.test("deno task sweep: a two-seed plan on the fixture runs, survives kill -
   let killed = false;
   for (let i = 0; i < 6000 && !killed; i++) {
     const names = await Array.fromAsync(Deno.readDir(second)).then((es) => es.map((e) => e.name), () => []);
-    if (names.some((n) => n.startsWith("ckpt-"))) {
+    if (names.some((n) => /^ckpt-\d+\.safetensors$/.test(n))) { // a written checkpoint, not a temp file
       child.kill("SIGKILL");
       killed = true;
     } else await new Promise((r) => setTimeout(r, 10));

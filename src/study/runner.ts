@@ -21,7 +21,7 @@ import { sampleQualityReport } from "../eval/frechet.ts";
 import { disposeClassifier } from "../eval/finetune.ts";
 import { listCheckpoints } from "../train/checkpoint.ts";
 import { withLockedDir } from "../train/lock.ts";
-import { formatDuration } from "../train/metrics.ts";
+import { formatDuration, readJsonl } from "../train/metrics.ts";
 import { type LoadedModel, loadModel, registeredMethods } from "../train/registry.ts";
 import { cellsOf, type StudyCell, type StudyEval, type StudyPlan } from "./plan.ts";
 import { type StudyRecord, writeReport } from "./report.ts";
@@ -41,17 +41,7 @@ import { type StudyRecord, writeReport } from "./report.ts";
  * ```
  */
 export async function readResults(file: string): Promise<StudyRecord[]> {
-  if (!(await exists(file))) return [];
-  const out: StudyRecord[] = [];
-  for (const line of (await Deno.readTextFile(file)).split("\n")) {
-    if (!line.trim()) continue;
-    try {
-      out.push(JSON.parse(line));
-    } catch {
-      // A line cut short by a kill: its cell is not finished.
-    }
-  }
-  return out;
+  return (await readJsonl(file)) as unknown as StudyRecord[];
 }
 
 /**

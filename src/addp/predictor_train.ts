@@ -13,7 +13,14 @@ import { type ConfigSchema, validateConfig } from "../config.ts";
 import { writeFileAtomic } from "../data/files.ts";
 import { type Checkpoint, loadMethodCheckpoint } from "../train/checkpoint.ts";
 import { createRng, mixSeed } from "../rng.ts";
-import { loopFields, type LoopOptions, type LoopResult, runRecords, runTrainingLoop } from "../train/loop.ts";
+import {
+  loopFields,
+  type LoopOptions,
+  type LoopResult,
+  periodicPictures,
+  runRecords,
+  runTrainingLoop,
+} from "../train/loop.ts";
 import { type MethodConfigSpec, plainConfigSpec, resolveRunConfigs, type RunRequest } from "../train/resolve.ts";
 import {
   checkResumeCompatible,
@@ -22,7 +29,7 @@ import {
   type PretrainConfig,
   validateRunConfig,
 } from "../train/run_config.ts";
-import { createTrainer, disposeTrainer, trainStep } from "../train/trainer.ts";
+import { adamwTrainer, disposeTrainer, trainStep } from "../train/trainer.ts";
 import { disposeTree, type ParamTree } from "../nn/tree.ts";
 import { imageGrid, unitToU8, writePng } from "../viz/grid.ts";
 import { checkTokensMatch, type LoadedTokenizer, loadTokenizer } from "./load.ts";
@@ -186,10 +193,7 @@ export async function trainPredictor(
   checkTokensMatch(tok, cfg.tokens, cfg.codebookSize, "--tokenizer");
   const { ds, split, cache } = await openTokenData(tok, train, log);
   const params = initPredictor(cfg, train.seed);
-  const trainer = createTrainer(predictorTree(params), {
-    optimizer: { kind: "adamw", beta1: train.beta1, beta2: train.beta2, weightDecay: train.weightDecay },
-    clip: train.clip,
-  });
+  const trainer = adamwTrainer(predictorTree(params), train);
   const result = await runTrainingLoop({
     ...loopFields(train),
     trainCount: split.count,
@@ -213,20 +217,7 @@ export async function trainPredictor(
         PRETRAIN_RESUME,
       ),
     plotTitle: "Token predictor loss (label-smoothed CE on masked tokens)",
-    ...(train.sampleEvery > 0
-      ? {
-        periodic: {
-          every: train.sampleEvery,
-          run: async (step: number) => {
-            await Deno.mkdir(`${train.out}/samples`, { recursive: true });
-            await writePng(
-              `${train.out}/samples/step-${String(step).padStart(7, "0")}.png`,
-              await sampleGrid(params, cfg, tok, step),
-            );
-          },
-        },
-      }
-      : {}),
+    ...periodicPictures(`${train.out}/samples`, train.sampleEvery, (step) => sampleGrid(params, cfg, tok, step)),
   }, opts);
   let scores = null;
   if (result.step === train.steps) {

@@ -17,7 +17,14 @@ import { openDataset } from "../data/store.ts";
 import { listCheckpoints } from "../train/checkpoint.ts";
 import { createRng, mixSeed } from "../rng.ts";
 import { disposeTree, type ParamTree } from "../nn/tree.ts";
-import { loopFields, type LoopOptions, type LoopResult, runRecords, runTrainingLoop } from "../train/loop.ts";
+import {
+  loopFields,
+  type LoopOptions,
+  type LoopResult,
+  periodicPictures,
+  runRecords,
+  runTrainingLoop,
+} from "../train/loop.ts";
 import { type MethodConfigSpec, plainConfigSpec, resolveRunConfigs, type RunRequest } from "../train/resolve.ts";
 import {
   checkResumeCompatible,
@@ -26,8 +33,8 @@ import {
   type PretrainConfig,
   validateRunConfig,
 } from "../train/run_config.ts";
-import { createTrainer, disposeTrainer, trainStep } from "../train/trainer.ts";
-import { imageGrid, unitToU8, writePng } from "../viz/grid.ts";
+import { adamwTrainer, disposeTrainer, trainStep } from "../train/trainer.ts";
+import { imageGrid, unitToU8 } from "../viz/grid.ts";
 import { addpLoss, alternatingTargets, type FrozenParts } from "./alternating_denoising.ts";
 import { ADDP_SAMPLING, addpGenerate } from "./generate.ts";
 import { checkTokenizerFits, checkTokensMatch, loadTokenizer } from "./load.ts";
@@ -201,10 +208,7 @@ export async function pretrainAddp(
   const { ds, split, cache } = await openTokenData(tok, train, log);
   const params = initAddp(cfg, train.seed);
   const trainable = params as unknown as ParamTree;
-  const trainer = createTrainer(trainable, {
-    optimizer: { kind: "adamw", beta1: train.beta1, beta2: train.beta2, weightDecay: train.weightDecay },
-    clip: train.clip,
-  });
+  const trainer = adamwTrainer(trainable, train);
   const frozen: FrozenParts = { tokenizer: tok, predictor: pred.params, predictorCfg: pred.cfg };
   const grid = timestepGrid(cfg.timesteps);
   const result = await runTrainingLoop({
@@ -235,21 +239,12 @@ export async function pretrainAddp(
         PRETRAIN_RESUME,
       ),
     plotTitle: `ADDP loss (soft-target CE, mapping ${cfg.mapping})`,
-    ...(train.sampleEvery > 0
-      ? {
-        periodic: {
-          every: train.sampleEvery,
-          run: async (step: number) => {
-            await Deno.mkdir(`${train.out}/samples`, { recursive: true });
-            const x = await addpGenerate(params, cfg, tok, 16, createRng(mixSeed(step, 0x5a)), ADDP_SAMPLING);
-            const u8 = unitToU8(await x.data());
-            x.dispose();
-            const img = imageGrid(u8, [cfg.imageSize, cfg.imageSize, cfg.channels], { cols: 8, pad: 2, scale: 3 });
-            await writePng(`${train.out}/samples/step-${String(step).padStart(7, "0")}.png`, img);
-          },
-        },
-      }
-      : {}),
+    ...periodicPictures(`${train.out}/samples`, train.sampleEvery, async (step) => {
+      const x = await addpGenerate(params, cfg, tok, 16, createRng(mixSeed(step, 0x5a)), ADDP_SAMPLING);
+      const u8 = unitToU8(await x.data());
+      x.dispose();
+      return imageGrid(u8, [cfg.imageSize, cfg.imageSize, cfg.channels], { cols: 8, pad: 2, scale: 3 });
+    }),
   }, opts);
   // The frozen parts and the optimiser state stay here; the caller owns the returned model.
   disposeTrainer(trainer);

@@ -15,7 +15,14 @@ import type { RasterImage } from "../data/png.ts";
 import { getSplit, openDataset, type SplitData } from "../data/store.ts";
 import { drawSubset } from "../data/subset.ts";
 import { createRng, mixSeed } from "../rng.ts";
-import { loopFields, type LoopOptions, type LoopResult, runRecords, runTrainingLoop } from "../train/loop.ts";
+import {
+  loopFields,
+  type LoopOptions,
+  type LoopResult,
+  periodicPictures,
+  runRecords,
+  runTrainingLoop,
+} from "../train/loop.ts";
 import { type MethodConfigSpec, plainConfigSpec, resolveRunConfigs, type RunRequest } from "../train/resolve.ts";
 import {
   checkBatch,
@@ -25,7 +32,7 @@ import {
   type PretrainConfig,
   validateRunConfig,
 } from "../train/run_config.ts";
-import { createTrainer, disposeTrainer, type Trainer, trainStep } from "../train/trainer.ts";
+import { adamwTrainer, disposeTrainer, type Trainer, trainStep } from "../train/trainer.ts";
 import { imageGrid, interleave, unitToU8, writePng } from "../viz/grid.ts";
 import { codebookUsage, emaUpdate, restartDeadCodes } from "./vector_quantizer.ts";
 import {
@@ -285,10 +292,7 @@ export async function trainTokenizer(
   checkBatch(train.batchSize, split.count, train.data);
   const params = initTokenizer(cfg, train.seed);
   const trainable = tokenizerTrainable(params);
-  const trainer = createTrainer(trainable, {
-    optimizer: { kind: "adamw", beta1: train.beta1, beta2: train.beta2, weightDecay: train.weightDecay },
-    clip: train.clip,
-  });
+  const trainer = adamwTrainer(trainable, train);
   const size = H * W * C;
   const test = ds.splits.test ?? split;
   const preview = gatherImages(test, drawSubset(test, 8, 0), size);
@@ -317,18 +321,11 @@ export async function trainTokenizer(
         PRETRAIN_RESUME,
       ),
     plotTitle: `VQ tokenizer loss (reconstruction MSE + ${cfg.beta}·commitment)`,
-    ...(train.sampleEvery > 0
-      ? {
-        periodic: {
-          every: train.sampleEvery,
-          run: async (step: number) => {
-            await Deno.mkdir(`${train.out}/reconstructions`, { recursive: true });
-            const name = `${train.out}/reconstructions/step-${String(step).padStart(7, "0")}.png`;
-            await writePng(name, await reconstructionGrid(params, cfg, preview));
-          },
-        },
-      }
-      : {}),
+    ...periodicPictures(
+      `${train.out}/reconstructions`,
+      train.sampleEvery,
+      () => reconstructionGrid(params, cfg, preview),
+    ),
   }, opts);
   let scores: TokenizerEval | null = null;
   if (result.step === train.steps) {

@@ -14,7 +14,14 @@ import { getSplit, openDataset, type SplitData } from "../data/store.ts";
 import { drawSubset } from "../data/subset.ts";
 import { patchify, unpatchify } from "../nn/patchify.ts";
 import { createRng, mixSeed } from "../rng.ts";
-import { loopFields, type LoopOptions, type LoopResult, runRecords, runTrainingLoop } from "../train/loop.ts";
+import {
+  loopFields,
+  type LoopOptions,
+  type LoopResult,
+  periodicPictures,
+  runRecords,
+  runTrainingLoop,
+} from "../train/loop.ts";
 import { type MethodConfigSpec, resolveRunConfigs } from "../train/resolve.ts";
 import {
   checkBatch,
@@ -26,8 +33,8 @@ import {
   type RunConfig,
   validateRunConfig,
 } from "../train/run_config.ts";
-import { createTrainer, type Trainer, trainStep } from "../train/trainer.ts";
-import { imageGrid, interleave, unitToU8, writePng } from "../viz/grid.ts";
+import { adamwTrainer, type Trainer, trainStep } from "../train/trainer.ts";
+import { imageGrid, interleave, unitToU8 } from "../viz/grid.ts";
 import {
   DARL_DEFAULTS,
   DARL_SCHEMA,
@@ -124,10 +131,7 @@ export function createTrainState(
   return {
     params,
     cfg,
-    trainer: createTrainer(params as never, {
-      optimizer: { kind: "adamw", beta1: train.beta1, beta2: train.beta2, weightDecay: train.weightDecay },
-      clip: train.clip,
-    }),
+    trainer: adamwTrainer(params as never, train),
   };
 }
 
@@ -366,20 +370,11 @@ export async function pretrainDarl(
     plotTitle: cfg.objective === "diffusion"
       ? `DARL pretraining loss (diffusion, Beta(${cfg.noiseA}, ${cfg.noiseB}) noise, ${cfg.prediction} MSE)`
       : `DARL pretraining loss (${cfg.target === "patch" ? "per-patch" : "global"} normalised MSE)`,
-    ...(train.sampleEvery > 0
-      ? {
-        periodic: {
-          every: train.sampleEvery,
-          run: async (step: number) => {
-            await Deno.mkdir(`${train.out}/predictions`, { recursive: true });
-            await writePng(
-              `${train.out}/predictions/step-${String(step).padStart(7, "0")}.png`,
-              await predictionGrid(params, cfg, preview, [H, W, C]),
-            );
-          },
-        },
-      }
-      : {}),
+    ...periodicPictures(
+      `${train.out}/predictions`,
+      train.sampleEvery,
+      () => predictionGrid(params, cfg, preview, [H, W, C]),
+    ),
   }, opts);
   return { ...result, state };
 }

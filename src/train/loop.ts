@@ -16,6 +16,7 @@ import { ensureDir, removeStaleTemps } from "../data/files.ts";
 import { namedLeaves, type ParamTree } from "../nn/tree.ts";
 import { linePlot } from "../viz/plot.ts";
 import { writePng } from "../viz/grid.ts";
+import type { RasterImage } from "../data/png.ts";
 import {
   assignParams,
   type Checkpoint,
@@ -128,6 +129,41 @@ export function loopFields(
     keep: train.keep,
     seed: train.seed,
     lrAt: (step) => warmupCosine(step, sched),
+  };
+}
+
+/**
+ * The loop's `periodic` hook for a run's progress pictures: every `every`
+ * steps (never when 0), `<dir>/step-0000100.png` from `picture(step)`.
+ *
+ * @param dir The pictures' folder (created on first use).
+ * @param every Steps between pictures; 0 for none.
+ * @param picture Draws the picture of a step.
+ * @returns `{ periodic }` to spread into a {@linkcode LoopSpec}, or nothing.
+ * @example
+ * ```ts
+ * import { periodicPictures } from "./loop.ts";
+ * const blank = () => Promise.resolve({ width: 1, height: 1, channels: 1 as const, data: new Uint8Array(1) });
+ * if (periodicPictures("runs/x/samples", 0, blank).periodic || !periodicPictures("runs/x/samples", 50, blank).periodic) {
+ *   throw new Error();
+ * }
+ * ```
+ */
+export function periodicPictures(
+  dir: string,
+  every: number,
+  picture: (step: number) => Promise<RasterImage>,
+): Pick<LoopSpec, "periodic"> {
+  if (every <= 0) return {};
+  return {
+    periodic: {
+      every,
+      run: async (step) => {
+        const img = await picture(step);
+        await Deno.mkdir(dir, { recursive: true });
+        await writePng(`${dir}/step-${String(step).padStart(7, "0")}.png`, img);
+      },
+    },
   };
 }
 

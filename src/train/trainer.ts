@@ -170,6 +170,31 @@ export function createTrainer(trainable: ParamTree, opts: TrainerOptions): Train
 }
 
 /**
+ * The pretraining runs' trainer: AdamW with a run config's betas, weight
+ * decay and gradient clipping, over a tree of trainable variables.
+ *
+ * @param trainable The parameters to update.
+ * @param train The run config's optimiser fields.
+ * @returns The trainer.
+ * @example
+ * ```ts
+ * import { tf } from "../tf.ts";
+ * import { adamwTrainer } from "./trainer.ts";
+ * const t = adamwTrainer({ w: tf.variable(tf.zeros([2, 2])) }, { beta1: 0.9, beta2: 0.95, weightDecay: 0.05, clip: 3 });
+ * if (t.optimizer.kind !== "adamw" || t.clip !== 3) throw new Error();
+ * ```
+ */
+export function adamwTrainer(
+  trainable: ParamTree,
+  train: { beta1: number; beta2: number; weightDecay: number; clip: number },
+): Trainer {
+  return createTrainer(trainable, {
+    optimizer: { kind: "adamw", beta1: train.beta1, beta2: train.beta2, weightDecay: train.weightDecay },
+    clip: train.clip,
+  });
+}
+
+/**
  * One optimiser step: loss, gradients of the trainable variables, global
  * norm, clipping, update. Runs inside `tf.tidy`; only the returned scalars
  * survive (the caller disposes them).

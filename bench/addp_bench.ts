@@ -4,8 +4,8 @@
  * tokenizer (convolutions), the MAGE-style token predictor, ADDP's step
  * (two frozen predictor passes + a VQ decode + the encoder/decoder forward
  * and backward, and its targets alone), and MaskGIT generation at 12 and 20
- * steps. Compare with "train step default config (b64)" in
- * `train_step_bench.ts` (DARL-MSE, the same width and depth as ADDP's default).
+ * steps. ADDP's step runs beside two DARL-MSE steps of its width: with its
+ * encoder's 4 blocks, and with 6, as many as its encoder and decoder together.
  */
 import { tf } from "../src/tf.ts";
 import { createRng } from "../src/rng.ts";
@@ -87,24 +87,28 @@ for (const backend of runners) {
       };
     },
   });
-  benchCase({
-    group: `ADDP train step (b${B})`,
-    runner: `${backend} DARL-MSE step, same width and depth`,
-    images: B,
-    n: n(backend),
-    warmup: 1,
-    async setup() {
-      await useBackend(backend);
-      const cfg = darlConfig("tiny"), state = createTrainState(initDarl(cfg, 0), cfg, PRETRAIN_DEFAULTS);
-      const x = tf.randomUniform([B, 28, 28, 1], -1, 1, "float32", 6);
-      return async () => {
+  // Two yardsticks: DARL's tiny model (ADDP's encoder width and depth), and one as deep as ADDP's encoder and
+  // decoder together.
+  for (const depth of [ADDP_DEFAULTS.depth, ADDP_DEFAULTS.depth + ADDP_DEFAULTS.decoderDepth]) {
+    benchCase({
+      group: `ADDP train step (b${B})`,
+      runner: `${backend} DARL-MSE step, width ${ADDP_DEFAULTS.dim}, ${depth} blocks`,
+      images: B,
+      n: n(backend),
+      warmup: 1,
+      async setup() {
         await useBackend(backend);
-        const r = darlTrainStep(state, x, 1e-4);
-        await r.loss.data();
-        tf.dispose([r.loss, r.gradNorm]);
-      };
-    },
-  });
+        const cfg = darlConfig("tiny", { depth }), state = createTrainState(initDarl(cfg, 0), cfg, PRETRAIN_DEFAULTS);
+        const x = tf.randomUniform([B, 28, 28, 1], -1, 1, "float32", 6);
+        return async () => {
+          await useBackend(backend);
+          const r = darlTrainStep(state, x, 1e-4);
+          await r.loss.data();
+          tf.dispose([r.loss, r.gradNorm]);
+        };
+      },
+    });
+  }
   for (const part of ["targets only", "full step"] as const) {
     benchCase({
       group: `ADDP train step (b${B})`,

@@ -158,6 +158,8 @@ export function kernelCases(): KernelCase[] {
       ["mul", tf.mul],
       ["div", tf.div],
       ["squaredDifference", tf.squaredDifference],
+      ["maximum", tf.maximum],
+      ["minimum", tf.minimum],
     ] as const
   ) {
     cases.push({
@@ -171,10 +173,22 @@ export function kernelCases(): KernelCase[] {
             col: op(a, tf.add(wave([7], 21), 2)),
             scalar: op(tf.scalar(1.5), a),
             mixed: op(wave([6, 1, 7], 22), tf.add(wave([5, 1], 23), 2)),
+            // Both operands broadcast on different axes (ADDP's masked position embeddings).
+            crossed: op(wave([6, 5, 1], 24), tf.add(wave([5, 7], 25), 2)),
+            scalarRight: op(a, tf.scalar(-2.5)),
+            rank4: op(wave([2, 1, 3, 1], 26), tf.add(wave([4, 1, 5], 27), 2)),
           };
         }),
     });
   }
+  cases.push({
+    name: "exp, log, tanh",
+    run: () =>
+      tf.tidy(() => {
+        const x = tf.mul(wave([5, 7, 9], 30), 3);
+        return { exp: tf.exp(x), log: tf.log(tf.add(tf.abs(x), 0.01)), tanh: tf.tanh(x), logSoftmax: tf.logSoftmax(x) };
+      }),
+  });
   // The tokenizer's layers: im2col convolutions (odd and even kernels, whose "same" padding is asymmetric), group
   // norm with and without swish, and the 2×2 average pool, each with its gradients.
   for (const [k, c, out] of [[3, 5, 4], [4, 3, 2], [1, 6, 3]] as const) {

@@ -15,6 +15,8 @@ import { tf } from "../../tf.ts";
 import { registerFusedGradients } from "../grads.ts";
 import { createRuntime, FN, type Runtime } from "./runtime.ts";
 import { softmaxLastAxis } from "./softmax.ts";
+import { BINARY_OPS, broadcastBinary, broadcastPlan } from "./broadcast.ts";
+import { UNARY_OPS, unaryF32 } from "./unary.ts";
 import { avgPool2Grad, col2im, groupNormBwd, groupNormFwd, im2col } from "./image_kernels.ts";
 
 /** The tfjs backend name of darl's CPU kernels. */
@@ -389,65 +391,11 @@ function transpose(args: KernelArgs): Info | Info[] {
   return out.info;
 }
 
-// Element-wise binary ops with broadcasting, for the shapes models produce:
-// equal shapes, scalars, trailing vectors ([..., C] with [C]) and per-row
-// values ([..., C] with [..., 1]). Anything else goes to the stock kernel.
-type BinaryFn = (a: number, b: number) => number;
-const BINARY_FNS: Record<string, BinaryFn> = {
-  Add: (a, b) => a + b,
-  Sub: (a, b) => a - b,
-  Multiply: (a, b) => a * b,
-  RealDiv: (a, b) => a / b,
-  SquaredDifference: (a, b) => (a - b) * (a - b),
-  Maximum: (a, b) => (a > b ? a : b),
-  Minimum: (a, b) => (a < b ? a : b),
-};
+// Element-wise binary ops: large equal shapes run in WebAssembly, every broadcast in broadcast.ts.
 const WASM_OPS: Record<string, number> = { Add: 0, Sub: 1, Multiply: 2 };
 
-/** How an operand maps output index i to its own index: full, scalar, i % period, or ⌊i / inner⌋. */
-function indexer(shape: number[], out: number[]): ((i: number) => number) | null {
-  const n = prod(shape), total = prod(out);
-  if (n === total && shape.length <= out.length && prod(shape) === total) {
-    const pad = [...new Array(out.length - shape.length).fill(1), ...shape];
-    if (pad.join() === out.join()) return (i) => i;
-  }
-  if (n === 1) return () => 0;
-  const pad = [...new Array(out.length - shape.length).fill(1), ...shape];
-  let first = 0;
-  while (first < pad.length && pad[first] === 1) first++;
-  if (pad.slice(first).join() === out.slice(first).join()) return (i) => i % n; // trailing block
-  let last = pad.length;
-  while (last > 0 && pad[last - 1] === 1) last--;
-  if (pad.slice(0, last).join() === out.slice(0, last).join()) {
-    const inner = prod(out.slice(last));
-    return (i) => Math.floor(i / inner); // leading block, repeated along trailing axes
-  }
-  return null;
-}
-
-/** Row count when `shape` holds one value per row of `out` ([..., 1] against [..., C]), else null. */
-function perRow(shape: number[], out: number[]): number | null {
-  if (out.length < 2 || shape.length !== out.length || shape[shape.length - 1] !== 1) return null;
-  if (out[out.length - 1] === 1 || shape.slice(0, -1).join() !== out.slice(0, -1).join()) return null;
-  return prod(shape);
-}
-
-// Per-row operands (the per-patch normalisation's mean and std) with one
-// monomorphic loop per op: the generic closure path is several times slower.
-const ROW_OPS: Record<string, number> = { Add: 0, Sub: 1, Multiply: 2, RealDiv: 3 };
-function rowBroadcast(op: number, a: Float32Array, b: Float32Array, y: Float32Array, rows: number): void {
-  const inner = y.length / rows;
-  for (let r = 0, o = 0; r < rows; r++) {
-    const v = b[r]!, end = o + inner;
-    if (op === 0) { for (; o < end; o++) y[o] = a[o]! + v; }
-    else if (op === 1) { for (; o < end; o++) y[o] = a[o]! - v; }
-    else if (op === 2) { for (; o < end; o++) y[o] = a[o]! * v; }
-    else for (; o < end; o++) y[o] = a[o]! / v;
-  }
-}
-
 function binaryOp(name: string) {
-  const f = BINARY_FNS[name]!;
+  const op = (BINARY_OPS as readonly string[]).indexOf(name);
   return (args: KernelArgs): Info | Info[] => {
     const { a, b } = args.inputs as { a: Info; b: Info };
     if (!isF32(a, b)) return stock(name, args);
@@ -463,17 +411,8 @@ function binaryOp(name: string) {
     }
     const outShape = tf.backend_util.assertAndGetBroadcastShape(a.shape, b.shape);
     const av = be.data.get(a.dataId).values as Float32Array, bv = be.data.get(b.dataId).values as Float32Array;
-    const rows = perRow(b.shape, outShape);
-    if (rows !== null && sizeOf(a) === prod(outShape) && name in ROW_OPS) {
-      const out = be.alloc(outShape);
-      rowBroadcast(ROW_OPS[name]!, av, bv, out.view, rows);
-      return out.info;
-    }
-    const ia = indexer(a.shape, outShape), ib = indexer(b.shape, outShape);
-    if (!ia || !ib) return stock(name, args);
     const out = be.alloc(outShape);
-    const y = out.view, n = y.length;
-    for (let i = 0; i < n; i++) y[i] = f(av[ia(i)]!, bv[ib(i)]!);
+    broadcastBinary(op, av, bv, out.view, broadcastPlan(a.shape, b.shape, outShape));
     return out.info;
   };
 }
@@ -696,12 +635,13 @@ const OVERRIDES: Record<string, (args: KernelArgs) => Info | Info[]> = {
   BatchMatMul: batchMatMul,
   _FusedMatMul: fusedMatMul,
   Sum: sum,
-  ...Object.fromEntries(Object.keys(BINARY_FNS).map((k) => [k, binaryOp(k)])),
+  ...Object.fromEntries(BINARY_OPS.map((k) => [k, binaryOp(k)])),
   Slice: slice,
   PadV2: padV2,
   SplitV: splitV,
   Transpose: transpose,
   GatherV2: gather,
+  ...Object.fromEntries(UNARY_OPS.map((k) => [k, (args: KernelArgs) => unaryF32(k, args) ?? stock(k, args)])),
   Softmax: (args) => softmaxLastAxis(args) ?? stock("Softmax", args),
   AvgPoolGrad: (args) => avgPool2Grad(args) ?? stock("AvgPoolGrad", args),
   DarlIm2col: im2col,

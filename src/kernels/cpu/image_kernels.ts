@@ -84,18 +84,24 @@ export function col2im(args: KernelArgs): Info {
   return out.info;
 }
 
+/** The group of each of c channels. */
+function groupOf(c: number, groups: number): Int32Array {
+  const cg = c / groups;
+  return Int32Array.from({ length: c }, (_, k) => (k / cg) | 0);
+}
+
 /** Per-(sample, group) mean and 1/std of x [N, H·W, C] in `groups` groups, two-pass in float64. */
 function moments(src: Float32Array, n: number, hw: number, c: number, groups: number, eps: number): Float64Array {
   const cg = c / groups, m = hw * cg, stats = new Float64Array(2 * n * groups);
-  const sum = new Float64Array(groups);
+  const sum = new Float64Array(groups), gk = groupOf(c, groups);
   for (let b = 0; b < n; b++) {
     sum.fill(0);
-    for (let p = 0, o = b * hw * c; p < hw; p++) for (let k = 0; k < c; k++, o++) sum[(k / cg) | 0]! += src[o]!;
+    for (let p = 0, o = b * hw * c; p < hw; p++) for (let k = 0; k < c; k++, o++) sum[gk[k]!]! += src[o]!;
     for (let gi = 0; gi < groups; gi++) stats[b * groups + gi] = sum[gi]! / m;
     sum.fill(0);
     for (let p = 0, o = b * hw * c; p < hw; p++) {
       for (let k = 0; k < c; k++, o++) {
-        const gi = (k / cg) | 0, d = src[o]! - stats[b * groups + gi]!;
+        const gi = gk[k]!, d = src[o]! - stats[b * groups + gi]!;
         sum[gi]! += d * d;
       }
     }
@@ -114,16 +120,25 @@ export function groupNormFwd(args: KernelArgs): Info[] {
   const be = args.backend, { x, g, b } = args.inputs as { x: Info; g: Info; b: Info };
   const { groups, eps, swish } = args.attrs as { groups: number; eps: number; swish: boolean };
   const [n, h, w, c] = x.shape as [number, number, number, number];
-  const src = values(be, x), gam = values(be, g), bet = values(be, b), cg = c / groups, hw = h * w;
+  const src = values(be, x), gam = values(be, g), bet = values(be, b), hw = h * w;
   const st = moments(src, n, hw, c, groups, eps);
   const out = be.alloc(x.shape), y = out.view, stats = be.alloc([2, n * groups]);
   stats.view.set(st);
+  const gk = groupOf(c, groups), mean = new Float64Array(c), rstd = new Float64Array(c);
   for (let s = 0; s < n; s++) {
-    for (let p = 0, o = s * hw * c; p < hw; p++) {
-      for (let k = 0; k < c; k++, o++) {
-        const gi = s * groups + ((k / cg) | 0);
-        const a = (src[o]! - st[gi]!) * st[n * groups + gi]! * gam[k]! + bet[k]!;
-        y[o] = swish ? a / (1 + Math.exp(-a)) : a;
+    for (let k = 0; k < c; k++) mean[k] = st[s * groups + gk[k]!]!, rstd[k] = st[(n + s) * groups + gk[k]!]!;
+    const end = (s + 1) * hw * c;
+    // The same arithmetic as per element, with the per-channel lookups hoisted out of the pixel loop.
+    if (swish) {
+      for (let o = s * hw * c; o < end;) {
+        for (let k = 0; k < c; k++, o++) {
+          const a = (src[o]! - mean[k]!) * rstd[k]! * gam[k]! + bet[k]!;
+          y[o] = a / (1 + Math.exp(-a));
+        }
+      }
+    } else {
+      for (let o = s * hw * c; o < end;) {
+        for (let k = 0; k < c; k++, o++) y[o] = (src[o]! - mean[k]!) * rstd[k]! * gam[k]! + bet[k]!;
       }
     }
   }
@@ -145,13 +160,15 @@ export function groupNormBwd(args: KernelArgs): Info[] {
   const dgOut = be.alloc([c]), dbOut = be.alloc([c]);
   const dg = new Float64Array(c), db = new Float64Array(c);
   const s1 = new Float64Array(groups), s2 = new Float64Array(groups);
+  const gk = groupOf(c, groups), mean = new Float64Array(c), rstd = new Float64Array(c);
   for (let s = 0; s < n; s++) {
     s1.fill(0), s2.fill(0);
+    for (let k = 0; k < c; k++) mean[k] = st[s * groups + gk[k]!]!, rstd[k] = st[(n + s) * groups + gk[k]!]!;
     const o0 = s * hw * c;
     // First pass: dx holds dx̂ = dz·γ, and the group sums Σdx̂ and Σdx̂·x̂ accumulate.
     for (let p = 0, o = o0; p < hw; p++) {
       for (let k = 0; k < c; k++, o++) {
-        const gi = (k / cg) | 0, xh = (src[o]! - st[s * groups + gi]!) * st[(n + s) * groups + gi]!;
+        const gi = gk[k]!, xh = (src[o]! - mean[k]!) * rstd[k]!;
         let dz = dys[o]!;
         if (swish) {
           const a = xh * gam[k]! + bet[k]!, sg = 1 / (1 + Math.exp(-a));
@@ -165,9 +182,8 @@ export function groupNormBwd(args: KernelArgs): Info[] {
     }
     for (let p = 0, o = o0; p < hw; p++) {
       for (let k = 0; k < c; k++, o++) {
-        const gi = (k / cg) | 0, mean = st[s * groups + gi]!, rstd = st[(n + s) * groups + gi]!;
-        const xh = (src[o]! - mean) * rstd;
-        dx[o] = (rstd / m) * (m * dx[o]! - s1[gi]! - xh * s2[gi]!);
+        const gi = gk[k]!, xh = (src[o]! - mean[k]!) * rstd[k]!;
+        dx[o] = (rstd[k]! / m) * (m * dx[o]! - s1[gi]! - xh * s2[gi]!);
       }
     }
   }

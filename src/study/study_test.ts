@@ -6,6 +6,8 @@ import { readResults } from "./runner.ts";
 import { readPlan } from "./plan.ts";
 import { DARL_SCHEMA } from "../darl/config.ts";
 import { PRETRAIN_SCHEMA } from "../train/run_config.ts";
+import { ADDP_SCHEMA } from "../addp/model.ts";
+import { ADDP_RUN_SCHEMA } from "../addp/pretrain.ts";
 
 const rec = (arm: string, seed: number, metrics: Record<string, number>): StudyRecord => ({
   cell: `${arm}-seed${seed}`,
@@ -192,9 +194,10 @@ Deno.test("every plan in studies/ is valid and names only real config fields", a
   for (const f of files) {
     const plan = await readPlan(`${ROOT}studies/${f}`);
     assert.equal(`${plan.name}.json`, f);
+    const [model, train] = plan.method === "addp" ? [ADDP_SCHEMA, ADDP_RUN_SCHEMA] : [DARL_SCHEMA, PRETRAIN_SCHEMA];
     for (const c of cellsOf(plan)) {
-      for (const k of Object.keys(c.model)) assert.ok(k in DARL_SCHEMA, `${f}: model.${k}`);
-      for (const k of Object.keys(c.train)) assert.ok(k in PRETRAIN_SCHEMA, `${f}: train.${k}`);
+      for (const k of Object.keys(c.model)) assert.ok(k in model, `${f}: model.${k}`);
+      for (const k of Object.keys(c.train)) assert.ok(k in train, `${f}: train.${k}`);
     }
   }
 });

@@ -343,8 +343,8 @@ export async function kernelDistance(
  *
  * @param probs Class probabilities [n, classes].
  * @param classes Number of classes.
- * @param splits Splits (10, as the original).
- * @returns The score (1 … classes).
+ * @param splits Splits (10, as the original; at most one per image).
+ * @returns The score (1 … classes; NaN for no images).
  * @example
  * ```ts
  * import { inceptionScore } from "./frechet.ts";
@@ -353,7 +353,11 @@ export async function kernelDistance(
  * ```
  */
 export function inceptionScore(probs: Float32Array, classes: number, splits = 10): number {
-  const n = probs.length / classes, per = Math.floor(n / splits);
+  const n = probs.length / classes;
+  if (n === 0) return NaN;
+  // Fewer images than splits: one image per split, not empty splits (whose mean is NaN).
+  splits = Math.min(splits, n);
+  const per = Math.floor(n / splits);
   let total = 0;
   for (let s = 0; s < splits; s++) {
     const lo = s * per, hi = s === splits - 1 ? n : lo + per;

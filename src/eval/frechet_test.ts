@@ -3,7 +3,7 @@ import { openDataset, type SplitData, writeDataset } from "../data/store.ts";
 import { createRng, shuffle } from "../rng.ts";
 import { useCpu } from "../test_util.ts";
 import { patternImage } from "../../fixtures/make_fixtures.ts";
-import { featureNet, frechetDistance, kernelDistance, netOutputs, sampleQuality } from "./frechet.ts";
+import { featureNet, frechetDistance, inceptionScore, kernelDistance, netOutputs, sampleQuality } from "./frechet.ts";
 
 function patterns(n: number, offset: number): SplitData {
   const images = new Uint8Array(n * 64), labels = new Uint16Array(n);
@@ -76,4 +76,13 @@ Deno.test("kernelDistance() is the unbiased estimator: ~0 for one distribution, 
   assert.ok(Math.abs(kid.mean) < biased / 5, `unbiased ${kid.mean} vs biased ${biased}`);
   const far = await kernelDistance(x, draw(1), d, { subsets: 5, subsetSize: 300 });
   assert.ok(far.mean > 10 * biased);
+});
+
+Deno.test("inceptionScore() with fewer images than splits scores each image alone, not NaN", () => {
+  // Three confident images of two classes: every one-image split has p(y) = p(y|x), so KL 0 and score 1.
+  const probs = new Float32Array([1, 0, 0, 1, 1, 0]);
+  assert.equal(inceptionScore(probs, 2, 10), 1);
+  // One split over all three: p(y) = (2/3, 1/3), the mean KL is ln 3 − (2/3)·ln 2.
+  assert.ok(Math.abs(inceptionScore(probs, 2, 1) - Math.exp(Math.log(3) - (2 / 3) * Math.log(2))) < 1e-9);
+  assert.ok(Number.isNaN(inceptionScore(new Float32Array(0), 2)));
 });

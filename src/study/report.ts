@@ -123,7 +123,11 @@ function show(metric: string, v: number): string {
 export function reportMarkdown(plan: StudyPlan, records: StudyRecord[], total: number): string {
   const rows = aggregate(records);
   const metrics = [...new Set(rows.flatMap((r) => Object.keys(r.stats)))];
-  const budget = plan.budget.steps ? `${plan.budget.steps} steps` : `${plan.budget.images} training images`;
+  const budget = "train.steps" in plan.grid || plan.arms?.some((a) => "train.steps" in a.set)
+    ? "the steps its arm names"
+    : plan.budget.steps
+    ? `${plan.budget.steps} steps`
+    : `${plan.budget.images} training images`;
   const out = [
     `# Study: ${plan.name}`,
     "",

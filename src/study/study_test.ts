@@ -115,6 +115,10 @@ Deno.test("aggregate() and the report: mean ± sample sd over seeds, best arm in
   assert.match(md, /\| a \| 2 \| \*\*85\.00 ± 7\.07\*\* \| 40\.0 ± 14\.1 \|/);
   assert.match(md, /\| b \| 2 \| 70\.00 ± 0\.00 \| \*\*11\.0 ± 1\.4\*\* \|/);
   assert.match(md, /4 of 4 cells finished/);
+  assert.match(md, /Method darl, 1 steps per run/);
+  // A curve over training length names no single budget.
+  const curve = reportMarkdown({ ...plan, grid: { "train.steps": [1, 2] } }, records, 4);
+  assert.match(curve, /Method darl, the steps its arm names per run/);
 });
 
 Deno.test("deno task sweep: a two-seed plan on the fixture runs, survives kill -9, resumes, and aggregates", async () => {

@@ -1,0 +1,56 @@
+/**
+ * Where one DARL training step's time goes: wall time over 10 steps, then a
+ * `tf.profile` of one step, its kernel time per kernel name and per matrix
+ * product shape. `deno run -A bench/profile_step.ts [--batch 32] [--backend
+ * darl-cpu]`; run it on an idle machine (e.g. under `../shared/tools/quiet.sh`).
+ *
+ * @module
+ */
+import { parseArgs } from "node:util";
+import { tf } from "../src/tf.ts";
+import { darlConfig } from "../src/darl/config.ts";
+import { initDarl } from "../src/darl/model.ts";
+import { createTrainState, darlTrainStep, PRETRAIN_DEFAULTS } from "../src/darl/pretrain.ts";
+import { type BenchBackend, useBackend } from "./_harness.ts";
+
+const { values } = parseArgs({
+  options: { batch: { type: "string", default: "32" }, backend: { type: "string", default: "darl-cpu" } },
+});
+const batch = Number(values.batch);
+if (!Number.isInteger(batch) || batch < 1) {
+  throw new Error(`--batch: expected a positive integer, got "${values.batch}"`);
+}
+await useBackend(values.backend as BenchBackend);
+const cfg = darlConfig("tiny"), state = createTrainState(initDarl(cfg, 0), cfg, PRETRAIN_DEFAULTS);
+const x = tf.tensor4d(Float32Array.from({ length: batch * 784 }, (_, i) => Math.sin(i * 0.01)), [batch, 28, 28, 1]);
+const step = async () => {
+  const r = darlTrainStep(state, x, 1e-4);
+  await r.loss.data();
+  tf.dispose([r.loss, r.gradNorm]);
+};
+for (let i = 0; i < 5; i++) await step();
+const t0 = performance.now();
+for (let i = 0; i < 10; i++) await step();
+const wall = (performance.now() - t0) / 10;
+const kernels = (await tf.profile(step)).kernels.filter((k) => !k.name.endsWith("__op"));
+const ms = (k: { kernelTimeMs: unknown }) => Number(k.kernelTimeMs);
+const total = kernels.reduce((a, k) => a + ms(k), 0);
+console.log(`${values.backend}, tiny DARL step, batch ${batch}: wall ${wall.toFixed(1)} ms (mean of 10)`);
+console.log(`profiled: ${kernels.length} kernels, ${total.toFixed(1)} ms of kernel time`);
+const table = (key: (k: (typeof kernels)[number]) => string | null, top: number) => {
+  const agg = new Map<string, [number, number]>();
+  for (const k of kernels) {
+    const name = key(k);
+    if (name === null) continue;
+    const a = agg.get(name) ?? [0, 0];
+    a[0] += ms(k), a[1]++;
+    agg.set(name, a);
+  }
+  for (const [n, [t, c]] of [...agg].sort((a, b) => b[1][0] - a[1][0]).slice(0, top)) {
+    console.log(`  ${t.toFixed(1).padStart(7)} ms  ×${String(c).padEnd(4)} ${n}`);
+  }
+};
+console.log("by kernel:");
+table((k) => k.name, 20);
+console.log("matrix products by shape:");
+table((k) => (k.name.includes("MatMul") ? `${k.name} ${JSON.stringify(k.inputShapes)}` : null), 12);

@@ -1,8 +1,10 @@
 /**
- * Where one DARL training step's time goes: wall time over 10 steps, then a
- * `tf.profile` of one step, its kernel time per kernel name and per matrix
- * product shape. `deno run -A bench/profile_step.ts [--batch 32] [--backend
- * darl-cpu]`; run it on an idle machine (e.g. under `../shared/tools/quiet.sh`).
+ * Where one DARL training step's (or ADDP's targets') time goes: wall time
+ * over 10 steps, then a `tf.profile` of one step, its kernel time per kernel
+ * name and per matrix product shape. `deno run -A bench/profile_step.ts
+ * [--batch 32] [--backend darl-cpu] [--step darl|addp-targets]`
+ * (addp-targets: ADDP's two predictor passes and VQ decode); run it on an
+ * idle machine (e.g. under `../shared/tools/quiet.sh`).
  *
  * @module
  */
@@ -12,22 +14,49 @@ import { darlConfig } from "../src/darl/config.ts";
 import { initDarl } from "../src/darl/model.ts";
 import { createTrainState, darlTrainStep, PRETRAIN_DEFAULTS } from "../src/darl/pretrain.ts";
 import { type BenchBackend, useBackend } from "./_harness.ts";
+import { createRng } from "../src/rng.ts";
+import { initTokenizer, TOKENIZER_DEFAULTS } from "../src/addp/tokenizer.ts";
+import { initPredictor, PREDICTOR_DEFAULTS } from "../src/addp/token_predictor.ts";
+import { alternatingTargets } from "../src/addp/alternating_denoising.ts";
+import { timestepGrid } from "../src/addp/mask_schedule.ts";
 
 const { values } = parseArgs({
-  options: { batch: { type: "string", default: "32" }, backend: { type: "string", default: "darl-cpu" } },
+  options: {
+    batch: { type: "string", default: "32" },
+    backend: { type: "string", default: "darl-cpu" },
+    step: { type: "string", default: "darl" },
+  },
 });
+if (!["darl", "addp-targets"].includes(values.step)) {
+  throw new Error(`--step: expected darl or addp-targets, got "${values.step}"`);
+}
 const batch = Number(values.batch);
 if (!Number.isInteger(batch) || batch < 1) {
   throw new Error(`--batch: expected a positive integer, got "${values.batch}"`);
 }
 await useBackend(values.backend as BenchBackend);
-const cfg = darlConfig("tiny"), state = createTrainState(initDarl(cfg, 0), cfg, PRETRAIN_DEFAULTS);
-const x = tf.tensor4d(Float32Array.from({ length: batch * 784 }, (_, i) => Math.sin(i * 0.01)), [batch, 28, 28, 1]);
-const step = async () => {
-  const r = darlTrainStep(state, x, 1e-4);
-  await r.loss.data();
-  tf.dispose([r.loss, r.gradNorm]);
+const darlStep = () => {
+  const cfg = darlConfig("tiny"), state = createTrainState(initDarl(cfg, 0), cfg, PRETRAIN_DEFAULTS);
+  const x = tf.tensor4d(Float32Array.from({ length: batch * 784 }, (_, i) => Math.sin(i * 0.01)), [batch, 28, 28, 1]);
+  return async () => {
+    const r = darlTrainStep(state, x, 1e-4);
+    await r.loss.data();
+    tf.dispose([r.loss, r.gradNorm]);
+  };
 };
+// ADDP's targets at the defaults with random weights: two predictor passes and a VQ decode (as in addp_bench.ts).
+const addpTargets = () => {
+  const rng0 = createRng(1), rng = createRng(4), grid = timestepGrid();
+  const ids = tf.tensor2d(Int32Array.from({ length: batch * 49 }, () => rng0.int(256)), [batch, 49], "int32");
+  const tokenizer = { params: initTokenizer(TOKENIZER_DEFAULTS, 0), cfg: TOKENIZER_DEFAULTS, checkpoint: {} } as never;
+  const frozen = { tokenizer, predictor: initPredictor(PREDICTOR_DEFAULTS, 0), predictorCfg: PREDICTOR_DEFAULTS };
+  return async () => {
+    const t = alternatingTargets(frozen, ids, rng, grid, "weighted");
+    await t.target.data();
+    tf.dispose([t.latent, t.images, t.target]);
+  };
+};
+const step = values.step === "darl" ? darlStep() : addpTargets();
 for (let i = 0; i < 5; i++) await step();
 const t0 = performance.now();
 for (let i = 0; i < 10; i++) await step();
@@ -35,7 +64,11 @@ const wall = (performance.now() - t0) / 10;
 const kernels = (await tf.profile(step)).kernels.filter((k) => !k.name.endsWith("__op"));
 const ms = (k: { kernelTimeMs: unknown }) => Number(k.kernelTimeMs);
 const total = kernels.reduce((a, k) => a + ms(k), 0);
-console.log(`${values.backend}, tiny DARL step, batch ${batch}: wall ${wall.toFixed(1)} ms (mean of 10)`);
+console.log(
+  `${values.backend}, ${values.step === "darl" ? "tiny DARL step" : "ADDP targets"}, batch ${batch}: wall ${
+    wall.toFixed(1)
+  } ms (mean of 10)`,
+);
 console.log(`profiled: ${kernels.length} kernels, ${total.toFixed(1)} ms of kernel time`);
 const table = (key: (k: (typeof kernels)[number]) => string | null, top: number) => {
   const agg = new Map<string, [number, number]>();

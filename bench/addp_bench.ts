@@ -24,21 +24,12 @@ import { darlConfig } from "../src/darl/config.ts";
 import { initDarl } from "../src/darl/model.ts";
 import { createTrainState, darlTrainStep, PRETRAIN_DEFAULTS } from "../src/darl/pretrain.ts";
 import { type BenchBackend, benchBackends, benchCase, useBackend } from "./_harness.ts";
+import { randomFrozen, randomIds } from "./_addp_inputs.ts";
 
 const B = 64;
 const adamw = { kind: "adamw" as const, beta1: 0.9, beta2: 0.95, weightDecay: 0.05 };
-const ids = () => {
-  const rng = createRng(1);
-  return tf.tensor2d(Int32Array.from({ length: B * 49 }, () => rng.int(256)), [B, 49], "int32");
-};
-const frozen = () => {
-  const tcfg = TOKENIZER_DEFAULTS;
-  return {
-    tokenizer: { params: initTokenizer(tcfg, 0), cfg: tcfg, checkpoint: {} } as never,
-    predictor: initPredictor(PREDICTOR_DEFAULTS, 0),
-    predictorCfg: PREDICTOR_DEFAULTS,
-  };
-};
+const ids = () => randomIds(B);
+const frozen = randomFrozen;
 // Stock tfjs-cpu needs ~30 s for one tokenizer step (its Conv2DBackpropFilter is a scalar loop): darl and wasm only.
 const runners = (await benchBackends()).filter((b) => b !== "cpu");
 const n = (b: BenchBackend) => (b === "darl-cpu" ? 5 : 2);

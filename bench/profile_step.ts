@@ -15,10 +15,9 @@ import { initDarl } from "../src/darl/model.ts";
 import { createTrainState, darlTrainStep, PRETRAIN_DEFAULTS } from "../src/darl/pretrain.ts";
 import { type BenchBackend, useBackend } from "./_harness.ts";
 import { createRng } from "../src/rng.ts";
-import { initTokenizer, TOKENIZER_DEFAULTS } from "../src/addp/tokenizer.ts";
-import { initPredictor, PREDICTOR_DEFAULTS } from "../src/addp/token_predictor.ts";
 import { alternatingTargets } from "../src/addp/alternating_denoising.ts";
 import { timestepGrid } from "../src/addp/mask_schedule.ts";
+import { randomFrozen, randomIds } from "./_addp_inputs.ts";
 
 const { values } = parseArgs({
   options: {
@@ -44,12 +43,9 @@ const darlStep = () => {
     tf.dispose([r.loss, r.gradNorm]);
   };
 };
-// ADDP's targets at the defaults with random weights: two predictor passes and a VQ decode (as in addp_bench.ts).
+// ADDP's targets at the defaults with random weights: two predictor passes and a VQ decode (addp_bench.ts's inputs).
 const addpTargets = () => {
-  const rng0 = createRng(1), rng = createRng(4), grid = timestepGrid();
-  const ids = tf.tensor2d(Int32Array.from({ length: batch * 49 }, () => rng0.int(256)), [batch, 49], "int32");
-  const tokenizer = { params: initTokenizer(TOKENIZER_DEFAULTS, 0), cfg: TOKENIZER_DEFAULTS, checkpoint: {} } as never;
-  const frozen = { tokenizer, predictor: initPredictor(PREDICTOR_DEFAULTS, 0), predictorCfg: PREDICTOR_DEFAULTS };
+  const rng = createRng(4), grid = timestepGrid(), ids = randomIds(batch), frozen = randomFrozen();
   return async () => {
     const t = alternatingTargets(frozen, ids, rng, grid, "weighted");
     await t.target.data();

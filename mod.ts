@@ -81,6 +81,7 @@ export {
   darlConfig,
   type DarlOverrides,
   type DarlPreset,
+  DEFAULT_PRESET,
   gridSize,
   NOISE_SCHEDULES,
   type Objective,
@@ -89,7 +90,15 @@ export {
   type TargetNorm,
   validateDarlConfig,
 } from "./src/darl/config.ts";
-export { type DarlForward, darlForward, type DarlForwardOptions, type DarlParams, initDarl } from "./src/darl/model.ts";
+export {
+  type DarlForward,
+  darlForward,
+  type DarlForwardOptions,
+  type DarlParams,
+  type HeadParams,
+  initDarl,
+  nextPatchHead,
+} from "./src/darl/model.ts";
 export { darlEncoder } from "./src/darl/encoder.ts";
 export { type DarlLoss, darlMseLoss, patchTarget } from "./src/darl/loss.ts";
 export { darlDiffusionLoss, type DiffusionNoise, drawDiffusionNoise } from "./src/darl/diffusion.ts";

@@ -1,12 +1,14 @@
 /**
  * One DARL training step (forward, backward, clipping, AdamW) per backend:
  * the reference tiny step (d128, 4 blocks, 4 heads, 49 tokens, batch 32) on
- * every backend here plus its jax-js twin, and the default `deno task
- * pretrain` config (batch 64) on the fast backends. Rates (img/s) are in
- * `deno task bench:report`.
+ * every backend here plus its jax-js twin, the tiny model at the default
+ * batch (64) on the fast backends, and the default `deno task pretrain`
+ * model (the `wide` preset: P = 7, d256, MLP head) at batch 64 on darl's
+ * backends, and the small preset at batch 64 on darl-cpu. Rates (img/s) are
+ * in `deno task bench:report`.
  */
 import { tf } from "../src/tf.ts";
-import { darlConfig } from "../src/darl/config.ts";
+import { darlConfig, DEFAULT_PRESET } from "../src/darl/config.ts";
 import { initDarl } from "../src/darl/model.ts";
 import { createTrainState, darlTrainStep, PRETRAIN_DEFAULTS } from "../src/darl/pretrain.ts";
 import { type BenchBackend, benchBackends, benchCase, useBackend } from "./_harness.ts";
@@ -20,6 +22,7 @@ function stepCase(
   batch: number,
   n: number,
   objective: "mse" | "diffusion" = "mse",
+  preset = "tiny",
 ): void {
   benchCase({
     group,
@@ -29,7 +32,7 @@ function stepCase(
     warmup: 1,
     async setup() {
       await useBackend(backend);
-      const cfg = darlConfig("tiny", objective === "diffusion" ? { objective, target: "global" } : {});
+      const cfg = darlConfig(preset, objective === "diffusion" ? { objective, target: "global" } : {});
       const state = createTrainState(initDarl(cfg, 0), cfg, PRETRAIN_DEFAULTS);
       const pixels = Float32Array.from({ length: batch * 784 }, (_, i) => Math.sin(i * 0.01));
       const x = tf.tensor4d(pixels, [batch, 28, 28, 1]);
@@ -61,12 +64,21 @@ benchCase({
 });
 for (const backend of await benchBackends()) {
   if (backend.startsWith("darl-") || backend === "wasm") {
+    stepCase(`train step tiny b${PRETRAIN_DEFAULTS.batchSize}`, backend, PRETRAIN_DEFAULTS.batchSize, slowN(backend));
+  }
+  if (backend.startsWith("darl-")) {
     stepCase(
-      `train step default config (b${PRETRAIN_DEFAULTS.batchSize})`,
+      `train step default config (${DEFAULT_PRESET}, b${PRETRAIN_DEFAULTS.batchSize})`,
       backend,
       PRETRAIN_DEFAULTS.batchSize,
       slowN(backend),
+      "mse",
+      DEFAULT_PRESET,
     );
+  }
+  // The model-size study's exchange rate: how many small steps cost as much as a tiny one (studies/model-size.json).
+  if (backend === "darl-cpu") {
+    stepCase(`train step small b${PRETRAIN_DEFAULTS.batchSize}`, backend, 64, 5, "mse", "small");
   }
 }
 // The objectives side by side (issue: diffusion vs MSE train-step img/s), darl's backends only.

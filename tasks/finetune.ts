@@ -4,7 +4,7 @@
  * LayerNorm + linear head, AdamW with layer-wise lr decay, label smoothing.
  * Reports test accuracy; checkpoints and `--resume` work as in pretraining.
  *
- *   deno task finetune --ckpt runs/darl-tiny-fashion-mnist [--epochs 3] [--out runs/ft] [--resume]
+ *   deno task finetune --ckpt runs/darl-fashion-mnist [--epochs 3] [--out runs/ft] [--resume]
  *
  * @module
  */

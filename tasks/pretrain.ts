@@ -19,17 +19,21 @@ import {
   sectionValues,
   startBackend,
 } from "../src/cli.ts";
-import { DARL_PRESETS, DARL_SCHEMA, darlConfig, NOISE_SCHEDULES } from "../src/darl/config.ts";
+import { DARL_PRESETS, DARL_SCHEMA, darlConfig, DEFAULT_PRESET, NOISE_SCHEDULES } from "../src/darl/config.ts";
 import { countParams } from "../src/darl/model.ts";
 import { PRETRAIN_DEFAULTS, pretrainDarl, resolvePretrainConfigs } from "../src/darl/pretrain.ts";
 import { PRETRAIN_SCHEMA } from "../src/train/run_config.ts";
 import { pretrainAddpTask } from "./pretrain_addp.ts";
 
-const MODEL = section("Model (DARL; image size and channels come from the dataset)", darlConfig("tiny"), DARL_SCHEMA);
+const MODEL = section(
+  "Model (DARL; image size and channels come from the dataset; defaults of the default preset)",
+  darlConfig(),
+  DARL_SCHEMA,
+);
 const TRAIN = section("Training", PRETRAIN_DEFAULTS, PRETRAIN_SCHEMA);
 const RUN = section(
   "Run",
-  { method: "darl", preset: "tiny", schedule: "", ...RUN_CONTROL.defaults },
+  { method: "darl", preset: DEFAULT_PRESET, schedule: "", ...RUN_CONTROL.defaults },
   {
     method: {
       doc: "the method to pretrain (addp: see deno task pretrain --method addp --help)",

@@ -4,7 +4,7 @@
  * linear probe, ridge with few-shot variants, kNN, beside raw-pixel and
  * random-init baselines; writes markdown + JSON and prints the table.
  *
- *   deno task probe --ckpt runs/darl-tiny-fashion-mnist [--pool grid2] [--head logreg,linear]
+ *   deno task probe --ckpt runs/darl-fashion-mnist [--pool grid2] [--head logreg,linear]
  *
  * @module
  */

@@ -4,7 +4,7 @@
  * datasets by `--task-data`), with per-task, group and overall means (each
  * labelled with how many of the 19 tasks ran), markdown + JSON + bar chart.
  *
- *   deno task vtab --ckpt runs/darl-tiny-fashion-mnist [--task-data vtab.json]
+ *   deno task vtab --ckpt runs/darl-fashion-mnist [--task-data vtab.json]
  *     [--tasks dsprites_loc,clevr_count] [--extra data/fashion-mnist] [--head linear|finetune]
  *
  * @module

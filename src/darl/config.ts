@@ -92,6 +92,12 @@ export interface DarlConfig {
   prediction: "x0" | "eps";
   /** Noise draws per patch and step (variance reduction; MAR uses 4). */
   noiseDraws: number;
+  /**
+   * MSE head: residual MLP blocks before its LN → Linear (0: LN → Linear
+   * alone, spec item 7). AIM's MLP head takes the pixel-specific work off the
+   * trunk, whose features the probes read.
+   */
+  headDepth: number;
 }
 
 /**
@@ -120,19 +126,25 @@ export const NOISE_SCHEDULES: Readonly<Record<string, readonly [number, number]>
  * if (b16.dim !== 768 || b16.depth !== 12) throw new Error();
  * ```
  */
-export type DarlPreset = Pick<DarlConfig, "patchSize" | "dim" | "depth" | "heads" | "mlpRatio">;
+export type DarlPreset =
+  & Pick<DarlConfig, "patchSize" | "dim" | "depth" | "heads" | "mlpRatio">
+  & Partial<Pick<DarlConfig, "headDepth">>;
 
 /**
- * Size presets. `tiny`/`small`/`base` are sized for 28–64 px images on CPU;
- * `vit-b16`, `vit-l16` and `vit-h14` are the paper's sizes at 224 px.
+ * Size presets. `wide` (the default, {@linkcode DEFAULT_PRESET}) is the
+ * recipe chosen for 28×28 images on a 2-core CPU (P = 7, so 16 tokens, at
+ * d256 with a 2-block MLP head; docs/reproduction.md: "The default recipe").
+ * `tiny`/`small`/`base` are sized for 28–64 px images on CPU; `vit-b16`,
+ * `vit-l16` and `vit-h14` are the paper's sizes at 224 px.
  *
  * @example
  * ```ts
  * import { DARL_PRESETS } from "./config.ts";
- * if (DARL_PRESETS.tiny!.dim !== 128 || Object.keys(DARL_PRESETS).length !== 6) throw new Error();
+ * if (DARL_PRESETS.tiny!.dim !== 128 || Object.keys(DARL_PRESETS).length !== 7) throw new Error();
  * ```
  */
 export const DARL_PRESETS: Readonly<Record<string, DarlPreset>> = {
+  wide: { patchSize: 7, dim: 256, depth: 4, heads: 4, mlpRatio: 4, headDepth: 2 },
   tiny: { patchSize: 4, dim: 128, depth: 4, heads: 4, mlpRatio: 4 },
   small: { patchSize: 4, dim: 256, depth: 6, heads: 4, mlpRatio: 4 },
   base: { patchSize: 4, dim: 384, depth: 8, heads: 6, mlpRatio: 4 },
@@ -140,6 +152,17 @@ export const DARL_PRESETS: Readonly<Record<string, DarlPreset>> = {
   "vit-l16": { patchSize: 16, dim: 1024, depth: 24, heads: 16, mlpRatio: 4 },
   "vit-h14": { patchSize: 14, dim: 1280, depth: 32, heads: 16, mlpRatio: 4 },
 };
+
+/**
+ * The preset a model gets when none is named: the default recipe.
+ *
+ * @example
+ * ```ts
+ * import { DEFAULT_PRESET, darlConfig } from "./config.ts";
+ * if (darlConfig().patchSize !== 7 || DEFAULT_PRESET !== "wide") throw new Error();
+ * ```
+ */
+export const DEFAULT_PRESET = "wide";
 
 /**
  * Defaults for the non-architecture fields of {@linkcode DarlConfig}.
@@ -165,6 +188,7 @@ export const DARL_DEFAULTS: DarlConfig = {
   decoderCondition: "logsnr",
   prediction: "x0",
   noiseDraws: 1,
+  headDepth: 0,
 };
 
 /**
@@ -197,6 +221,12 @@ export const DARL_SCHEMA: ConfigSchema<DarlConfig> = {
   decoderCondition: { doc: "diffusion: decoder conditioning on log-SNR", choices: ["logsnr", "none"] },
   prediction: { doc: "diffusion: decoder output", choices: ["x0", "eps"] },
   noiseDraws: { doc: "diffusion: noise draws per patch and step", integer: true, min: 1, max: 64 },
+  headDepth: {
+    doc: "MSE: residual MLP blocks in the next-patch head (0: LN → Linear)",
+    integer: true,
+    min: 0,
+    max: 64,
+  },
 };
 
 /**
@@ -229,7 +259,7 @@ export type DarlOverrides = Partial<DarlConfig> & {
  * if (cfg.target !== "global" || cfg.noiseA !== 0.5 || cfg.noiseB !== 0.5) throw new Error();
  * ```
  */
-export function darlConfig(preset = "tiny", overrides: DarlOverrides = {}): DarlConfig {
+export function darlConfig(preset: string = DEFAULT_PRESET, overrides: DarlOverrides = {}): DarlConfig {
   const p = DARL_PRESETS[preset];
   if (!p) {
     throw new DarlError(
@@ -239,6 +269,8 @@ export function darlConfig(preset = "tiny", overrides: DarlOverrides = {}): Darl
   const { schedule, ...fields } = overrides;
   const cfg: DarlConfig = { ...DARL_DEFAULTS, ...p, ...fields };
   if (fields.target === undefined && cfg.objective === "diffusion") cfg.target = "global";
+  // A preset's MLP head belongs to the MSE objective; diffusion's head is its patch decoder.
+  if (fields.headDepth === undefined && cfg.objective === "diffusion") cfg.headDepth = 0;
   if (schedule !== undefined) {
     const ab = NOISE_SCHEDULES[schedule];
     if (!ab) {
@@ -289,6 +321,10 @@ export function validateDarlConfig(cfg: DarlConfig): void {
     check(cfg.dim % 4 === 0, `--dim: sin-cos 2D position encoding needs dim divisible by 4, got ${cfg.dim}`);
   }
   if (cfg.objective === "diffusion") {
+    check(
+      cfg.headDepth === 0,
+      "--head-depth: only the MSE objective has a next-patch head (diffusion has --decoder-depth)",
+    );
     check(
       cfg.target === "global",
       `--target ${cfg.target}: the diffusion objective needs --target global (samples must be absolute pixels)`,

@@ -47,6 +47,10 @@ Deno.test("validateDarlConfig() rejects inconsistent configs with the flag name"
   assert.throws(() => validateDarlConfig({ ...DARL_DEFAULTS, depth: 0 }), DarlError);
   assert.throws(() => validateDarlConfig({ ...DARL_DEFAULTS, noiseA: 0 }), /--noise-a: expected a number ≥ 0.01/);
   assert.throws(() => validateDarlConfig({ ...DARL_DEFAULTS, dim: 1.5 }), /--dim: expected an integer/);
+  assert.throws(
+    () => validateDarlConfig({ ...DARL_DEFAULTS, objective: "diffusion", target: "global", headDepth: 1 }),
+    /--head-depth: only the MSE objective has a next-patch head/,
+  );
 });
 
 Deno.test("storedDarlConfig() refuses a checkpoint config without its architecture", () => {

@@ -18,6 +18,7 @@ import type { RopeTensors } from "../nn/attention.ts";
 import { truncNormal } from "../nn/init.ts";
 import { initLayerNorm, layerNorm, type LayerNormParams } from "../nn/layer_norm.ts";
 import { initLinear, linear, type LinearParams } from "../nn/linear.ts";
+import { initMlp, mlp, type MlpParams } from "../nn/mlp.ts";
 import { sincos2d } from "../nn/posenc.ts";
 import { blockForward, type BlockParams, initBlock } from "../nn/transformer.ts";
 import { disposeTree } from "../nn/tree.ts";
@@ -50,10 +51,54 @@ export interface DarlParams {
   blocks: BlockParams[];
   /** Final LayerNorm; its output is the representation. */
   norm: LayerNormParams;
-  /** Next-patch head: LN → Linear(d → P²C) (MSE objective). */
-  head?: { norm: LayerNormParams; out: LinearParams };
+  /** Next-patch head (MSE objective). */
+  head?: HeadParams;
   /** Denoising patch decoder (diffusion objective). */
   decoder?: PatchDecoderParams;
+}
+
+/**
+ * The MSE objective's next-patch head: `headDepth` pre-LN residual MLP
+ * blocks (AIM's MLP head), then LN → Linear(d → P²C).
+ *
+ * @example
+ * ```ts
+ * import { darlConfig } from "./config.ts";
+ * import { type HeadParams, initDarl } from "./model.ts";
+ * const head: HeadParams = initDarl(darlConfig("tiny", { depth: 1, dim: 32, heads: 2, headDepth: 2 }), 0).head!;
+ * if (head.blocks.length !== 2 || head.out.w.shape.join() !== "32,16") throw new Error();
+ * ```
+ */
+export interface HeadParams {
+  /** Residual MLP blocks, each x + MLP(LN(x)) (none by default). */
+  blocks: { norm: LayerNormParams; mlp: MlpParams }[];
+  /** LayerNorm before the output projection. */
+  norm: LayerNormParams;
+  /** d → P²C. */
+  out: LinearParams;
+}
+
+/**
+ * Applies the next-patch head to representations.
+ *
+ * @param head The head.
+ * @param h Representations [..., d] (the final LayerNorm's output).
+ * @returns Predicted patches [..., P²C].
+ * @example
+ * ```ts
+ * import { tf } from "../tf.ts";
+ * import { darlConfig } from "./config.ts";
+ * import { initDarl, nextPatchHead } from "./model.ts";
+ * const p = initDarl(darlConfig("tiny", { depth: 1, dim: 32, heads: 2, headDepth: 1 }), 0);
+ * if (nextPatchHead(p.head!, tf.zeros([2, 5, 32])).shape.join() !== "2,5,16") throw new Error();
+ * ```
+ */
+export function nextPatchHead(head: HeadParams, h: tf.Tensor): tf.Tensor {
+  return tf.tidy(() => {
+    let x = h;
+    for (const b of head.blocks) x = tf.add(x, mlp(b.mlp, layerNorm(b.norm, x)));
+    return linear(head.out, layerNorm(head.norm, x));
+  });
 }
 
 /**
@@ -82,12 +127,16 @@ export function initDarl(cfg: DarlConfig, seed: number): DarlParams {
     norm: initLayerNorm(cfg.dim),
   };
   // The head is drawn before the blocks so MSE models keep their seed-for-seed initialisation.
-  const head = { norm: initLayerNorm(cfg.dim), out: initLinear(rng, cfg.dim, patchDim) };
+  const head: HeadParams = { blocks: [], norm: initLayerNorm(cfg.dim), out: initLinear(rng, cfg.dim, patchDim) };
   if ((cfg.objective ?? "mse") === "mse") params.head = head;
   else disposeTree(head as never);
   if (cfg.posEncoding === "learned") params.pos = truncNormal(rng, [T + 1, cfg.dim], 0.02);
   for (let i = 0; i < cfg.depth; i++) params.blocks.push(initBlock(rng, cfg.dim, hidden));
   if (cfg.objective === "diffusion") params.decoder = initPatchDecoder(rng, cfg);
+  // Drawn last, so models without an MLP head keep their seed-for-seed initialisation.
+  for (let i = 0; i < (cfg.headDepth ?? 0) && params.head; i++) {
+    params.head.blocks.push({ norm: initLayerNorm(cfg.dim), mlp: initMlp(rng, cfg.dim, hidden) });
+  }
   return params;
 }
 
@@ -196,7 +245,7 @@ export function darlForward(
   if (opts.blocks !== undefined) return { embed, blocks };
   const normed = layerNorm(params.norm, x) as tf.Tensor3D;
   const out: DarlForward = { embed, blocks, normed };
-  if (head && params.head) out.pred = linear(params.head.out, layerNorm(params.head.norm, normed)) as tf.Tensor3D;
+  if (head && params.head) out.pred = nextPatchHead(params.head, normed) as tf.Tensor3D;
   return out;
 }
 

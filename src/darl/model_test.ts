@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { tf } from "../tf.ts";
 import { darlConfig, type PosEncoding } from "./config.ts";
 import { maxAbsDiff, useCpu } from "../test_util.ts";
-import { darlForward, initDarl } from "./model.ts";
+import { darlForward, initDarl, nextPatchHead } from "./model.ts";
 import { patchify, unpatchify } from "../nn/patchify.ts";
 import { darlMseLoss, patchTarget } from "./loss.ts";
 
@@ -89,4 +89,30 @@ Deno.test("initDarl() is deterministic in its seed", async () => {
   const a = initDarl(cfg, 9), b = initDarl(cfg, 9), c = initDarl(cfg, 10);
   assert.equal(maxAbsDiff(a.blocks[1]!.qkv.w.dataSync(), b.blocks[1]!.qkv.w.dataSync()), 0);
   assert.ok(maxAbsDiff(a.blocks[1]!.qkv.w.dataSync(), c.blocks[1]!.qkv.w.dataSync()) > 0);
+});
+
+Deno.test("an MLP head (headDepth) adds residual blocks after the trunk and keeps the trunk's initialisation", async () => {
+  await useCpu();
+  const plain = initDarl(small(), 3), deep = initDarl(small({ headDepth: 2 }), 3);
+  assert.equal(plain.head!.blocks.length, 0);
+  assert.equal(deep.head!.blocks.length, 2);
+  // Everything drawn before the head's blocks is the same tensor for tensor.
+  assert.equal(maxAbsDiff(plain.blocks[1]!.qkv.w.dataSync(), deep.blocks[1]!.qkv.w.dataSync()), 0);
+  assert.equal(maxAbsDiff(plain.head!.out.w.dataSync(), deep.head!.out.w.dataSync()), 0);
+  const x = tf.randomNormal([2, 16, 4], 0, 1, "float32", 1);
+  const a = darlForward(plain, small(), x), b = darlForward(deep, small({ headDepth: 2 }), x);
+  // Same trunk, so the same representation; the head's blocks change only the prediction.
+  assert.equal(maxAbsDiff(a.normed!.dataSync(), b.normed!.dataSync()), 0);
+  assert.ok(maxAbsDiff(a.pred!.dataSync(), b.pred!.dataSync()) > 1e-4);
+  // The forward pass's prediction is the head applied to the representation.
+  assert.ok(maxAbsDiff(b.pred!.dataSync(), nextPatchHead(deep.head!, b.normed!).dataSync()) < 1e-6);
+  // And the head's blocks train: the loss has a gradient with respect to them.
+  const images = tf.randomUniform([2, 8, 8, 1], -1, 1, "float32", 6);
+  const fc2 = deep.head!.blocks[0]!.mlp.fc2;
+  const g = tf.grad((w: tf.Tensor) => {
+    const blocks = [{ ...deep.head!.blocks[0]!, mlp: { ...deep.head!.blocks[0]!.mlp, fc2: { ...fc2, w } } }];
+    const head = { ...deep.head!, blocks: [...blocks, deep.head!.blocks[1]!] };
+    return darlMseLoss({ ...deep, head }, small({ headDepth: 2 }), images).loss;
+  })(fc2.w);
+  assert.ok(maxAbsDiff(g.dataSync(), new Float32Array(g.size)) > 0);
 });

@@ -41,6 +41,7 @@ import {
   type DarlConfig,
   darlConfig,
   type DarlOverrides,
+  DEFAULT_PRESET,
   gridSize,
   storedDarlConfig,
   validateDarlConfig,
@@ -61,13 +62,13 @@ export type { PretrainConfig };
  * @example
  * ```ts
  * import { PRETRAIN_DEFAULTS } from "./pretrain.ts";
- * if (PRETRAIN_DEFAULTS.steps * PRETRAIN_DEFAULTS.batchSize !== 128_000) throw new Error();
+ * if (PRETRAIN_DEFAULTS.steps * PRETRAIN_DEFAULTS.batchSize !== 256_000) throw new Error();
  * ```
  */
 export const PRETRAIN_DEFAULTS: PretrainConfig = {
   data: "data/fashion-mnist",
-  out: "runs/darl-tiny-fashion-mnist",
-  steps: 2000,
+  out: "runs/darl-fashion-mnist",
+  steps: 4000,
   batchSize: 64,
   lr: 1e-3,
   minLr: 1e-5,
@@ -433,5 +434,5 @@ const DARL_CONFIG_SPEC: MethodConfigSpec<DarlConfig, DarlOverrides> = {
   label: "DARL",
   model: { defaults: DARL_DEFAULTS, schema: DARL_SCHEMA },
   stored: storedDarlConfig,
-  build: (overrides, preset) => darlConfig(preset ?? "tiny", overrides),
+  build: (overrides, preset) => darlConfig(preset ?? DEFAULT_PRESET, overrides),
 };

@@ -262,6 +262,22 @@ Deno.test("resolvePretrainConfigs(): a run's config.json reproduces its configs;
   const r = await resolvePretrainConfigs({ configFile: `${tmp}/a/config.json`, train: { out: `${tmp}/b`, lr: 2e-3 } });
   assert.deepEqual(r.cfg, cfg);
   assert.deepEqual(r.train, { ...(await trainCfg(`${tmp}/b`, { steps: 2, sampleEvery: 0 })), lr: 2e-3 });
+  // A config.json written before a field existed (here headDepth) replays with that field's default, as a checkpoint
+  // does, not with the default preset's value; a partial model section gets the preset for everything it leaves out.
+  const stored = JSON.parse(await Deno.readTextFile(`${tmp}/a/config.json`));
+  delete stored.model.headDepth;
+  await Deno.writeTextFile(`${tmp}/old.json`, JSON.stringify(stored));
+  assert.deepEqual(
+    (await resolvePretrainConfigs({ configFile: `${tmp}/old.json`, train: { out: `${tmp}/c` } })).cfg,
+    cfg,
+  );
+  await Deno.writeTextFile(
+    `${tmp}/partial.json`,
+    JSON.stringify({ model: { depth: 2, patchSize: 2 }, train: stored.train }),
+  );
+  const partial = (await resolvePretrainConfigs({ configFile: `${tmp}/partial.json`, train: { out: `${tmp}/d` } })).cfg;
+  assert.deepEqual(partial, darlConfig(undefined, { imageSize: 8, channels: 1, depth: 2, patchSize: 2 }));
+  assert.equal(partial.headDepth, 2);
   await Deno.writeTextFile(`${tmp}/bad.json`, JSON.stringify({ train: { lr: -1 } }));
   await assert.rejects(
     resolvePretrainConfigs({ configFile: `${tmp}/bad.json` }),

@@ -22,7 +22,7 @@ import { unpatchify } from "../nn/patchify.ts";
 import { sincos2d } from "../nn/posenc.ts";
 import { blockStep, type LayerCache } from "../nn/transformer.ts";
 import { type DarlConfig, gridSize } from "./config.ts";
-import { darlForward, type DarlParams, ropeFor } from "./model.ts";
+import { darlForward, type DarlParams, nextPatchHead, ropeFor } from "./model.ts";
 import { cosineGrid, GAMMA_MIN, logSnr } from "./noise.ts";
 import { patchDecoder } from "./patch_decoder.ts";
 
@@ -307,7 +307,7 @@ export function nextPatch(
   }
   const noise = opts.mseNoise > 0 ? gaussian(rng, B * D) : null;
   return tf.tidy(() => {
-    const mean = linear(params.head!.out, layerNorm(params.head!.norm, h));
+    const mean = nextPatchHead(params.head!, h);
     return (noise
       ? tf.add(mean, tf.mul(tf.tensor2d(noise, [B, D]), opts.mseNoise * opts.temperature))
       : mean) as tf.Tensor2D;

@@ -95,12 +95,15 @@ export async function resolveRunConfigs<M extends object, O extends object, R ex
   const log = req.log ?? (() => {});
   let preset = req.preset, fileModel: Partial<M> = {}, train = { ...run.defaults };
   if (req.configFile) {
-    const { sections, extra } = await readConfigFile(req.configFile, { model: spec.model, train: run });
+    const { sections, given, extra } = await readConfigFile(req.configFile, { model: spec.model, train: run });
     if (extra.method !== undefined && extra.method !== spec.method) {
       throw new DarlError(`--config ${req.configFile}: is a "${extra.method}" config, not a ${spec.label} one`);
     }
     if (typeof extra.preset === "string") preset ??= extra.preset;
-    fileModel = diff(sections.model as M, spec.model.defaults);
+    const model = pick(sections.model as M, given.model ?? []);
+    // A run's own config.json gives every architecture field: a complete model, whose fields added to the method
+    // since it was written take the method's defaults, as a checkpoint's do, and never a preset's.
+    fileModel = isStoredModel(spec, model) ? spec.stored(model, req.configFile) : model;
     train = sections.train as R;
   }
   const out = req.train?.out ?? train.out;
@@ -134,8 +137,17 @@ export async function resolveRunConfigs<M extends object, O extends object, R ex
   return { cfg, train };
 }
 
-function diff<T extends object>(a: T, base: T): Partial<T> {
-  return Object.fromEntries(Object.entries(a).filter(([k, v]) => base[k as keyof T] !== v)) as Partial<T>;
+function pick<T extends object>(a: T, keys: string[]): Partial<T> {
+  return Object.fromEntries(Object.entries(a).filter(([k]) => keys.includes(k))) as Partial<T>;
+}
+
+function isStoredModel<M, O>(spec: MethodConfigSpec<M, O>, model: object): boolean {
+  try {
+    spec.stored(model as Record<string, unknown>, "");
+    return true;
+  } catch {
+    return false; // a partial model: a preset and the defaults fill the rest
+  }
 }
 
 /**

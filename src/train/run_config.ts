@@ -228,20 +228,27 @@ export async function writeRunConfig(out: string, content: Record<string, unknow
  *
  * @param path The file.
  * @param sections Per section name: defaults and schema.
- * @returns The merged sections and the remaining top-level values.
+ * @returns The merged sections, the fields the file itself gives per section
+ *   (`given`), and the remaining top-level values.
  * @example
  * ```ts
  * import { readConfigFile } from "./run_config.ts";
  * const f = await Deno.makeTempFile({ suffix: ".json" });
  * await Deno.writeTextFile(f, JSON.stringify({ method: "darl", train: { lr: 2e-3 } }));
- * const { sections, extra } = await readConfigFile(f, { train: { defaults: { lr: 1e-3 }, schema: { lr: { doc: "lr", above: 0 } } } });
- * if (sections.train!.lr !== 2e-3 || extra.method !== "darl") throw new Error();
+ * const { sections, given, extra } = await readConfigFile(f, { train: { defaults: { lr: 1e-3 }, schema: { lr: { doc: "lr", above: 0 } } } });
+ * if (sections.train!.lr !== 2e-3 || given.train!.join() !== "lr" || extra.method !== "darl") throw new Error();
  * ```
  */
 export async function readConfigFile<S extends Record<string, { defaults: object; schema: object }>>(
   path: string,
   sections: S,
-): Promise<{ sections: { [K in keyof S]: S[K]["defaults"] }; extra: Record<string, unknown> }> {
+): Promise<
+  {
+    sections: { [K in keyof S]: S[K]["defaults"] };
+    given: { [K in keyof S]?: string[] };
+    extra: Record<string, unknown>;
+  }
+> {
   const text = new TextDecoder().decode(await readInput(path, "a JSON config"));
   let json: unknown;
   try {
@@ -252,15 +259,16 @@ export async function readConfigFile<S extends Record<string, { defaults: object
   if (!json || typeof json !== "object" || Array.isArray(json)) {
     throw new DarlError(`--config ${path}: expected a JSON object with sections ${Object.keys(sections).join(", ")}`);
   }
-  const out = {} as Record<string, object>, extra: Record<string, unknown> = {};
+  const out = {} as Record<string, object>, extra: Record<string, unknown> = {}, given: Record<string, string[]> = {};
   for (const [name, { defaults }] of Object.entries(sections)) out[name] = defaults;
   for (const [key, value] of Object.entries(json)) {
     const sec = sections[key];
     if (sec) {
       out[key] = applyObject(sec.defaults, sec.schema as ConfigSchema<object>, value, `--config ${path}: "${key}"`);
+      given[key] = Object.keys(value as object);
     } else extra[key] = value;
   }
-  return { sections: out as { [K in keyof S]: S[K]["defaults"] }, extra };
+  return { sections: out as { [K in keyof S]: S[K]["defaults"] }, given, extra };
 }
 
 /**

@@ -78,7 +78,14 @@ for (const backend of await benchBackends()) {
   }
   // The model-size study's exchange rate: how many small steps cost as much as a tiny one (studies/model-size.json).
   if (backend === "darl-cpu") {
-    stepCase(`train step small b${PRETRAIN_DEFAULTS.batchSize}`, backend, 64, 5, "mse", "small");
+    stepCase(
+      `train step small b${PRETRAIN_DEFAULTS.batchSize}`,
+      backend,
+      PRETRAIN_DEFAULTS.batchSize,
+      5,
+      "mse",
+      "small",
+    );
   }
 }
 // The objectives side by side (issue: diffusion vs MSE train-step img/s), darl's backends only.

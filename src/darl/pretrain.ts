@@ -41,7 +41,6 @@ import {
   type DarlConfig,
   darlConfig,
   type DarlOverrides,
-  DEFAULT_PRESET,
   gridSize,
   storedDarlConfig,
   validateDarlConfig,
@@ -434,5 +433,5 @@ const DARL_CONFIG_SPEC: MethodConfigSpec<DarlConfig, DarlOverrides> = {
   label: "DARL",
   model: { defaults: DARL_DEFAULTS, schema: DARL_SCHEMA },
   stored: storedDarlConfig,
-  build: (overrides, preset) => darlConfig(preset ?? DEFAULT_PRESET, overrides),
+  build: (overrides, preset) => darlConfig(preset, overrides), // no preset: DEFAULT_PRESET
 };

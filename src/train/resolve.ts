@@ -103,7 +103,7 @@ export async function resolveRunConfigs<M extends object, O extends object, R ex
     const model = pick(sections.model as M, given.model ?? []);
     // A run's own config.json gives every architecture field: a complete model, whose fields added to the method
     // since it was written take the method's defaults, as a checkpoint's do, and never a preset's.
-    fileModel = isStoredModel(spec, model) ? spec.stored(model, req.configFile) : model;
+    fileModel = asStoredModel(spec, model, req.configFile) ?? model;
     train = sections.train as R;
   }
   const out = req.train?.out ?? train.out;
@@ -141,12 +141,11 @@ function pick<T extends object>(a: T, keys: string[]): Partial<T> {
   return Object.fromEntries(Object.entries(a).filter(([k]) => keys.includes(k))) as Partial<T>;
 }
 
-function isStoredModel<M, O>(spec: MethodConfigSpec<M, O>, model: object): boolean {
+function asStoredModel<M, O>(spec: MethodConfigSpec<M, O>, model: object, path: string): M | null {
   try {
-    spec.stored(model as Record<string, unknown>, "");
-    return true;
+    return spec.stored(model as Record<string, unknown>, path);
   } catch {
-    return false; // a partial model: a preset and the defaults fill the rest
+    return null; // a partial model: a preset and the defaults fill the rest
   }
 }
 

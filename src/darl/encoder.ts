@@ -75,7 +75,7 @@ export function darlEncoder(params: DarlParams, cfg: DarlConfig, key: string, na
       return darlEncoder(
         initDarl(cfg, seed),
         cfg,
-        `random:${seed}:${JSON.stringify(cfg)}`,
+        `random:${seed}:${JSON.stringify(encoderFields(cfg))}`,
         `random init (seed ${seed})`,
       );
     },
@@ -83,4 +83,26 @@ export function darlEncoder(params: DarlParams, cfg: DarlConfig, key: string, na
       disposeTree(params as never);
     },
   };
+}
+
+/**
+ * The config fields a DARL encoder's random init and forward pass depend on.
+ * The random-init baseline's feature cache is keyed by them alone, so runs
+ * that differ only in the objective, targets, noise schedule, patch decoder or
+ * MLP head (all drawn after, or beside, the trunk: see `initDarl`) share one
+ * baseline instead of recomputing identical features.
+ *
+ * @param cfg A DARL config.
+ * @returns The trunk's fields, in a fixed order.
+ * @example
+ * ```ts
+ * import { darlConfig } from "./config.ts";
+ * import { encoderFields } from "./encoder.ts";
+ * const a = darlConfig("tiny"), b = darlConfig("tiny", { target: "global", headDepth: 2 });
+ * if (JSON.stringify(encoderFields(a)) !== JSON.stringify(encoderFields(b))) throw new Error();
+ * ```
+ */
+export function encoderFields(cfg: DarlConfig): Partial<DarlConfig> {
+  const { imageSize, channels, patchSize, dim, depth, heads, mlpRatio, posEncoding, ropeBase } = cfg;
+  return { imageSize, channels, patchSize, dim, depth, heads, mlpRatio, posEncoding, ropeBase };
 }

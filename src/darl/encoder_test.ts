@@ -1,0 +1,43 @@
+import assert from "node:assert/strict";
+import { tf } from "../tf.ts";
+import { darlConfig } from "./config.ts";
+import { darlEncoder } from "./encoder.ts";
+import { initDarl } from "./model.ts";
+
+const small = { dim: 32, depth: 2, heads: 2 } as const;
+
+async function randomTokens(overrides: Parameters<typeof darlConfig>[1]) {
+  const cfg = darlConfig("tiny", { ...small, ...overrides });
+  const model = initDarl(cfg, 0);
+  const enc = darlEncoder(model, cfg, "trained").randomInit(3);
+  const images = tf.randomUniform([2, 28, 28, 1], 0, 1, "float32", 7);
+  const t = enc.tokens(images);
+  const values = await t.data();
+  tf.dispose([t, images]);
+  enc.dispose();
+  tf.dispose(model as never);
+  return { key: enc.key, values };
+}
+
+Deno.test("random-init baseline: one cache key, and the same features, across heads, objectives and targets", async () => {
+  const base = await randomTokens({});
+  // After a first call, so the RoPE tables it caches are already counted.
+  const before = tf.memory().numTensors;
+  await randomTokens({});
+  assert.equal(tf.memory().numTensors, before);
+  for (
+    const other of [
+      { target: "global" as const },
+      { headDepth: 2 },
+      { objective: "diffusion" as const, noiseA: 0.5, noiseB: 0.5, decoderDepth: 3 },
+    ]
+  ) {
+    const r = await randomTokens(other);
+    assert.equal(r.key, base.key, JSON.stringify(other));
+    // The shared key is only sound if the trunk's random draws really are the same.
+    assert.deepEqual(r.values, base.values, JSON.stringify(other));
+  }
+  for (const other of [{ posEncoding: "learned" as const }, { dim: 64, heads: 2 }, { patchSize: 7 }]) {
+    assert.notEqual((await randomTokens(other)).key, base.key, JSON.stringify(other));
+  }
+});

@@ -156,17 +156,39 @@ export function reportMarkdown(plan: StudyPlan, records: StudyRecord[], total: n
       out.push(`| ${r.arm} | ${r.n} | ${cells.join(" | ")} |`);
     }
   }
-  const baselines = new Map<string, Record<string, number>>();
-  for (const r of records) for (const [k, v] of Object.entries(r.baselines)) if (!baselines.has(k)) baselines.set(k, v);
+  const baselines = baselineRows(records);
   if (baselines.size) {
     const cols = [...new Set([...baselines.values()].flatMap((b) => Object.keys(b)))];
-    out.push("", "Baselines (measured with the first finished cell's evaluations):", "");
+    out.push("", "Baselines (measured beside each arm's first finished cell; one row per arm where arms differ):", "");
     out.push(`| baseline | ${cols.join(" | ")} |`, `| --- |${cols.map(() => " ---: |").join("")}`);
     for (const [k, b] of baselines) {
       out.push(`| ${k} | ${cols.map((c) => (c in b ? show(c, b[c]!) : "—")).join(" | ")} |`);
     }
   }
   return out.join("\n") + "\n";
+}
+
+/**
+ * One row per baseline, or one per arm for a baseline whose scores differ
+ * between arms: a random init depends on the architecture an arm sets, raw
+ * pixels do not. Records from older sweeps kept only the first cell's.
+ */
+function baselineRows(records: StudyRecord[]): Map<string, Record<string, number>> {
+  const perArm = new Map<string, Map<string, Record<string, number>>>();
+  for (const r of records) {
+    for (const [k, v] of Object.entries(r.baselines)) {
+      const arms = perArm.get(k) ?? new Map<string, Record<string, number>>();
+      if (!arms.has(r.arm)) arms.set(r.arm, v);
+      perArm.set(k, arms);
+    }
+  }
+  const rows = new Map<string, Record<string, number>>();
+  for (const [k, arms] of perArm) {
+    const distinct = new Set([...arms.values()].map((v) => JSON.stringify(v)));
+    if (distinct.size === 1) rows.set(k, arms.values().next().value!);
+    else for (const [arm, v] of arms) rows.set(`${k}, ${arm}`, v);
+  }
+  return rows;
 }
 
 const slug = (s: string) => s.replace(/[^\w]+/g, "-").replace(/^-|-$/g, "").toLowerCase();

@@ -119,7 +119,7 @@ export async function runStudy(plan: StudyPlan, opts: StudyOptions): Promise<Stu
         step: r.step,
         seconds: (performance.now() - start) / 1000,
         metrics,
-        baselines: records.length ? {} : baselines,
+        baselines,
       };
       await appendText(file, JSON.stringify(rec) + "\n");
       records.push(rec);

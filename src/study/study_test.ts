@@ -121,6 +121,37 @@ Deno.test("aggregate() and the report: mean ± sample sd over seeds, best arm in
   assert.match(curve, /Method darl, the steps its arm names per run/);
 });
 
+Deno.test("the report: a baseline that differs between arms (a random init) gets a row per arm, pixels one row", () => {
+  const withBaselines = (r: StudyRecord, random: number): StudyRecord => ({
+    ...r,
+    baselines: { "raw pixels": { "ridge (mean)": 0.82 }, "random init": { "ridge (mean)": random } },
+  });
+  const plan = {
+    name: "s",
+    claim: "c",
+    method: "darl",
+    base: {},
+    grid: {},
+    seeds: [0, 1],
+    budget: { steps: 1 },
+    evals: [],
+  };
+  const md = reportMarkdown(plan, [
+    withBaselines(rec("rope2d", 0, { "ridge (mean)": 0.8 }), 0.68),
+    withBaselines(rec("sincos", 0, { "ridge (mean)": 0.8 }), 0.72),
+    withBaselines(rec("sincos", 1, { "ridge (mean)": 0.8 }), 0.72),
+  ], 4);
+  assert.match(md, /\| raw pixels \| 82\.00 \|/);
+  assert.match(md, /\| random init, rope2d \| 68\.00 \|/);
+  assert.match(md, /\| random init, sincos \| 72\.00 \|/);
+  assert.equal(md.match(/random init/g)!.length, 2);
+  const same = reportMarkdown(plan, [
+    withBaselines(rec("patch", 0, { "ridge (mean)": 0.8 }), 0.68),
+    withBaselines(rec("global", 0, { "ridge (mean)": 0.7 }), 0.68),
+  ], 2);
+  assert.match(same, /\| random init \| 68\.00 \|/);
+});
+
 Deno.test("deno task sweep: a two-seed plan on the fixture runs, survives kill -9, resumes, and aggregates", async () => {
   const tmp = await Deno.makeTempDir(), data = await fixtureDataset();
   const plan = {

@@ -67,7 +67,7 @@ export function addpEncoder(params: AddpParams, cfg: AddpConfig, key: string, na
       return addpEncoder(
         initAddp(cfg, seed),
         cfg,
-        `random:${seed}:${JSON.stringify(cfg)}`,
+        `random:${seed}:${JSON.stringify(addpEncoderFields(cfg))}`,
         `random init (seed ${seed})`,
       );
     },
@@ -75,4 +75,25 @@ export function addpEncoder(params: AddpParams, cfg: AddpConfig, key: string, na
       disposeTree(params as never);
     },
   };
+}
+
+/**
+ * The config fields an ADDP pixel encoder's random init and forward pass
+ * depend on (`initAddp` draws the encoder first). The random-init baseline's
+ * feature cache is keyed by them alone, so arms that differ only in the token
+ * decoder, the mapping function or the diffusion schedule share one baseline.
+ *
+ * @param cfg An ADDP config.
+ * @returns The encoder's fields, in a fixed order.
+ * @example
+ * ```ts
+ * import { ADDP_DEFAULTS } from "./model.ts";
+ * import { addpEncoderFields } from "./encoder.ts";
+ * const a = addpEncoderFields(ADDP_DEFAULTS), b = addpEncoderFields({ ...ADDP_DEFAULTS, mapping: "argmax" });
+ * if (JSON.stringify(a) !== JSON.stringify(b)) throw new Error();
+ * ```
+ */
+export function addpEncoderFields(cfg: AddpConfig): Partial<AddpConfig> {
+  const { imageSize, channels, patchSize, dim, depth, heads, mlpRatio } = cfg;
+  return { imageSize, channels, patchSize, dim, depth, heads, mlpRatio };
 }

@@ -7,6 +7,7 @@ import "../kernels/mod.ts";
 import { createTrainer, trainStep } from "../train/trainer.ts";
 import type { ParamTree } from "../nn/tree.ts";
 import { ADDP_DEFAULTS, addpEncode, addpLogits, initAddp } from "./model.ts";
+import { addpEncoder } from "./encoder.ts";
 import { addpLoss, alternatingTargets, mapToLatent } from "./alternating_denoising.ts";
 import { timestepGrid } from "./mask_schedule.ts";
 import { initPredictor, PREDICTOR_DEFAULTS } from "./token_predictor.ts";
@@ -117,4 +118,28 @@ Deno.test("ADDP learns to fill unreliable tokens from reliable ones through the 
   assert.equal(tf.memory().numTensors, before);
   const head = losses.slice(0, 5).reduce((a, b) => a + b) / 5, tail = losses.slice(-5).reduce((a, b) => a + b) / 5;
   assert.ok(tail < 0.6 * head, `loss ${head} → ${tail}`);
+});
+
+Deno.test("ADDP random-init baseline: one cache key and the same features across mapping, decoder and codebook", async () => {
+  await useCpu();
+  const images = tf.randomUniform([2, 28, 28, 1], -1, 1, "float32", 3);
+  const random = async (c: typeof cfg) => {
+    const model = initAddp(c, 0);
+    const enc = addpEncoder(model, c, "trained").randomInit(5);
+    const t = enc.tokens(images);
+    const values = await t.data();
+    t.dispose();
+    enc.dispose();
+    tf.dispose(model as never);
+    return { key: enc.key, values };
+  };
+  const base = await random(cfg);
+  for (const other of [{ mapping: "argmax" as const }, { decoderDepth: 2 }, { codebookSize: 16, timesteps: 50 }]) {
+    const r = await random({ ...cfg, ...other });
+    assert.equal(r.key, base.key, JSON.stringify(other));
+    // The shared key is only sound if the encoder's random draws really are the same.
+    assert.deepEqual(r.values, base.values, JSON.stringify(other));
+  }
+  assert.notEqual((await random({ ...cfg, dim: 32 })).key, base.key);
+  images.dispose();
 });

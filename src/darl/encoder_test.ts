@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { tf } from "../tf.ts";
+import { useCpu } from "../test_util.ts";
 import { darlConfig } from "./config.ts";
 import { darlEncoder } from "./encoder.ts";
 import { initDarl } from "./model.ts";
@@ -20,6 +21,7 @@ async function randomTokens(overrides: Parameters<typeof darlConfig>[1]) {
 }
 
 Deno.test("random-init baseline: one cache key, and the same features, across heads, objectives and targets", async () => {
+  await useCpu();
   const base = await randomTokens({});
   // After a first call, so the RoPE tables it caches are already counted.
   const before = tf.memory().numTensors;

@@ -20,6 +20,18 @@ const rec = (arm: string, seed: number, metrics: Record<string, number>): StudyR
   baselines: {},
 });
 
+/** A plan for the report's tests: only its name, claim, method, seeds and budget are shown. */
+const reportPlan: StudyPlan = {
+  name: "s",
+  claim: "c",
+  method: "darl",
+  base: {},
+  grid: {},
+  seeds: [0, 1],
+  budget: { steps: 1 },
+  evals: [],
+};
+
 Deno.test("cellsOf(): grid product × seeds, stable ids, budget in images, overrides in order", () => {
   const plan: StudyPlan = {
     name: "s",
@@ -101,16 +113,7 @@ Deno.test("aggregate() and the report: mean ± sample sd over seeds, best arm in
   assert.ok(Math.abs(rows[0]!.stats["ridge (mean)"]!.mean - 0.85) < 1e-12);
   assert.ok(Math.abs(rows[0]!.stats["ridge (mean)"]!.sd - Math.sqrt(0.005)) < 1e-12);
   assert.equal(rows[1]!.stats.FD!.min, 10);
-  const plan = {
-    name: "s",
-    claim: "c",
-    method: "darl",
-    base: {},
-    grid: {},
-    seeds: [0, 1],
-    budget: { steps: 1 },
-    evals: [],
-  };
+  const plan = reportPlan;
   const md = reportMarkdown(plan, records, 4);
   assert.match(md, /\| a \| 2 \| \*\*85\.00 ± 7\.07\*\* \| 40\.0 ± 14\.1 \|/);
   assert.match(md, /\| b \| 2 \| 70\.00 ± 0\.00 \| \*\*11\.0 ± 1\.4\*\* \|/);
@@ -126,16 +129,7 @@ Deno.test("the report: a baseline that differs between arms (a random init) gets
     ...r,
     baselines: { "raw pixels": { "ridge (mean)": 0.82 }, "random init": { "ridge (mean)": random } },
   });
-  const plan = {
-    name: "s",
-    claim: "c",
-    method: "darl",
-    base: {},
-    grid: {},
-    seeds: [0, 1],
-    budget: { steps: 1 },
-    evals: [],
-  };
+  const plan = reportPlan;
   const md = reportMarkdown(plan, [
     withBaselines(rec("rope2d", 0, { "ridge (mean)": 0.8 }), 0.68),
     withBaselines(rec("sincos", 0, { "ridge (mean)": 0.8 }), 0.72),

@@ -6,7 +6,7 @@
  * @module
  */
 import type { tf } from "../tf.ts";
-import { type Encoder, encoderLayers, layerBlocks, type TokenOptions } from "../nn/encoder.ts";
+import { type Encoder, encoderLayers, layerBlocks, randomInitKey, type TokenOptions } from "../nn/encoder.ts";
 import { disposeTree, type ParamTree } from "../nn/tree.ts";
 import { type AddpConfig, addpEncode, type AddpParams, initAddp } from "./model.ts";
 
@@ -67,7 +67,7 @@ export function addpEncoder(params: AddpParams, cfg: AddpConfig, key: string, na
       return addpEncoder(
         initAddp(cfg, seed),
         cfg,
-        `random:${seed}:${JSON.stringify(addpEncoderFields(cfg))}`,
+        randomInitKey(seed, cfg, ADDP_OUTSIDE_ENCODER),
         `random init (seed ${seed})`,
       );
     },
@@ -78,22 +78,26 @@ export function addpEncoder(params: AddpParams, cfg: AddpConfig, key: string, na
 }
 
 /**
- * The config fields an ADDP pixel encoder's random init and forward pass
- * depend on (`initAddp` draws the encoder first). The random-init baseline's
- * feature cache is keyed by them alone, so arms that differ only in the token
- * decoder, the mapping function or the diffusion schedule share one baseline.
+ * ADDP config fields that shape only the token decoder, the mapping function
+ * or the diffusion schedule: `initAddp` draws the pixel encoder first, so
+ * runs that differ only here share one random-init baseline
+ * ({@linkcode randomInitKey}).
  *
- * @param cfg An ADDP config.
- * @returns The encoder's fields, in a fixed order.
  * @example
  * ```ts
+ * import { randomInitKey } from "../nn/encoder.ts";
  * import { ADDP_DEFAULTS } from "./model.ts";
- * import { addpEncoderFields } from "./encoder.ts";
- * const a = addpEncoderFields(ADDP_DEFAULTS), b = addpEncoderFields({ ...ADDP_DEFAULTS, mapping: "argmax" });
- * if (JSON.stringify(a) !== JSON.stringify(b)) throw new Error();
+ * import { ADDP_OUTSIDE_ENCODER } from "./encoder.ts";
+ * const key = (c: object) => randomInitKey(1, c, ADDP_OUTSIDE_ENCODER);
+ * if (key(ADDP_DEFAULTS) !== key({ ...ADDP_DEFAULTS, mapping: "argmax" })) throw new Error();
+ * if (key(ADDP_DEFAULTS) === key({ ...ADDP_DEFAULTS, dim: 64 })) throw new Error();
  * ```
  */
-export function addpEncoderFields(cfg: AddpConfig): Partial<AddpConfig> {
-  const { imageSize, channels, patchSize, dim, depth, heads, mlpRatio } = cfg;
-  return { imageSize, channels, patchSize, dim, depth, heads, mlpRatio };
-}
+export const ADDP_OUTSIDE_ENCODER = [
+  "decoderDepth",
+  "codebookSize",
+  "mapping",
+  "smoothing",
+  "timesteps",
+  "maxDelta",
+] as const satisfies readonly (keyof AddpConfig)[];

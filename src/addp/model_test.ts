@@ -7,7 +7,7 @@ import "../kernels/mod.ts";
 import { createTrainer, trainStep } from "../train/trainer.ts";
 import type { ParamTree } from "../nn/tree.ts";
 import { ADDP_DEFAULTS, addpEncode, addpLogits, initAddp } from "./model.ts";
-import { addpEncoder } from "./encoder.ts";
+import { ADDP_OUTSIDE_ENCODER, addpEncoder } from "./encoder.ts";
 import { addpLoss, alternatingTargets, mapToLatent } from "./alternating_denoising.ts";
 import { timestepGrid } from "./mask_schedule.ts";
 import { initPredictor, PREDICTOR_DEFAULTS } from "./token_predictor.ts";
@@ -134,10 +134,17 @@ Deno.test("ADDP random-init baseline: one cache key and the same features across
     return { key: enc.key, values };
   };
   const base = await random(cfg);
-  for (const other of [{ mapping: "argmax" as const }, { decoderDepth: 2 }, { codebookSize: 16, timesteps: 50 }]) {
+  // Every field outside the encoder, varied: the shared key is only sound if the encoder's draws really are the same.
+  const variants = [
+    { mapping: "argmax" as const },
+    { decoderDepth: 2 },
+    { codebookSize: 16, timesteps: 50 },
+    { smoothing: 0.2, maxDelta: 3 },
+  ];
+  assert.deepEqual(new Set(variants.flatMap((v) => Object.keys(v))), new Set(ADDP_OUTSIDE_ENCODER));
+  for (const other of variants) {
     const r = await random({ ...cfg, ...other });
     assert.equal(r.key, base.key, JSON.stringify(other));
-    // The shared key is only sound if the encoder's random draws really are the same.
     assert.deepEqual(r.values, base.values, JSON.stringify(other));
   }
   assert.notEqual((await random({ ...cfg, dim: 32 })).key, base.key);

@@ -6,7 +6,7 @@
  * @module
  */
 import { tf } from "../tf.ts";
-import { type Encoder, encoderLayers, layerBlocks, type TokenOptions } from "../nn/encoder.ts";
+import { type Encoder, encoderLayers, layerBlocks, randomInitKey, type TokenOptions } from "../nn/encoder.ts";
 import { patchify } from "../nn/patchify.ts";
 import { disposeTree, type ParamTree } from "../nn/tree.ts";
 import { type DarlConfig, gridSize } from "./config.ts";
@@ -75,7 +75,7 @@ export function darlEncoder(params: DarlParams, cfg: DarlConfig, key: string, na
       return darlEncoder(
         initDarl(cfg, seed),
         cfg,
-        `random:${seed}:${JSON.stringify(encoderFields(cfg))}`,
+        randomInitKey(seed, cfg, DARL_OUTSIDE_ENCODER),
         `random init (seed ${seed})`,
       );
     },
@@ -86,23 +86,30 @@ export function darlEncoder(params: DarlParams, cfg: DarlConfig, key: string, na
 }
 
 /**
- * The config fields a DARL encoder's random init and forward pass depend on.
- * The random-init baseline's feature cache is keyed by them alone, so runs
- * that differ only in the objective, targets, noise schedule, patch decoder or
- * MLP head (all drawn after, or beside, the trunk: see `initDarl`) share one
- * baseline instead of recomputing identical features.
+ * DARL config fields that shape only the next-patch head, the patch decoder
+ * or the objective: `initDarl` draws the trunk before (or beside) them, so
+ * runs that differ only here share one random-init baseline
+ * ({@linkcode randomInitKey}).
  *
- * @param cfg A DARL config.
- * @returns The trunk's fields, in a fixed order.
  * @example
  * ```ts
+ * import { randomInitKey } from "../nn/encoder.ts";
  * import { darlConfig } from "./config.ts";
- * import { encoderFields } from "./encoder.ts";
- * const a = darlConfig("tiny"), b = darlConfig("tiny", { target: "global", headDepth: 2 });
- * if (JSON.stringify(encoderFields(a)) !== JSON.stringify(encoderFields(b))) throw new Error();
+ * import { DARL_OUTSIDE_ENCODER } from "./encoder.ts";
+ * const key = (c: object) => randomInitKey(1, c, DARL_OUTSIDE_ENCODER);
+ * if (key(darlConfig("tiny")) !== key(darlConfig("tiny", { headDepth: 2 }))) throw new Error();
+ * if (key(darlConfig("tiny")) === key(darlConfig("tiny", { dim: 64 }))) throw new Error();
  * ```
  */
-export function encoderFields(cfg: DarlConfig): Partial<DarlConfig> {
-  const { imageSize, channels, patchSize, dim, depth, heads, mlpRatio, posEncoding, ropeBase } = cfg;
-  return { imageSize, channels, patchSize, dim, depth, heads, mlpRatio, posEncoding, ropeBase };
-}
+export const DARL_OUTSIDE_ENCODER = [
+  "target",
+  "objective",
+  "noiseA",
+  "noiseB",
+  "decoderDepth",
+  "decoderWidth",
+  "decoderCondition",
+  "prediction",
+  "noiseDraws",
+  "headDepth",
+] as const satisfies readonly (keyof DarlConfig)[];

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { tf } from "../tf.ts";
 import { useCpu } from "../test_util.ts";
 import { darlConfig } from "./config.ts";
-import { darlEncoder } from "./encoder.ts";
+import { DARL_OUTSIDE_ENCODER, darlEncoder } from "./encoder.ts";
 import { initDarl } from "./model.ts";
 
 const small = { dim: 32, depth: 2, heads: 2 } as const;
@@ -27,16 +27,17 @@ Deno.test("random-init baseline: one cache key, and the same features, across he
   const before = tf.memory().numTensors;
   await randomTokens({});
   assert.equal(tf.memory().numTensors, before);
-  for (
-    const other of [
-      { target: "global" as const },
-      { headDepth: 2 },
-      { objective: "diffusion" as const, noiseA: 0.5, noiseB: 0.5, decoderDepth: 3 },
-    ]
-  ) {
+  // Every field outside the encoder, varied: the shared key is only sound if the trunk's draws really are the same.
+  const variants = [
+    { target: "global" as const },
+    { headDepth: 2 },
+    { objective: "diffusion" as const, noiseA: 0.5, noiseB: 0.5, decoderDepth: 3, decoderWidth: 48 },
+    { objective: "diffusion" as const, decoderCondition: "none" as const, prediction: "eps" as const, noiseDraws: 2 },
+  ];
+  assert.deepEqual(new Set(variants.flatMap((v) => Object.keys(v))), new Set(DARL_OUTSIDE_ENCODER));
+  for (const other of variants) {
     const r = await randomTokens(other);
     assert.equal(r.key, base.key, JSON.stringify(other));
-    // The shared key is only sound if the trunk's random draws really are the same.
     assert.deepEqual(r.values, base.values, JSON.stringify(other));
   }
   for (const other of [{ posEncoding: "learned" as const }, { dim: 64, heads: 2 }, { patchSize: 7 }]) {

@@ -134,3 +134,28 @@ export function layerBlocks(layer: string, depth: number): number | undefined {
   if (m && Number(m[1]) < depth) return Number(m[1]) + 1;
   throw new DarlError(`--layer: unknown layer "${layer}" (expected final, embed or block0…block${depth - 1})`);
 }
+
+/**
+ * The feature-cache key of a method's random-init encoder: the seed and every
+ * config field but those that shape only parts the encoder never runs (a
+ * head, a decoder, the objective). Runs that differ only there share one
+ * random-init baseline. Listing the exceptions, not the encoder's own fields,
+ * keeps a field added later in the key: at worst a baseline is recomputed,
+ * never shared by two encoders that differ.
+ *
+ * @param seed The random init's seed.
+ * @param cfg The method's model config.
+ * @param outsideEncoder Fields that leave the encoder's draws and forward pass unchanged.
+ * @returns A stable key (field order does not matter).
+ * @example
+ * ```ts
+ * import { randomInitKey } from "./encoder.ts";
+ * const a = randomInitKey(1, { dim: 8, depth: 2, head: 1 }, ["head"]);
+ * if (a !== randomInitKey(1, { depth: 2, dim: 8, head: 3 }, ["head"])) throw new Error();
+ * if (a === randomInitKey(1, { dim: 16, depth: 2, head: 1 }, ["head"])) throw new Error();
+ * ```
+ */
+export function randomInitKey(seed: number, cfg: object, outsideEncoder: readonly string[]): string {
+  const kept = Object.entries(cfg).filter(([k]) => !outsideEncoder.includes(k)).sort(([a], [b]) => a < b ? -1 : 1);
+  return `random:${seed}:${JSON.stringify(kept)}`;
+}

@@ -11,6 +11,8 @@
  */
 import { DarlError } from "../errors.ts";
 import { readInput } from "../data/files.ts";
+import { validateConfig } from "../config.ts";
+import { FINETUNE_DEFAULTS, FINETUNE_SCHEMA } from "../eval/finetune.ts";
 
 /**
  * An evaluation run after each cell's training.
@@ -208,7 +210,19 @@ function checkEval(e: unknown, file: string, i: number): void {
     }
   } else if (v.kind === "finetune") {
     if (!Number.isInteger(v.epochs) || (v.epochs as number) < 1) fail(file, `${at}: "epochs" must be an integer ≥ 1`);
-    if (v.train !== undefined && !isObject(v.train)) fail(file, `${at}: "train" must be an object`);
+    if (v.train !== undefined) {
+      if (!isObject(v.train)) fail(file, `${at}: "train" must be an object`);
+      // The runner sets these per cell; a plan overriding them would be silently overruled.
+      const settable = Object.keys(FINETUNE_SCHEMA).filter((k) => !["epochs", "data", "out", "seed"].includes(k));
+      for (const k of Object.keys(v.train as object)) {
+        if (!settable.includes(k)) fail(file, `${at}: "train.${k}" is not one of ${settable.join(", ")}`);
+      }
+      try {
+        validateConfig({ ...FINETUNE_DEFAULTS, ...v.train as object }, FINETUNE_SCHEMA, FINETUNE_DEFAULTS);
+      } catch (e) {
+        fail(file, `${at}: "train": ${(e as Error).message}`);
+      }
+    }
   } else if (v.kind === "sample") {
     if (!Number.isInteger(v.count) || (v.count as number) < 2) fail(file, `${at}: "count" must be an integer ≥ 2`);
     if (v.options !== undefined && !isObject(v.options)) fail(file, `${at}: "options" must be an object`);

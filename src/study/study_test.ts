@@ -87,6 +87,12 @@ Deno.test("checkPlan(): each malformed field is one line naming the plan and the
     [{ arms: [{ name: "x", set: { "train.out": "a" } }] }, /"train.out" is set by the sweep/],
     [{ evals: [{ kind: "probe", heads: ["svm"] }] }, /head "svm" is not one of/],
     [{ evals: [{ kind: "sample", count: 1 }] }, /"count" must be an integer ≥ 2/],
+    [
+      { evals: [{ kind: "finetune", epochs: 1, train: { layerDecy: 1 } }] },
+      /"train.layerDecy" is not one of .*layerDecay/,
+    ],
+    [{ evals: [{ kind: "finetune", epochs: 1, train: { seed: 3 } }] }, /"train.seed" is not one of/],
+    [{ evals: [{ kind: "finetune", epochs: 1, train: { layerDecay: 2 } }] }, /"train": --layer-decay: expected/],
     [{ evals: [{ kind: "vtab" }] }, /"kind" must be probe, finetune or sample/],
     [{ name: "a b" }, /"name" must be letters/],
     [{ base: { optim: {} } }, /"base.optim": expected preset, model or train/],

@@ -194,6 +194,29 @@ function baselineRows(records: StudyRecord[]): Map<string, Record<string, number
 const slug = (s: string) => s.replace(/[^\w]+/g, "-").replace(/^-|-$/g, "").toLowerCase();
 
 /**
+ * Where a study chart's value axis starts: 0, unless every bar (with its
+ * error bar) sits far above 0, as accuracies of close arms do; then a round
+ * number one data span below the lowest, so a 1-point gap between 83% arms
+ * shows instead of vanishing in a 0–100 axis.
+ *
+ * @param bars Values with optional error half-lengths.
+ * @returns The axis start.
+ * @example
+ * ```ts
+ * import { axisFloor } from "./report.ts";
+ * if (axisFloor([{ value: 82.8, err: 0.7 }, { value: 83.4, err: 0.35 }, { value: 80.8, err: 0.4 }]) !== 77) throw new Error();
+ * if (axisFloor([{ value: 143.8 }, { value: 358.2 }]) !== 0) throw new Error();
+ * ```
+ */
+export function axisFloor(bars: { value: number; err?: number }[]): number {
+  let lo = Infinity, hi = -Infinity;
+  for (const b of bars) [lo, hi] = [Math.min(lo, b.value - (b.err ?? 0)), Math.max(hi, b.value + (b.err ?? 0))];
+  if (!(lo > 0) || !Number.isFinite(hi) || hi - lo > lo / 2) return 0;
+  const span = Math.max(hi - lo, hi / 100), step = Math.pow(10, Math.floor(Math.log10(span)));
+  return Math.max(0, Number((Math.floor((lo - span) / step) * step).toPrecision(12)));
+}
+
+/**
  * Writes `report.md` and `charts/*.png` into the study's folder.
  *
  * @param dir The study's output folder.
@@ -227,7 +250,8 @@ export async function writeReport(
       ...(Number.isFinite(r.stats[m]!.sd) ? { err: scale(m, r.stats[m]!.sd) } : {}),
     }));
     const file = `${dir}/charts/${slug(m)}.png`;
-    await writePng(file, barChart(bars, { title: `${plan.name}: ${m}${isAccuracy(m) ? " (%)" : ""}` }));
+    const title = `${plan.name}: ${m}${isAccuracy(m) ? " (%)" : ""}`;
+    await writePng(file, barChart(bars, { title, min: axisFloor(bars) }));
     files.push(file);
     // Curves: a numeric axis with three or more values, one line per setting of the other axes.
     for (const [axis, values] of Object.entries(plan.grid)) {

@@ -202,21 +202,25 @@ export interface Bar {
 }
 
 /**
- * Renders a vertical bar chart with value labels.
+ * Renders a vertical bar chart with value labels. The value axis starts at
+ * `opts.min` (default 0; always labelled): a higher start lets close values
+ * be told apart.
  *
  * @param bars The bars.
- * @param opts Title and size.
+ * @param opts Title, size and the value axis's range.
  * @returns An RGB image.
  * @example
  * ```ts
  * import { barChart } from "./plot.ts";
  * const img = barChart([{ label: "a", value: 0.5 }, { label: "b", value: 0.9 }], { title: "Acc" });
  * if (img.height < 100) throw new Error();
+ * const zoomed = barChart([{ label: "a", value: 83.1 }, { label: "b", value: 83.9 }], { min: 80 });
+ * if (zoomed.width !== img.width) throw new Error();
  * ```
  */
 export function barChart(
   bars: Bar[],
-  opts: { title?: string; width?: number; height?: number; max?: number } = {},
+  opts: { title?: string; width?: number; height?: number; min?: number; max?: number } = {},
 ): RasterImage {
   const maxLabel = Math.max(1, ...bars.map((b) => b.label.length));
   const width = opts.width ?? Math.max(320, 60 + bars.length * 44);
@@ -224,10 +228,14 @@ export function barChart(
   const height = opts.height ?? 300 + bottom;
   const data = new Uint8Array(width * height * 3).fill(255);
   const left = 50, top = 40, ph = height - top - bottom, pw = width - left - 10;
-  const vmax = opts.max ?? Math.max(1e-9, ...bars.map((b) => b.value + (b.err ?? 0)));
+  const vmin = opts.min ?? 0;
+  const vmax = opts.max ?? Math.max(vmin + 1e-9, ...bars.map((b) => b.value + (b.err ?? 0)));
+  const frac = (v: number) => (Math.max(vmin, Math.min(vmax, v)) - vmin) / (vmax - vmin);
   const black: [number, number, number] = [0, 0, 0];
-  for (const t of niceTicks(0, vmax, 5)) {
-    const y = Math.round(top + ph - (t / vmax) * ph);
+  // An axis that does not start at 0 says where it starts, clear of the nearest tick's label.
+  const ticks = [vmin, ...niceTicks(vmin, vmax, 5).filter((t) => frac(t) * ph >= 20)];
+  for (const t of ticks) {
+    const y = Math.round(top + ph - frac(t) * ph);
     line(data, width, height, left, y, left + pw, y, [225, 225, 225]);
     drawText(data, width, height, left - 6 - textWidth(fmt(t)), y - 3, fmt(t), black);
   }
@@ -235,11 +243,11 @@ export function barChart(
   bars.forEach((b, i) => {
     const c = PALETTE[(b.group ?? 0) % PALETTE.length]!;
     const x0 = Math.round(left + i * bw + bw * 0.15), x1 = Math.round(left + (i + 1) * bw - bw * 0.15);
-    const h = Math.max(0, Math.round((Math.max(0, b.value) / vmax) * ph));
+    const h = Math.round(frac(b.value) * ph);
     for (let y = top + ph - h; y < top + ph; y++) for (let x = x0; x < x1; x++) data.set(c, (y * width + x) * 3);
     let labelY = top + ph - h - 10;
     if (b.err !== undefined && Number.isFinite(b.err) && b.err > 0) {
-      const at = (v: number) => Math.round(top + ph - (Math.max(0, Math.min(vmax, v)) / vmax) * ph);
+      const at = (v: number) => Math.round(top + ph - frac(v) * ph);
       const xm = Math.round((x0 + x1) / 2), yHi = at(b.value + b.err), yLo = at(b.value - b.err);
       line(data, width, height, xm, yHi, xm, yLo, black);
       for (const y of [yHi, yLo]) line(data, width, height, xm - 4, y, xm + 4, y, black);

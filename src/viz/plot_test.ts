@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { linePlot } from "./plot.ts";
+import { barChart, linePlot, PALETTE } from "./plot.ts";
 
 Deno.test("linePlot() draws curves far longer than the call-stack limit of Math.min(...xs)", () => {
   const n = 300_000;
@@ -10,4 +10,27 @@ Deno.test("linePlot() draws curves far longer than the call-stack limit of Math.
   let ink = 0;
   for (let i = 0; i < img.data.length; i += 3) if (img.data[i]! < 200) ink++;
   assert.ok(ink > 100);
+});
+
+Deno.test("barChart(): bars grow from opts.min, so a 1-point gap between 83% arms is visible", () => {
+  const bars = [{ label: "a", value: 83 }, { label: "b", value: 84 }];
+  // Height of each bar in pixels: the bar colour counted down its centre column.
+  const heights = (min?: number) => {
+    const img = barChart(bars, { max: 85, ...(min === undefined ? {} : { min }) });
+    const [r, g, b] = PALETTE[0]!, left = 50, bw = (img.width - left - 10) / 2;
+    return [0, 1].map((i) => {
+      const x = Math.round(left + (i + 0.5) * bw);
+      let n = 0;
+      for (let y = 0; y < img.height; y++) {
+        const o = (y * img.width + x) * 3;
+        if (img.data[o] === r && img.data[o + 1] === g && img.data[o + 2] === b) n++;
+      }
+      return n;
+    });
+  };
+  const [a0, b0] = heights();
+  assert.ok(b0! - a0! <= 4, `from 0: ${a0} vs ${b0}`);
+  const [a80, b80] = heights(80);
+  assert.ok(Math.abs(a80! / b80! - 3 / 4) < 0.02, `from 80: ${a80} vs ${b80}`);
+  assert.ok(b80! - a80! > 40);
 });

@@ -200,6 +200,7 @@ async function evaluateCell(
         const r = await finetune(source, ds, train, { resume, log });
         disposeClassifier(r.classifier);
         metrics[name] = r.testAccuracy;
+        log(`${name}: ${(100 * r.testAccuracy).toFixed(2)}% on the test split after ${r.step} steps`);
       } else {
         const s = await model.generator!.sample({ count: e.count, seed: cell.seed, options: e.options ?? {} });
         const q = await sampleQualityReport(ds, { count: e.count, images: s.images, labels: null }, { log });

@@ -332,6 +332,7 @@ export {
   loadModel,
   type MethodLoader,
   type PretrainCall,
+  randomInitModel,
   registeredMethods,
   registerMethod,
   type SampleRequest,

@@ -22,7 +22,7 @@ import { disposeClassifier } from "../eval/finetune.ts";
 import { listCheckpoints } from "../train/checkpoint.ts";
 import { withLockedDir } from "../train/lock.ts";
 import { formatDuration, readJsonl } from "../train/metrics.ts";
-import { type LoadedModel, loadModel, registeredMethods } from "../train/registry.ts";
+import { type LoadedModel, loadModel, randomInitModel, registeredMethods } from "../train/registry.ts";
 import { cellsOf, type StudyCell, type StudyEval, type StudyPlan } from "./plan.ts";
 import { type StudyRecord, writeReport } from "./report.ts";
 
@@ -191,9 +191,7 @@ async function evaluateCell(
         }
       } else if (e.kind === "finetune") {
         const name = e.scratch ? "finetune from scratch" : "finetune";
-        const source: LoadedModel = e.scratch
-          ? { ...model, encoder: () => model.encoder().randomInit(cell.seed) }
-          : model;
+        const source: LoadedModel = e.scratch ? randomInitModel(model, cell.seed) : model;
         const out = `${dir}/${e.scratch ? "finetune-scratch" : "finetune"}`;
         const resume = (await listCheckpoints(out).catch(() => [])).length > 0;
         const train = { ...FINETUNE_DEFAULTS, ...e.train, epochs: e.epochs, data, out, seed: cell.seed };

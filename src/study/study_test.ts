@@ -2,7 +2,8 @@ import assert from "node:assert/strict";
 import { fixtureDataset, ROOT } from "../test_util.ts";
 import { cellsOf, checkPlan, type StudyPlan } from "./plan.ts";
 import { aggregate, reportMarkdown, type StudyRecord } from "./report.ts";
-import { readResults } from "./runner.ts";
+import { readResults, runStudy } from "./runner.ts";
+import "../methods.ts";
 import { readPlan } from "./plan.ts";
 import { DARL_SCHEMA } from "../darl/config.ts";
 import { PRETRAIN_SCHEMA } from "../train/run_config.ts";
@@ -235,4 +236,40 @@ Deno.test("every plan in studies/ is valid and names only real config fields", a
       for (const k of Object.keys(c.train)) assert.ok(k in train, `${f}: train.${k}`);
     }
   }
+});
+
+Deno.test("a finetune eval fine-tunes the cell's model, and with scratch a random init that its config names as such", async () => {
+  const tmp = await Deno.makeTempDir(), data = await fixtureDataset();
+  const plan: StudyPlan = {
+    name: "ft",
+    claim: "",
+    method: "darl",
+    base: {
+      model: { dim: 16, depth: 1, heads: 2, patchSize: 2 },
+      train: { data, batchSize: 4, logEvery: 5, ckptEvery: 10, sampleEvery: 0 },
+    },
+    grid: {},
+    seeds: [0],
+    budget: { steps: 10 },
+    evals: [
+      { kind: "finetune", epochs: 1, train: { batchSize: 8, logEvery: 5 } },
+      { kind: "finetune", epochs: 1, scratch: true, train: { batchSize: 8, logEvery: 5, layerDecay: 1 } },
+    ],
+  };
+  const lines: string[] = [];
+  const [r] = await runStudy(plan, { out: `${tmp}/out`, log: (l) => lines.push(l) });
+  for (const m of ["finetune", "finetune from scratch"]) {
+    assert.ok(r!.metrics[m]! >= 0 && r!.metrics[m]! <= 1, m);
+    const pct = (100 * r!.metrics[m]!).toFixed(2);
+    assert.ok(lines.some((l) => l.includes(`${m}: ${pct}% on the test split`)), `${m} logged`);
+  }
+  const config = async (d: string) =>
+    JSON.parse(await Deno.readTextFile(`${tmp}/out/cells/base-seed0/${d}/config.json`));
+  const [pre, scratch] = [await config("finetune"), await config("finetune-scratch")];
+  assert.match(pre.pretrained, /base-seed0\/ckpt-0000010\.safetensors$/);
+  assert.equal(pre.train.layerDecay, 0.75);
+  assert.match(scratch.pretrained, /^random init \(seed 0\) of .*ckpt-0000010\.safetensors$/);
+  assert.notEqual(scratch.model.pretrainedKey, pre.model.pretrainedKey);
+  assert.equal(scratch.train.layerDecay, 1);
+  await Deno.remove(tmp, { recursive: true });
 });

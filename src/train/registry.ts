@@ -133,6 +133,51 @@ export interface LoadedModel {
 }
 
 /**
+ * The same architecture as a loaded model, randomly initialised: what
+ * training "from scratch" starts from. Its key, path and description say
+ * so, so a run started from it (its config, its resume checks) never names
+ * pretrained weights it did not use.
+ *
+ * @param model A loaded model (it keeps its own tensors; dispose it as usual).
+ * @param seed Initialisation seed.
+ * @returns A model whose encoders are random inits; it cannot generate.
+ * @example
+ * ```ts
+ * import type { Encoder } from "../nn/encoder.ts";
+ * import { type LoadedModel, randomInitModel } from "./registry.ts";
+ * const enc = (key: string): Encoder => ({ key, randomInit: (s: number) => enc(`init-${s}`), dispose: () => {} }) as unknown as Encoder;
+ * const model = { method: "toy", path: "toy.safetensors", key: "trained", description: "toy", encoder: () => enc("trained") } as unknown as LoadedModel;
+ * const scratch = randomInitModel(model, 3);
+ * if (scratch.key !== "init-3" || scratch.encoder().key !== "init-3" || scratch.path !== "random init (seed 3) of toy.safetensors") throw new Error();
+ * ```
+ */
+export function randomInitModel(model: LoadedModel, seed: number): LoadedModel {
+  const encoder = (): Encoder => {
+    const trained = model.encoder();
+    try {
+      return trained.randomInit(seed);
+    } finally {
+      trained.dispose();
+    }
+  };
+  const first = encoder(), key = first.key;
+  first.dispose();
+  const what = `random init (seed ${seed})`;
+  return {
+    method: model.method,
+    path: `${what} of ${model.path}`,
+    checkpoint: model.checkpoint,
+    key,
+    description: `${what} of ${model.description}`,
+    ...(model.dataset === undefined ? {} : { dataset: model.dataset }),
+    encoder,
+    cannotGenerate: "a random init is not a generator",
+    // Its encoders are the caller's; the model it came from keeps (and disposes) its own tensors.
+    dispose: () => {},
+  };
+}
+
+/**
  * How a method rebuilds its checkpoints.
  *
  * @example

@@ -9,7 +9,8 @@
  * @module
  */
 import type { StudyPlan } from "./plan.ts";
-import { barChart, linePlot, type Series } from "../viz/plot.ts";
+import { barChart, linePlot, PALETTE, type Series } from "../viz/plot.ts";
+import { readJsonl } from "../train/metrics.ts";
 import { writePng } from "../viz/grid.ts";
 import { writeFileAtomic } from "../data/files.ts";
 
@@ -276,6 +277,67 @@ export async function writeReport(
       files.push(curve);
     }
   }
+  files.push(...await finetuneCharts(dir, plan, records));
   await writeFileAtomic(`${dir}/report.md`, new TextEncoder().encode(reportMarkdown(plan, records, total)));
+  return files;
+}
+
+/**
+ * A fine-tuning eval's metric name and its folder in a cell, from the
+ * pretrained weights or (`scratch`) from a random init.
+ *
+ * @example
+ * ```ts
+ * import { FINETUNE_RUNS } from "./report.ts";
+ * if (FINETUNE_RUNS.scratch.dir !== "finetune-scratch") throw new Error();
+ * ```
+ */
+export const FINETUNE_RUNS = {
+  pretrained: { metric: "finetune", dir: "finetune", label: "pretrained" },
+  scratch: { metric: "finetune from scratch", dir: "finetune-scratch", label: "from scratch" },
+} as const;
+
+// Pretrained beside from-scratch fine-tuning per arm (one bar chart, not one per metric), and the training-loss
+// curves behind them as means over 50 windows: the per-step loss of label-smoothed batches is too noisy to read.
+async function finetuneCharts(dir: string, plan: StudyPlan, records: StudyRecord[]): Promise<string[]> {
+  const runs = Object.values(FINETUNE_RUNS).filter((f) => records.some((r) => r.metrics[f.metric] !== undefined));
+  if (runs.length === 0) return [];
+  const files: string[] = [];
+  if (runs.length === 2) {
+    const bars = aggregate(records).flatMap((r) =>
+      runs.flatMap((f, group) => {
+        const st = r.stats[f.metric];
+        if (!st) return [];
+        return [{
+          label: `${r.arm.slice(0, 12)} ${f.label}`,
+          value: 100 * st.mean,
+          group,
+          ...(Number.isFinite(st.sd) ? { err: 100 * st.sd } : {}),
+        }];
+      })
+    );
+    const file = `${dir}/charts/finetune-vs-scratch.png`;
+    await writePng(file, barChart(bars, { title: `${plan.name}: test accuracy (%)`, min: axisFloor(bars) }));
+    files.push(file);
+  }
+  const series: Series[] = [];
+  for (const r of records) {
+    for (const [k, f] of runs.entries()) {
+      const rows = await readJsonl(`${dir}/cells/${r.cell}/${f.dir}/metrics.jsonl`);
+      const xs: number[] = [], ys: number[] = [];
+      const width = Math.max(1, Math.round(rows.length / 50));
+      for (let i = 0; i + width <= rows.length; i += width) {
+        const w = rows.slice(i, i + width);
+        xs.push(w.at(-1)!.step), ys.push(w.reduce((a, x) => a + Number(x.loss), 0) / w.length);
+      }
+      if (xs.length) series.push({ name: `${r.cell} ${f.label}`, xs, ys, color: PALETTE[k]! });
+    }
+  }
+  if (series.length) {
+    const file = `${dir}/charts/finetune-loss.png`;
+    const opts = { title: `${plan.name}: fine-tuning loss (window means)`, xLabel: "step", yLabel: "loss" };
+    await writePng(file, linePlot(series, opts));
+    files.push(file);
+  }
   return files;
 }

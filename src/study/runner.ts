@@ -24,7 +24,7 @@ import { withLockedDir } from "../train/lock.ts";
 import { formatDuration, readJsonl } from "../train/metrics.ts";
 import { type LoadedModel, loadModel, randomInitModel, registeredMethods } from "../train/registry.ts";
 import { cellsOf, type StudyCell, type StudyEval, type StudyPlan } from "./plan.ts";
-import { type StudyRecord, writeReport } from "./report.ts";
+import { FINETUNE_RUNS, type StudyRecord, writeReport } from "./report.ts";
 
 /**
  * Reads the finished cells of a study folder; a last line cut short by a
@@ -190,9 +190,9 @@ async function evaluateCell(
           encoder.dispose();
         }
       } else if (e.kind === "finetune") {
-        const name = e.scratch ? "finetune from scratch" : "finetune";
+        const run = e.scratch ? FINETUNE_RUNS.scratch : FINETUNE_RUNS.pretrained, name = run.metric;
         const source: LoadedModel = e.scratch ? randomInitModel(model, cell.seed) : model;
-        const out = `${dir}/${e.scratch ? "finetune-scratch" : "finetune"}`;
+        const out = `${dir}/${run.dir}`;
         const resume = (await listCheckpoints(out).catch(() => [])).length > 0;
         const train = { ...FINETUNE_DEFAULTS, ...e.train, epochs: e.epochs, data, out, seed: cell.seed };
         const r = await finetune(source, ds, train, { resume, log });

@@ -271,5 +271,8 @@ Deno.test("a finetune eval fine-tunes the cell's model, and with scratch a rando
   assert.match(scratch.pretrained, /^random init \(seed 0\) of .*ckpt-0000010\.safetensors$/);
   assert.notEqual(scratch.model.pretrainedKey, pre.model.pretrainedKey);
   assert.equal(scratch.train.layerDecay, 1);
+  for (const c of ["finetune-vs-scratch", "finetune-loss", "finetune", "finetune-from-scratch"]) {
+    assert.ok((await Deno.stat(`${tmp}/out/charts/${c}.png`)).size > 500, c);
+  }
   await Deno.remove(tmp, { recursive: true });
 });

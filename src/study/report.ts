@@ -9,7 +9,7 @@
  * @module
  */
 import type { StudyPlan } from "./plan.ts";
-import { barChart, linePlot, PALETTE, type Series } from "../viz/plot.ts";
+import { type Bar, barChart, linePlot, PALETTE, type Series } from "../viz/plot.ts";
 import { readJsonl } from "../train/metrics.ts";
 import { writePng } from "../viz/grid.ts";
 import { writeFileAtomic } from "../data/files.ts";
@@ -217,6 +217,15 @@ export function axisFloor(bars: { value: number; err?: number }[]): number {
   return Math.max(0, Number((Math.floor((lo - span) / step) * step).toPrecision(12)));
 }
 
+const scale = (m: string, v: number) => (isAccuracy(m) ? 100 * v : m.startsWith("KID") ? 1000 * v : v);
+
+// One arm's bar for a metric: its mean over seeds, with the spread as an error bar when there is one.
+const armBar = (r: ArmRow, m: string, label: string): Bar => ({
+  label,
+  value: scale(m, r.stats[m]!.mean),
+  ...(Number.isFinite(r.stats[m]!.sd) ? { err: scale(m, r.stats[m]!.sd) } : {}),
+});
+
 /**
  * Writes `report.md` and `charts/*.png` into the study's folder.
  *
@@ -243,13 +252,8 @@ export async function writeReport(
   const rows = aggregate(records);
   await Deno.mkdir(`${dir}/charts`, { recursive: true });
   const files: string[] = [];
-  const scale = (m: string, v: number) => (isAccuracy(m) ? 100 * v : m.startsWith("KID") ? 1000 * v : v);
   for (const m of new Set(rows.flatMap((r) => Object.keys(r.stats)))) {
-    const bars = rows.filter((r) => r.stats[m]).map((r) => ({
-      label: r.arm.slice(0, 24),
-      value: scale(m, r.stats[m]!.mean),
-      ...(Number.isFinite(r.stats[m]!.sd) ? { err: scale(m, r.stats[m]!.sd) } : {}),
-    }));
+    const bars = rows.filter((r) => r.stats[m]).map((r) => armBar(r, m, r.arm.slice(0, 24)));
     const file = `${dir}/charts/${slug(m)}.png`;
     const title = `${plan.name}: ${m}${isAccuracy(m) ? " (%)" : ""}`;
     await writePng(file, barChart(bars, { title, min: axisFloor(bars) }));
@@ -277,7 +281,7 @@ export async function writeReport(
       files.push(curve);
     }
   }
-  files.push(...await finetuneCharts(dir, plan, records));
+  files.push(...await finetuneCharts(dir, plan, records, rows));
   await writeFileAtomic(`${dir}/report.md`, new TextEncoder().encode(reportMarkdown(plan, records, total)));
   return files;
 }
@@ -299,22 +303,15 @@ export const FINETUNE_RUNS = {
 
 // Pretrained beside from-scratch fine-tuning per arm (one bar chart, not one per metric), and the training-loss
 // curves behind them as means over 50 windows: the per-step loss of label-smoothed batches is too noisy to read.
-async function finetuneCharts(dir: string, plan: StudyPlan, records: StudyRecord[]): Promise<string[]> {
+async function finetuneCharts(dir: string, plan: StudyPlan, records: StudyRecord[], rows: ArmRow[]): Promise<string[]> {
   const runs = Object.values(FINETUNE_RUNS).filter((f) => records.some((r) => r.metrics[f.metric] !== undefined));
   if (runs.length === 0) return [];
   const files: string[] = [];
   if (runs.length === 2) {
-    const bars = aggregate(records).flatMap((r) =>
-      runs.flatMap((f, group) => {
-        const st = r.stats[f.metric];
-        if (!st) return [];
-        return [{
-          label: `${r.arm.slice(0, 12)} ${f.label}`,
-          value: 100 * st.mean,
-          group,
-          ...(Number.isFinite(st.sd) ? { err: 100 * st.sd } : {}),
-        }];
-      })
+    const bars = rows.flatMap((r) =>
+      runs.flatMap((f, group) =>
+        r.stats[f.metric] ? [{ ...armBar(r, f.metric, `${r.arm.slice(0, 12)} ${f.label}`), group }] : []
+      )
     );
     const file = `${dir}/charts/finetune-vs-scratch.png`;
     await writePng(file, barChart(bars, { title: `${plan.name}: test accuracy (%)`, min: axisFloor(bars) }));

@@ -537,6 +537,8 @@ export async function finetune(
   };
   const shape = encoder.imageShape, size = shape[0] * shape[1] * shape[2];
   const stored = { pretrainedMethod: model.method, pretrainedKey: model.key, classes, layer: clf.layer };
+  // A from-scratch run records the checkpoint its random init copies, so a resume can rebuild the same init.
+  const init = model.randomInitOf ? { randomInitOf: model.randomInitOf } : {};
   const result = await runTrainingLoop({
     out: train.out,
     steps,
@@ -553,9 +555,15 @@ export async function finetune(
       method: "finetune",
       model: { ...stored, pretrainedModel: model.checkpoint.meta.model },
       train: train as unknown as Record<string, unknown>,
-      state: { pretrained: model.path, datasetChecksum: ds.header.checksum, dataset: ds.header.name, ...opts.extra },
+      state: {
+        pretrained: model.path,
+        ...init,
+        datasetChecksum: ds.header.checksum,
+        dataset: ds.header.name,
+        ...opts.extra,
+      },
     },
-    config: { method: "finetune", pretrained: model.path, model: stored, train },
+    config: { method: "finetune", pretrained: model.path, ...init, model: stored, train },
     lrAt: (step) => warmupCosine(step, sched),
     step: (indices, step, lr) => {
       const batch = augmentBatch(
@@ -581,10 +589,15 @@ export async function finetune(
 /**
  * Resolves a fine-tuning run's config, in order: defaults, a config file
  * ("train" section, optional "pretrained"), the resumed run's own config
- * and pretrained checkpoint, then explicit overrides.
+ * and pretrained checkpoint, then explicit overrides. A config or run that
+ * trained a random init (`randomInitModel`) names the checkpoint
+ * it copied and sets `scratch`, so its re-run or resume starts from the
+ * same init.
  *
- * @param req Overrides, the pretrained checkpoint, a config file, resume.
- * @returns The run config and the pretrained checkpoint to start from.
+ * @param req Overrides, the pretrained checkpoint, `scratch` (train a random
+ *   init of its architecture), a config file, resume.
+ * @returns The run config, the checkpoint to start from, and whether to
+ *   start from a random init of it.
  * @example
  * ```ts
  * import { resolveFinetuneConfig } from "./finetune.ts";
@@ -597,14 +610,16 @@ export async function resolveFinetuneConfig(req: {
   ckpt?: string;
   configFile?: string;
   resume?: boolean;
-}): Promise<{ train: FinetuneConfig; pretrained: string }> {
-  let train = { ...FINETUNE_DEFAULTS }, pretrained = req.ckpt;
+  scratch?: boolean;
+}): Promise<{ train: FinetuneConfig; pretrained: string; scratch: boolean }> {
+  let train = { ...FINETUNE_DEFAULTS };
+  let start = req.ckpt ? { path: req.ckpt, scratch: false } : undefined;
   if (req.configFile) {
     const { sections, extra } = await readConfigFile(req.configFile, {
       train: { defaults: FINETUNE_DEFAULTS, schema: FINETUNE_SCHEMA },
     });
     train = sections.train;
-    if (typeof extra.pretrained === "string") pretrained ??= extra.pretrained;
+    start ??= startOf(extra);
   }
   const out = req.train?.out ?? train.out;
   const stored = req.resume ? await storedRunConfig(out) : null;
@@ -613,10 +628,17 @@ export async function resolveFinetuneConfig(req: {
       throw new DarlError(`${stored.path}: is a "${stored.method}" run, not a fine-tuning one`);
     }
     train = { ...(stored.train as unknown as FinetuneConfig) };
-    pretrained ??= stored.state.pretrained as string | undefined;
+    start ??= startOf(stored.state);
   }
   train = { ...train, ...req.train, out };
   validateRunConfig(train, FINETUNE_SCHEMA, FINETUNE_DEFAULTS);
-  if (!pretrained) throw new DarlError("--ckpt: required (a pretrained checkpoint or run directory)");
-  return { train, pretrained };
+  if (!start) throw new DarlError("--ckpt: required (a pretrained checkpoint or run directory)");
+  return { train, pretrained: start.path, scratch: start.scratch || !!req.scratch };
+}
+
+/** The checkpoint a recorded run started from, and whether it started from a random init of it. */
+function startOf(rec: Record<string, unknown>): { path: string; scratch: boolean } | undefined {
+  const init = rec.randomInitOf as { path?: unknown } | undefined;
+  if (typeof init?.path === "string") return { path: init.path, scratch: true };
+  return typeof rec.pretrained === "string" ? { path: rec.pretrained, scratch: false } : undefined;
 }

@@ -5,7 +5,7 @@ import { openDataset } from "../data/store.ts";
 import { PRETRAIN_DEFAULTS, pretrainDarl } from "../darl/pretrain.ts";
 import { fixture, runTaskProcess, useCpu } from "../test_util.ts";
 import "../methods.ts";
-import { loadModel } from "../train/registry.ts";
+import { loadModel, randomInitModel } from "../train/registry.ts";
 import { finetune, FINETUNE_DEFAULTS, type FinetuneConfig, resolveFinetuneConfig } from "./finetune.ts";
 
 async function setup() {
@@ -93,5 +93,49 @@ Deno.test("resolveFinetuneConfig(): a run's config.json and --resume supply the 
   const resumed = await resolveFinetuneConfig({ train: { out: `${tmp}/a` }, resume: true });
   assert.equal(resumed.pretrained, model.path);
   assert.equal(resumed.train.batchSize, 6);
+  await Deno.remove(tmp, { recursive: true });
+});
+
+Deno.test("finetune from scratch: the run records the random init it copies, and a resume or re-run rebuilds it", async () => {
+  await useCpu();
+  const { tmp, data } = await setup();
+  const ds = await openDataset(data);
+  const pre = await loadModel(`${tmp}/pre`);
+  const full = await finetune(randomInitModel(pre, 0), ds, ft(data, `${tmp}/a`), { log: () => {} });
+  const pretrained = await finetune(pre, ds, ft(data, `${tmp}/p`), { log: () => {} });
+  assert.notDeepEqual(full.losses, pretrained.losses);
+  const config = JSON.parse(await Deno.readTextFile(`${tmp}/a/config.json`));
+  assert.equal(config.pretrained, `random init (seed 0) of ${pre.path}`);
+  assert.deepEqual(config.randomInitOf, { path: pre.path, seed: 0 });
+  const fromFile = await resolveFinetuneConfig({ configFile: `${tmp}/a/config.json`, train: { out: `${tmp}/b` } });
+  assert.deepEqual([fromFile.pretrained, fromFile.scratch], [pre.path, true]);
+  const given = await resolveFinetuneConfig({ ckpt: `${tmp}/pre`, scratch: true, train: { out: `${tmp}/c` } });
+  assert.deepEqual([given.pretrained, given.scratch], [`${tmp}/pre`, true]);
+  await finetune(randomInitModel(pre, 0), ds, ft(data, `${tmp}/b`), { log: () => {}, stopAfter: 5 });
+  const resumed = await resolveFinetuneConfig({ train: { out: `${tmp}/b` }, resume: true });
+  assert.deepEqual([resumed.pretrained, resumed.scratch], [pre.path, true]);
+  const rest = await finetune(
+    randomInitModel(await loadModel(resumed.pretrained), resumed.train.seed),
+    ds,
+    resumed.train,
+    {
+      log: () => {},
+      resume: true,
+    },
+  );
+  assert.deepEqual(rest.losses, full.losses.slice(5));
+  assert.equal(rest.testAccuracy, full.testAccuracy);
+  await Deno.remove(tmp, { recursive: true });
+});
+
+Deno.test("deno task finetune --scratch trains a random init of the checkpoint's architecture", async () => {
+  const { tmp, data } = await setup();
+  const args = ["--ckpt", `${tmp}/pre`, "--backend", "cpu", "--data", data, "--epochs", "1", "--batch-size", "6"];
+  const r = await runTaskProcess("finetune.ts", [...args, "--scratch", "--seed", "2", "--out", `${tmp}/s`]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /^from scratch: random init \(seed 2\) of /m);
+  const result = JSON.parse(await Deno.readTextFile(`${tmp}/s/result.json`));
+  assert.match(result.pretrained, /^random init \(seed 2\) of .*pre/);
+  assert.equal(result.randomInitOf.seed, 2);
   await Deno.remove(tmp, { recursive: true });
 });

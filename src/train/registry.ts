@@ -128,6 +128,8 @@ export interface LoadedModel {
   cannotGenerate?: string;
   /** Why {@linkcode LoadedModel.encoder} cannot give an image encoder (a one-line reason), when it cannot. */
   cannotEncode?: string;
+  /** For a random init ({@linkcode randomInitModel}): the checkpoint whose architecture it copies, and its seed. */
+  randomInitOf?: { path: string; seed: number };
   /** Releases the model's tensors (not those of encoders handed out). */
   dispose(): void;
 }
@@ -149,6 +151,7 @@ export interface LoadedModel {
  * const model = { method: "toy", path: "toy.safetensors", key: "trained", description: "toy", encoder: () => enc("trained") } as unknown as LoadedModel;
  * const scratch = randomInitModel(model, 3);
  * if (scratch.key !== "init-3" || scratch.encoder().key !== "init-3" || scratch.path !== "random init (seed 3) of toy.safetensors") throw new Error();
+ * if (scratch.randomInitOf?.path !== "toy.safetensors" || scratch.randomInitOf.seed !== 3) throw new Error();
  * ```
  */
 export function randomInitModel(model: LoadedModel, seed: number): LoadedModel {
@@ -171,6 +174,7 @@ export function randomInitModel(model: LoadedModel, seed: number): LoadedModel {
     description: `${what} of ${model.description}`,
     ...(model.dataset === undefined ? {} : { dataset: model.dataset }),
     encoder,
+    randomInitOf: { path: model.path, seed },
     cannotGenerate: "a random init is not a generator",
     // Its encoders are the caller's; the model it came from keeps (and disposes) its own tensors.
     dispose: () => {},

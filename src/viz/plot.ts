@@ -172,11 +172,12 @@ export function linePlot(series: Series[], opts: PlotOptions = {}): RasterImage 
     line(data, width, height, lx, ly + 3, lx + 14, ly + 3, c);
     drawText(data, width, height, lx + 18, ly, s.name, black);
   });
-  if (opts.title) drawText(data, width, height, left, 10, opts.title, black);
+  // Title and y label on rows of their own: a long y label runs under the title, not through it.
+  if (opts.title) drawText(data, width, height, left, 4, opts.title, black);
   if (opts.xLabel) {
     drawText(data, width, height, left + pw / 2 - textWidth(opts.xLabel) / 2, height - 14, opts.xLabel, black);
   }
-  if (opts.yLabel) drawText(data, width, height, 4, top - 14, opts.yLabel, black);
+  if (opts.yLabel) drawText(data, width, height, 4, top - CHAR_HEIGHT - 4, opts.yLabel, black);
   return { width, height, channels: 3, data };
 }
 

@@ -12,6 +12,21 @@ Deno.test("linePlot() draws curves far longer than the call-stack limit of Math.
   assert.ok(ink > 100);
 });
 
+Deno.test("linePlot(): a long y label and the title never share a pixel row", () => {
+  // The rows holding black ink, drawn with only the title and with only the y label.
+  const inkRows = (opts: { title?: string; yLabel?: string }) => {
+    const img = linePlot([], opts), rows = new Set<number>();
+    for (let y = 0; y < 30; y++) {
+      for (let x = 0; x < img.width; x++) if (img.data[(y * img.width + x) * 3] === 0) rows.add(y);
+    }
+    return rows;
+  };
+  const title = inkRows({ title: "Fine-tuning loss, pretrained vs from scratch" });
+  const label = inkRows({ yLabel: "loss (window mean of 100 steps)" });
+  assert.ok(title.size > 0 && label.size > 0);
+  assert.deepEqual([...title].filter((y) => label.has(y)), []);
+});
+
 Deno.test("barChart(): bars grow from opts.min, so a 1-point gap between 83% arms is visible", () => {
   const bars = [{ label: "a", value: 83 }, { label: "b", value: 84 }];
   // Height of each bar in pixels: the bar colour counted down its centre column.

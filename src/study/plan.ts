@@ -254,7 +254,19 @@ export async function readPlan(file: string): Promise<StudyPlan> {
   return checkPlan(raw, file);
 }
 
-function label(set: Record<string, unknown>): string {
+/**
+ * An arm's name from its overrides: `key=value` joined by `_`, without the
+ * `model.`/`train.` prefix (`"base"` for none).
+ *
+ * @param set The overrides.
+ * @returns The name.
+ * @example
+ * ```ts
+ * import { armLabel } from "./plan.ts";
+ * if (armLabel({ "model.patchSize": 7, "train.steps": 600 }) !== "patchSize=7_steps=600") throw new Error();
+ * ```
+ */
+export function armLabel(set: Record<string, unknown>): string {
   const parts = Object.entries(set).map(([k, v]) =>
     `${k.replace(/^(model|train)\./, "")}=${Array.isArray(v) ? v.join(",") : v}`
   );
@@ -282,9 +294,9 @@ export function cellsOf(plan: StudyPlan): StudyCell[] {
   }
   const arms = plan.arms
     ? plan.arms.flatMap((a) =>
-      sets.map((s) => ({ name: Object.keys(s).length ? `${a.name}_${label(s)}` : a.name, set: { ...a.set, ...s } }))
+      sets.map((s) => ({ name: Object.keys(s).length ? `${a.name}_${armLabel(s)}` : a.name, set: { ...a.set, ...s } }))
     )
-    : sets.map((s) => ({ name: label(s), set: s }));
+    : sets.map((s) => ({ name: armLabel(s), set: s }));
   const ids = new Set<string>();
   const cells: StudyCell[] = [];
   for (const arm of arms) {

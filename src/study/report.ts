@@ -8,7 +8,7 @@
  *
  * @module
  */
-import type { StudyPlan } from "./plan.ts";
+import { armLabel, type StudyPlan } from "./plan.ts";
 import { type Bar, barChart, linePlot, PALETTE, type Series } from "../viz/plot.ts";
 import { readJsonl } from "../train/metrics.ts";
 import { writePng } from "../viz/grid.ts";
@@ -160,7 +160,11 @@ export function reportMarkdown(plan: StudyPlan, records: StudyRecord[], total: n
   const baselines = baselineRows(records);
   if (baselines.size) {
     const cols = [...new Set([...baselines.values()].flatMap((b) => Object.keys(b)))];
-    out.push("", "Baselines (measured beside each arm's first finished cell; one row per arm where arms differ):", "");
+    out.push(
+      "",
+      "Baselines (measured beside each arm's first finished cell; where arms differ, one row per group of arms with the same scores):",
+      "",
+    );
     out.push(`| baseline | ${cols.join(" | ")} |`, `| --- |${cols.map(() => " ---: |").join("")}`);
     for (const [k, b] of baselines) {
       out.push(`| ${k} | ${cols.map((c) => (c in b ? show(c, b[c]!) : "—")).join(" | ")} |`);
@@ -170,12 +174,16 @@ export function reportMarkdown(plan: StudyPlan, records: StudyRecord[], total: n
 }
 
 /**
- * One row per baseline, or one per arm for a baseline whose scores differ
- * between arms: a random init depends on the architecture an arm sets, raw
- * pixels do not. Records from older sweeps kept only the first cell's.
+ * One row per baseline, or, for a baseline whose scores differ between arms,
+ * one per group of arms that share its scores: a random init depends on the
+ * architecture an arm sets (its patch size, say), not on its objective or
+ * budget, and raw pixels on neither. A group is named by the overrides its
+ * arms share (`patchSize=7`), a lone arm by its name. Records from older
+ * sweeps kept only the first cell's.
  */
 function baselineRows(records: StudyRecord[]): Map<string, Record<string, number>> {
   const perArm = new Map<string, Map<string, Record<string, number>>>();
+  const sets = new Map(records.map((r) => [r.arm, r.set]));
   for (const r of records) {
     for (const [k, v] of Object.entries(r.baselines)) {
       const arms = perArm.get(k) ?? new Map<string, Record<string, number>>();
@@ -185,9 +193,18 @@ function baselineRows(records: StudyRecord[]): Map<string, Record<string, number
   }
   const rows = new Map<string, Record<string, number>>();
   for (const [k, arms] of perArm) {
-    const distinct = new Set([...arms.values()].map((v) => JSON.stringify(v)));
-    if (distinct.size === 1) rows.set(k, arms.values().next().value!);
-    else for (const [arm, v] of arms) rows.set(`${k}, ${arm}`, v);
+    const groups = new Map<string, string[]>();
+    for (const [arm, v] of arms) groups.set(JSON.stringify(v), [...groups.get(JSON.stringify(v)) ?? [], arm]);
+    if (groups.size === 1) rows.set(k, arms.values().next().value!);
+    else {
+      for (const names of groups.values()) {
+        const shared = Object.entries(sets.get(names[0]!)!).filter(([key, v]) =>
+          names.every((n) => JSON.stringify(sets.get(n)![key]) === JSON.stringify(v))
+        );
+        const name = names.length > 1 && shared.length ? armLabel(Object.fromEntries(shared)) : names.join(" / ");
+        rows.set(`${k}, ${rows.has(`${k}, ${name}`) ? names.join(" / ") : name}`, arms.get(names[0]!)!);
+      }
+    }
   }
   return rows;
 }
@@ -252,10 +269,27 @@ export async function writeReport(
   const rows = aggregate(records);
   await Deno.mkdir(`${dir}/charts`, { recursive: true });
   const files: string[] = [];
+  // A grid of two or more axes names its arms by every setting ("objective=diffusion_patchSize=4_steps=600"),
+  // too long for a bar: there each bar shows only the values, in the axes' order given in the title, is
+  // coloured by the first axis's value, and stands beside the bars that differ from it only in that value.
+  const axes = Object.keys(plan.grid), byValues = axes.length >= 2 && !plan.arms?.length;
+  const at = (r: ArmRow, a: string) => plan.grid[a]!.findIndex((v) => JSON.stringify(v) === JSON.stringify(r.set[a]));
+  const order = (r: ArmRow) => [...axes.slice(1), axes[0]!].map((a) => at(r, a));
+  const ordered = byValues
+    ? [...rows].sort((p, q) => {
+      const [a, b] = [order(p), order(q)];
+      return a.map((x, i) => x - b[i]!).find((d) => d !== 0) ?? 0;
+    })
+    : rows;
+  const bar = (r: ArmRow, m: string): Bar =>
+    byValues
+      ? { ...armBar(r, m, axes.map((a) => String(r.set[a])).join(" ")), group: Math.max(0, at(r, axes[0]!)) }
+      : armBar(r, m, r.arm.slice(0, 24));
+  const by = byValues ? `, by ${axes.map((a) => a.replace(/^\w+\./, "")).join(" ")}` : "";
   for (const m of new Set(rows.flatMap((r) => Object.keys(r.stats)))) {
-    const bars = rows.filter((r) => r.stats[m]).map((r) => armBar(r, m, r.arm.slice(0, 24)));
+    const bars = ordered.filter((r) => r.stats[m]).map((r) => bar(r, m));
     const file = `${dir}/charts/${slug(m)}.png`;
-    const title = `${plan.name}: ${m}${isAccuracy(m) ? " (%)" : ""}`;
+    const title = `${plan.name}: ${m}${isAccuracy(m) ? " (%)" : ""}${by}`;
     await writePng(file, barChart(bars, { title, min: axisFloor(bars) }));
     files.push(file);
     // Curves: a numeric axis with three or more values, one line per setting of the other axes.

@@ -1,7 +1,9 @@
 import assert from "node:assert/strict";
 import { fixtureDataset, ROOT } from "../test_util.ts";
 import { cellsOf, checkPlan, type StudyPlan } from "./plan.ts";
-import { aggregate, reportMarkdown, type StudyRecord } from "./report.ts";
+import { aggregate, reportMarkdown, type StudyRecord, writeReport } from "./report.ts";
+import { decodePngImage } from "../data/png.ts";
+import { PALETTE } from "../viz/plot.ts";
 import { readResults, runStudy } from "./runner.ts";
 import "../methods.ts";
 import { readPlan } from "./plan.ts";
@@ -151,6 +153,40 @@ Deno.test("the report: a baseline that differs between arms (a random init) gets
     withBaselines(rec("global", 0, { "ridge (mean)": 0.7 }), 0.68),
   ], 2);
   assert.match(same, /\| random init \| 68\.00 \|/);
+  // Arms that share an architecture share one row, named by the overrides they share.
+  const arm = (objective: string, patchSize: number, random: number): StudyRecord => ({
+    ...withBaselines(rec(`objective=${objective}_patchSize=${patchSize}`, 0, { "ridge (mean)": 0.8 }), random),
+    set: { "model.objective": objective, "model.patchSize": patchSize },
+  });
+  const grid = reportMarkdown(plan, [arm("mse", 4, 0.68), arm("diffusion", 4, 0.68), arm("mse", 7, 0.71)], 3);
+  assert.match(grid, /\| random init, patchSize=4 \| 68\.00 \|/);
+  assert.match(grid, /\| random init, objective=mse_patchSize=7 \| 71\.00 \|/);
+  assert.equal(grid.match(/\| random init/g)!.length, 2);
+});
+
+Deno.test("the report's bar charts for a two-axis grid: bars coloured by the first axis, side by side per setting of the rest", async () => {
+  const dir = await Deno.makeTempDir();
+  const plan: StudyPlan = {
+    ...reportPlan,
+    grid: { "model.objective": ["mse", "diffusion"], "model.patchSize": [4, 7] },
+  };
+  const records = cellsOf(plan).map((c, i) => ({
+    ...rec(c.arm, 0, { "logreg (mean)": 0.8 + i / 100 }),
+    set: c.set,
+  }));
+  await writeReport(dir, plan, records, records.length);
+  const img = decodePngImage(await Deno.readFile(`${dir}/charts/logreg-mean.png`), "chart");
+  // Each bar's colour, read just above the axis at its centre column (barChart's layout: 50 px left, 10 right).
+  const bw = (img.width - 60) / 4, y = img.height - 1;
+  let axis = y;
+  while (img.data[(axis * img.width + 55) * 3] !== 0) axis--;
+  const colours = [0, 1, 2, 3].map((i) => {
+    const o = ((axis - 2) * img.width + Math.round(50 + (i + 0.5) * bw)) * 3;
+    return [...img.data.subarray(o, o + 3)];
+  });
+  // mse 4, diffusion 4, mse 7, diffusion 7.
+  assert.deepEqual(colours, [PALETTE[0], PALETTE[1], PALETTE[0], PALETTE[1]]);
+  await Deno.remove(dir, { recursive: true });
 });
 
 Deno.test("deno task sweep: a two-seed plan on the fixture runs, survives kill -9, resumes, and aggregates", async () => {

@@ -224,7 +224,8 @@ export function barChart(
   opts: { title?: string; width?: number; height?: number; min?: number; max?: number } = {},
 ): RasterImage {
   const maxLabel = Math.max(1, ...bars.map((b) => b.label.length));
-  const width = opts.width ?? Math.max(320, 60 + bars.length * 44);
+  // Wide enough for the title too, so a long one is not cut at the edge.
+  const width = opts.width ?? Math.max(320, 60 + bars.length * 44, 60 + textWidth(opts.title ?? ""));
   const bottom = 16 + maxLabel * 8;
   const height = opts.height ?? 300 + bottom;
   const data = new Uint8Array(width * height * 3).fill(255);

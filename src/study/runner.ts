@@ -18,6 +18,7 @@ import { runProbes } from "../eval/probe.ts";
 import { parsePooling } from "../eval/features.ts";
 import { finetune, FINETUNE_DEFAULTS } from "../eval/finetune.ts";
 import { sampleQualityReport } from "../eval/frechet.ts";
+import { imageGrid, writePng } from "../viz/grid.ts";
 import { disposeClassifier } from "../eval/finetune.ts";
 import { listCheckpoints } from "../train/checkpoint.ts";
 import { withLockedDir } from "../train/lock.ts";
@@ -55,7 +56,10 @@ export async function readResults(file: string): Promise<StudyRecord[]> {
  * ```
  */
 export interface StudyOptions {
-  /** The study's folder: `plan.json`, `results.jsonl`, `report.md`, `charts/`, `cells/<id>/`. */
+  /**
+   * The study's folder: `plan.json`, `results.jsonl`, `report.md`, `charts/`, `cells/<id>/` (the run, its probe
+   * reports and, for a sample eval, `samples.png`).
+   */
   out: string;
   /** Progress lines. */
   log?: (line: string) => void;
@@ -167,7 +171,7 @@ async function evaluateCell(
       m.dispose();
     }
   };
-  for (const e of evals) {
+  for (const [i, e] of evals.entries()) {
     await withModel(e.kind === "sample" ? "generator" : "encoder", async (model) => {
       const data = String((model.checkpoint.meta.train as { data?: unknown }).data ?? "");
       const ds = await openDataset(data);
@@ -201,6 +205,11 @@ async function evaluateCell(
         log(`${name}: ${(100 * r.testAccuracy).toFixed(2)}% on the test split after ${r.step} steps`);
       } else {
         const s = await model.generator!.sample({ count: e.count, seed: cell.seed, options: e.options ?? {} });
+        // The scores say how good the samples are; the grid shows what they look like, as `deno task sample` does.
+        const earlier = evals.slice(0, i).filter((x) => x.kind === "sample").length;
+        const grid = `${dir}/samples${earlier ? `-${earlier + 1}` : ""}.png`;
+        await writePng(grid, imageGrid(s.images, ds.header.shape, { cols: Math.min(8, e.count), scale: 3 }));
+        log(`samples: ${grid}`);
         const q = await sampleQualityReport(ds, { count: e.count, images: s.images, labels: null }, { log });
         const scores = (x: typeof q.samplesVsReference) => ({ FD: x.fd, KID: x.kid.mean, IS: x.is });
         Object.assign(metrics, scores(q.samplesVsReference));

@@ -3,6 +3,7 @@ import { fixtureDataset, ROOT } from "../test_util.ts";
 import { cellsOf, checkPlan, type StudyPlan } from "./plan.ts";
 import { aggregate, reportMarkdown, type StudyRecord, writeReport } from "./report.ts";
 import { decodePngImage } from "../data/png.ts";
+import { openDataset } from "../data/store.ts";
 import { PALETTE } from "../viz/plot.ts";
 import { readResults, runStudy } from "./runner.ts";
 import "../methods.ts";
@@ -309,6 +310,37 @@ Deno.test("a finetune eval fine-tunes the cell's model, and with scratch a rando
   assert.equal(scratch.train.layerDecay, 1);
   for (const c of ["finetune-vs-scratch", "finetune-loss", "finetune", "finetune-from-scratch"]) {
     assert.ok((await Deno.stat(`${tmp}/out/charts/${c}.png`)).size > 500, c);
+  }
+  await Deno.remove(tmp, { recursive: true });
+});
+
+Deno.test("a sample eval scores the cell's samples against real images and keeps each eval's grid", async () => {
+  const tmp = await Deno.makeTempDir(), data = await fixtureDataset();
+  const [H, W] = (await openDataset(data)).header.shape;
+  const plan: StudyPlan = {
+    name: "gen",
+    claim: "",
+    method: "darl",
+    base: {
+      model: { dim: 16, depth: 1, heads: 2, patchSize: 2, objective: "diffusion" },
+      train: { data, batchSize: 4, logEvery: 5, ckptEvery: 10, sampleEvery: 0 },
+    },
+    grid: {},
+    seeds: [0],
+    budget: { steps: 10 },
+    evals: [{ kind: "sample", count: 4 }, { kind: "sample", count: 2 }],
+  };
+  const lines: string[] = [];
+  const [r] = await runStudy(plan, { out: `${tmp}/out`, log: (l) => lines.push(l) });
+  for (const m of ["FD", "KID", "IS"]) assert.ok(Number.isFinite(r!.metrics[m]), m);
+  assert.ok(r!.baselines["real train images"]!.FD! < r!.metrics.FD!, JSON.stringify(r));
+  // Each sample eval keeps its own grid: 4 and then 2 images in one row, 3× magnified with 2-pixel gaps.
+  for (const [file, n] of [["samples.png", 4], ["samples-2.png", 2]] as const) {
+    const path = `${tmp}/out/cells/base-seed0/${file}`;
+    const png = decodePngImage(await Deno.readFile(path), path);
+    assert.deepEqual([png.width, png.height], [2 + n * (3 * W + 2), 2 + 3 * H + 2], file);
+    assert.ok(png.data.some((v) => v !== 40), `${file}: only background`);
+    assert.ok(lines.some((l) => l.endsWith(`samples: ${path}`)), `${file} logged`);
   }
   await Deno.remove(tmp, { recursive: true });
 });

@@ -31,7 +31,7 @@ import { resolveCheckpoint } from "../src/train/checkpoint.ts";
 import { withLockedDir } from "../src/train/lock.ts";
 import { formatDuration } from "../src/train/metrics.ts";
 import { loadModel, registeredMethods } from "../src/train/registry.ts";
-import { imageGrid } from "../src/viz/grid.ts";
+import { interleave, sampleGrid } from "../src/viz/grid.ts";
 
 const SAMPLE = section("Sampling", { ckpt: "", count: 16, seed: 0, data: "", out: "" }, {
   ckpt: { doc: "checkpoint or run directory of a model that generates", required: true },
@@ -107,15 +107,8 @@ if (import.meta.main) {
         const png = { width: shape[1], height: shape[0], channels: shape[2] === 3 ? 3 : 1, data: img(i) } as const;
         await writeFileAtomic(`${tmp}/images/${String(i).padStart(4, "0")}.png`, encodePngImage(png));
       }
-      let cells = result.images, cols = Math.min(8, s.count);
-      if (originals) {
-        cells = new Uint8Array(2 * s.count * size);
-        for (let i = 0; i < s.count; i++) {
-          cells.set(originals.subarray(i * size, (i + 1) * size), 2 * i * size), cells.set(img(i), (2 * i + 1) * size);
-        }
-        cols = Math.min(8, 2 * s.count);
-      }
-      await writeFileAtomic(`${tmp}/grid.png`, encodePngImage(imageGrid(cells, [...shape], { cols, scale: 3 })));
+      const cells = originals ? interleave([originals, result.images], size) : result.images;
+      await writeFileAtomic(`${tmp}/grid.png`, encodePngImage(sampleGrid(cells, [...shape])));
       await Deno.remove(dir, { recursive: true }).catch(() => {});
       await Deno.rename(tmp, dir);
     }).catch(async (e) => {

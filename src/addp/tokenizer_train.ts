@@ -33,7 +33,7 @@ import {
   validateRunConfig,
 } from "../train/run_config.ts";
 import { adamwTrainer, disposeTrainer, type Trainer, trainStep } from "../train/trainer.ts";
-import { imageGrid, interleave, unitToU8, writePng } from "../viz/grid.ts";
+import { interleave, sampleGrid, unitToU8, writePng } from "../viz/grid.ts";
 import { codebookUsage, emaUpdate, restartDeadCodes } from "./vector_quantizer.ts";
 import {
   checkTokenizerConfig,
@@ -234,7 +234,7 @@ export async function reconstructionGrid(
   });
   const u8 = unitToU8(await recon.data());
   recon.dispose();
-  return imageGrid(interleave([images, u8], images.length / n), shape, { cols: Math.min(8, 2 * n), pad: 2, scale: 3 });
+  return sampleGrid(interleave([images, u8], images.length / n), shape);
 }
 
 /** The outcome of {@linkcode trainTokenizer}: the loop's, the model and its test scores.

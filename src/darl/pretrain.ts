@@ -34,7 +34,7 @@ import {
   validateRunConfig,
 } from "../train/run_config.ts";
 import { adamwTrainer, type Trainer, trainStep } from "../train/trainer.ts";
-import { imageGrid, interleave, unitToU8 } from "../viz/grid.ts";
+import { interleave, sampleGrid, unitToU8 } from "../viz/grid.ts";
 import {
   DARL_DEFAULTS,
   DARL_SCHEMA,
@@ -223,7 +223,7 @@ export async function predictionGrid(
   cfg: DarlConfig,
   images: Uint8Array,
   shape: [number, number, number],
-): Promise<ReturnType<typeof imageGrid>> {
+): Promise<ReturnType<typeof sampleGrid>> {
   const [H, W, C] = shape, n = images.length / (H * W * C), g = gridSize(cfg);
   const pred = tf.tidy(() => {
     const x = tf.tensor4d(toUnitRange(images), [n, H, W, C]);
@@ -239,7 +239,7 @@ export async function predictionGrid(
   });
   const predU8 = unitToU8(await pred.data());
   pred.dispose();
-  return imageGrid(interleave([images, predU8], H * W * C), shape, { cols: Math.min(8, 2 * n), pad: 2, scale: 3 });
+  return sampleGrid(interleave([images, predU8], H * W * C), shape);
 }
 
 /**

@@ -18,7 +18,7 @@ import { runProbes } from "../eval/probe.ts";
 import { parsePooling } from "../eval/features.ts";
 import { finetune, FINETUNE_DEFAULTS } from "../eval/finetune.ts";
 import { sampleQualityReport } from "../eval/frechet.ts";
-import { imageGrid, writePng } from "../viz/grid.ts";
+import { sampleGrid, writePng } from "../viz/grid.ts";
 import { disposeClassifier } from "../eval/finetune.ts";
 import { listCheckpoints } from "../train/checkpoint.ts";
 import { withLockedDir } from "../train/lock.ts";
@@ -208,7 +208,7 @@ async function evaluateCell(
         // The scores say how good the samples are; the grid shows what they look like, as `deno task sample` does.
         const earlier = evals.slice(0, i).filter((x) => x.kind === "sample").length;
         const grid = `${dir}/samples${earlier ? `-${earlier + 1}` : ""}.png`;
-        await writePng(grid, imageGrid(s.images, ds.header.shape, { cols: Math.min(8, e.count), scale: 3 }));
+        await writePng(grid, sampleGrid(s.images, ds.header.shape));
         log(`samples: ${grid}`);
         const q = await sampleQualityReport(ds, { count: e.count, images: s.images, labels: null }, { log });
         const scores = (x: typeof q.samplesVsReference) => ({ FD: x.fd, KID: x.kid.mean, IS: x.is });

@@ -80,6 +80,26 @@ export function imageGrid(images: Uint8Array, shape: [number, number, number], o
 }
 
 /**
+ * The layout every sample and reconstruction grid in darl uses: up to 8
+ * images per row, each magnified 3× with 2-pixel gaps, so that grids from
+ * training, `deno task sample` and the sweep read alike.
+ *
+ * @param images N·H·W·C uint8 values.
+ * @param shape [H, W, C].
+ * @returns The grid image.
+ * @example
+ * ```ts
+ * import { sampleGrid } from "./grid.ts";
+ * const g = sampleGrid(new Uint8Array(10 * 4), [2, 2, 1]); // 10 images: rows of 8 and 2
+ * if (g.width !== 2 + 8 * (6 + 2) || g.height !== 2 + 2 * (6 + 2)) throw new Error();
+ * ```
+ */
+export function sampleGrid(images: Uint8Array, shape: [number, number, number]): RasterImage {
+  const n = images.length / (shape[0] * shape[1] * shape[2]);
+  return imageGrid(images, shape, { cols: Math.min(8, n), pad: 2, scale: 3 });
+}
+
+/**
  * Interleaves image sets of equal size, item by item (a₀ b₀ a₁ b₁ …), so a
  * grid shows each original beside its reconstruction, prediction or edit.
  *

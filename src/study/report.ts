@@ -2,14 +2,14 @@
  * A study's report from its finished cells: each arm's metrics as mean ±
  * standard deviation over seeds (a markdown table, best arm per metric in
  * bold), the baselines the evaluations measured beside the model (raw pixels,
- * random init, real images), and PNG charts: bars with error bars per metric
- * and, for a numeric grid axis with three or more values, a line per setting
- * of the other axes.
+ * random init, real images), and PNG charts: bars with error bars per metric,
+ * the baselines drawn across them as reference lines, and, for a numeric grid
+ * axis with three or more values, a line per setting of the other axes.
  *
  * @module
  */
 import { armLabel, type StudyPlan } from "./plan.ts";
-import { type Bar, barChart, linePlot, PALETTE, type Series } from "../viz/plot.ts";
+import { type Bar, barChart, linePlot, PALETTE, type RefLine, type Series } from "../viz/plot.ts";
 import { readJsonl } from "../train/metrics.ts";
 import { writePng } from "../viz/grid.ts";
 import { writeFileAtomic } from "../data/files.ts";
@@ -286,11 +286,18 @@ export async function writeReport(
       ? { ...armBar(r, m, axes.map((a) => String(r.set[a])).join(" ")), group: Math.max(0, at(r, axes[0]!)) }
       : armBar(r, m, r.arm.slice(0, 24));
   const by = byValues ? `, by ${axes.map((a) => a.replace(/^\w+\./, "")).join(" ")}` : "";
+  const baselines = [...baselineRows(records)];
   for (const m of new Set(rows.flatMap((r) => Object.keys(r.stats)))) {
     const bars = ordered.filter((r) => r.stats[m]).map((r) => bar(r, m));
+    // The baselines measured beside the arms (raw pixels, random init, real images) as lines to read the bars against.
+    // A baseline shared by many arms is named by all of them; report.md has the full name.
+    const refs: RefLine[] = baselines.filter(([, b]) => Number.isFinite(b[m])).map(([label, b]) => ({
+      label: label.length > 32 ? `${label.slice(0, 30)}..` : label,
+      value: scale(m, b[m]!),
+    }));
     const file = `${dir}/charts/${slug(m)}.png`;
     const title = `${plan.name}: ${m}${isAccuracy(m) ? " (%)" : ""}${by}`;
-    await writePng(file, barChart(bars, { title, min: axisFloor(bars) }));
+    await writePng(file, barChart(bars, { title, refs, min: axisFloor([...bars, ...refs]) }));
     files.push(file);
     // Curves: a numeric axis with three or more values, one line per setting of the other axes.
     for (const [axis, values] of Object.entries(plan.grid)) {

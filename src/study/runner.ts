@@ -206,14 +206,20 @@ async function evaluateCell(
       } else {
         const s = await model.generator!.sample({ count: e.count, seed: cell.seed, options: e.options ?? {} });
         // The scores say how good the samples are; the grid shows what they look like, as `deno task sample` does.
+        // A second sample eval (other options, say) is named by its grid, so its scores do not replace the first's.
         const earlier = evals.slice(0, i).filter((x) => x.kind === "sample").length;
-        const grid = `${dir}/samples${earlier ? `-${earlier + 1}` : ""}.png`;
+        const name = earlier ? `samples-${earlier + 1}` : "samples", tag = earlier ? ` (${name})` : "";
+        const grid = `${dir}/${name}.png`;
         await writePng(grid, sampleGrid(s.images, ds.header.shape));
         log(`samples: ${grid}`);
         const q = await sampleQualityReport(ds, { count: e.count, images: s.images, labels: null }, { log });
-        const scores = (x: typeof q.samplesVsReference) => ({ FD: x.fd, KID: x.kid.mean, IS: x.is });
+        const scores = (x: typeof q.samplesVsReference) => ({
+          [`FD${tag}`]: x.fd,
+          [`KID${tag}`]: x.kid.mean,
+          [`IS${tag}`]: x.is,
+        });
         Object.assign(metrics, scores(q.samplesVsReference));
-        baselines["real train images"] = scores(q.realTrainVsReference);
+        baselines["real train images"] = { ...baselines["real train images"], ...scores(q.realTrainVsReference) };
       }
     });
   }

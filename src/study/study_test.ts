@@ -165,6 +165,25 @@ Deno.test("the report: a baseline that differs between arms (a random init) gets
   assert.equal(grid.match(/\| random init/g)!.length, 2);
 });
 
+Deno.test("the report's bar charts draw the baselines measured for that metric as reference lines", async () => {
+  const dir = await Deno.makeTempDir();
+  const records = [0, 1].map((seed) => ({
+    ...rec("a", seed, { "ridge (mean)": 0.8, FD: 30 }),
+    baselines: { "raw pixels": { "ridge (mean)": 0.82 } },
+  }));
+  await writeReport(dir, reportPlan, records, 2);
+  // Reference ink (dashes and label) is the one grey the charts use for it.
+  const refInk = async (chart: string) => {
+    const img = decodePngImage(await Deno.readFile(`${dir}/charts/${chart}.png`), chart);
+    let n = 0;
+    for (let i = 0; i < img.data.length; i += 3) if (img.data.subarray(i, i + 3).every((v) => v === 90)) n++;
+    return n;
+  };
+  assert.ok(await refInk("ridge-mean") > 100, "pixels line on the ridge chart");
+  assert.equal(await refInk("fd"), 0, "no baseline has FD");
+  await Deno.remove(dir, { recursive: true });
+});
+
 Deno.test("the report's bar charts for a two-axis grid: bars coloured by the first axis, side by side per setting of the rest", async () => {
   const dir = await Deno.makeTempDir();
   const plan: StudyPlan = {
@@ -332,8 +351,17 @@ Deno.test("a sample eval scores the cell's samples against real images and keeps
   };
   const lines: string[] = [];
   const [r] = await runStudy(plan, { out: `${tmp}/out`, log: (l) => lines.push(l) });
-  for (const m of ["FD", "KID", "IS"]) assert.ok(Number.isFinite(r!.metrics[m]), m);
+  // The second eval's scores are its own (named by its grid), not written over the first's.
+  for (const m of ["FD", "KID", "IS", "FD (samples-2)", "KID (samples-2)", "IS (samples-2)"]) {
+    assert.ok(Number.isFinite(r!.metrics[m]), m);
+    assert.ok(Number.isFinite(r!.baselines["real train images"]![m]), `real ${m}`);
+  }
   assert.ok(r!.baselines["real train images"]!.FD! < r!.metrics.FD!, JSON.stringify(r));
+  const report = await Deno.readTextFile(`${tmp}/out/report.md`);
+  assert.match(
+    report,
+    /\| arm \| seeds \| FD \| KID \| IS \| FD \(samples-2\) \| KID \(samples-2\) \| IS \(samples-2\) \|/,
+  );
   // Each sample eval keeps its own grid: 4 and then 2 images in one row, 3× magnified with 2-pixel gaps.
   for (const [file, n] of [["samples.png", 4], ["samples-2.png", 2]] as const) {
     const path = `${tmp}/out/cells/base-seed0/${file}`;

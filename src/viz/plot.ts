@@ -203,12 +203,31 @@ export interface Bar {
 }
 
 /**
+ * A labelled horizontal line across a bar chart: a reference the bars are
+ * read against (raw pixels, a random init).
+ *
+ * @example
+ * ```ts
+ * import { barChart, type RefLine } from "./plot.ts";
+ * const pixels: RefLine = { label: "raw pixels", value: 85.56 };
+ * if (barChart([{ label: "a", value: 84.1 }], { refs: [pixels], min: 80 }).channels !== 3) throw new Error();
+ * ```
+ */
+export interface RefLine {
+  /** Written at the line's right end with its value. */
+  label: string;
+  /** Where the line sits on the value axis. */
+  value: number;
+}
+
+/**
  * Renders a vertical bar chart with value labels. The value axis starts at
  * `opts.min` (default 0; always labelled): a higher start lets close values
- * be told apart.
+ * be told apart. Reference lines (`opts.refs`) are dashed, labelled, and
+ * stretch the axis to fit.
  *
  * @param bars The bars.
- * @param opts Title, size and the value axis's range.
+ * @param opts Title, size, the value axis's range and reference lines.
  * @returns An RGB image.
  * @example
  * ```ts
@@ -221,17 +240,23 @@ export interface Bar {
  */
 export function barChart(
   bars: Bar[],
-  opts: { title?: string; width?: number; height?: number; min?: number; max?: number } = {},
+  opts: { title?: string; width?: number; height?: number; min?: number; max?: number; refs?: RefLine[] } = {},
 ): RasterImage {
+  const refs = (opts.refs ?? []).filter((r) => Number.isFinite(r.value));
   const maxLabel = Math.max(1, ...bars.map((b) => b.label.length));
+  // Reference labels sit in a margin right of the plot, clear of the bars.
+  const refText = refs.map((r) => `${r.label} ${fmt(Number(r.value.toFixed(3)))}`);
+  const right = refs.length ? 12 + Math.max(...refText.map((t) => textWidth(t))) : 10;
   // Wide enough for the title too, so a long one is not cut at the edge.
-  const width = opts.width ?? Math.max(320, 60 + bars.length * 44, 60 + textWidth(opts.title ?? ""));
+  const width = opts.width ??
+    Math.max(320, 50 + right + bars.length * 44, 60 + textWidth(opts.title ?? ""));
   const bottom = 16 + maxLabel * 8;
   const height = opts.height ?? 300 + bottom;
   const data = new Uint8Array(width * height * 3).fill(255);
-  const left = 50, top = 40, ph = height - top - bottom, pw = width - left - 10;
+  const left = 50, top = 40, ph = height - top - bottom, pw = width - left - right;
   const vmin = opts.min ?? 0;
-  const vmax = opts.max ?? Math.max(vmin + 1e-9, ...bars.map((b) => b.value + (b.err ?? 0)));
+  const vmax = opts.max ??
+    Math.max(vmin + 1e-9, ...bars.map((b) => b.value + (b.err ?? 0)), ...refs.map((r) => r.value));
   const frac = (v: number) => (Math.max(vmin, Math.min(vmax, v)) - vmin) / (vmax - vmin);
   const black: [number, number, number] = [0, 0, 0];
   // An axis that does not start at 0 says where it starts, clear of the nearest tick's label.
@@ -261,6 +286,15 @@ export function barChart(
     [...b.label].forEach((ch, k) =>
       drawText(data, width, height, Math.round((x0 + x1) / 2 - 3), top + ph + 6 + k * 8, ch, black)
     );
+  });
+  // Dashed and drawn over the bars, so a line through one still shows; labels stacked when lines are close.
+  let below = -Infinity;
+  [...refs.keys()].sort((a, b) => refs[b]!.value - refs[a]!.value).forEach((k) => {
+    const y = Math.round(top + ph - frac(refs[k]!.value) * ph), grey: [number, number, number] = [90, 90, 90];
+    for (let x = left; x < left + pw; x += 8) line(data, width, height, x, y, Math.min(x + 4, left + pw), y, grey);
+    const ty = Math.max(y - 3, below);
+    drawText(data, width, height, left + pw + 6, ty, refText[k]!, grey);
+    below = ty + CHAR_HEIGHT + 2;
   });
   line(data, width, height, left, top + ph, left + pw, top + ph, black);
   if (opts.title) drawText(data, width, height, left, 12, opts.title, black);

@@ -49,3 +49,27 @@ Deno.test("barChart(): bars grow from opts.min, so a 1-point gap between 83% arm
   assert.ok(Math.abs(a80! / b80! - 3 / 4) < 0.02, `from 80: ${a80} vs ${b80}`);
   assert.ok(b80! - a80! > 40);
 });
+
+Deno.test("barChart(): a reference line above every bar stretches the axis, is dashed across the plot, and its label clears the bars", () => {
+  const bars = [{ label: "a", value: 83 }, { label: "b", value: 84 }];
+  const grey = (img: ReturnType<typeof barChart>, x: number, y: number) =>
+    [0, 1, 2].every((c) => img.data[(y * img.width + x) * 3 + c] === 90);
+  const plain = barChart(bars, { min: 80 });
+  const img = barChart(bars, { min: 80, refs: [{ label: "raw pixels", value: 85.56 }] });
+  assert.deepEqual([img.width, img.height], [plain.width, plain.height]);
+  // The axis now ends at the reference (top of the plot at y = 40), not at the taller bar; the line is dashed.
+  const dashes = (y: number) => [...Array(img.width).keys()].filter((x) => grey(img, x, y));
+  const lineY = [...Array(img.height).keys()].sort((p, q) => dashes(q).length - dashes(p).length)[0]!;
+  assert.equal(lineY, 40);
+  // The dashes run until the first gap wider than a dash's (the label follows, 6 pixels on).
+  const all = dashes(40), xs = all.filter((_, i) => all.slice(1, i + 1).every((v, j) => v - all[j]! <= 4));
+  const end = Math.max(...xs), span = end - xs[0]! + 1;
+  assert.ok(xs.length > span * 0.5 && xs.length < span * 0.7, `dashed: ${xs.length} of ${span}`);
+  // The label, right of the plot's end, clear of the bars.
+  let labelInk = 0;
+  for (let y = 30; y < 50; y++) for (let x = end + 2; x < img.width; x++) if (grey(img, x, y)) labelInk++;
+  assert.ok(labelInk > 20, `label ink ${labelInk}`);
+  assert.ok(end < img.width - 60, `plot ends at ${end}`);
+  // Non-finite references (a baseline without this metric) are skipped.
+  assert.deepEqual(barChart(bars, { min: 80, refs: [{ label: "x", value: NaN }] }).data, plain.data);
+});

@@ -31,7 +31,7 @@ import {
 } from "../train/run_config.ts";
 import { adamwTrainer, disposeTrainer, trainStep } from "../train/trainer.ts";
 import { disposeTree, type ParamTree } from "../nn/tree.ts";
-import { imageGrid, unitToU8, writePng } from "../viz/grid.ts";
+import { sampleGrid, unitToU8, writePng } from "../viz/grid.ts";
 import { checkTokensMatch, type LoadedTokenizer, loadTokenizer } from "./load.ts";
 import { MAGE_SAMPLING, predictorSample } from "./predictor_sample.ts";
 import {
@@ -217,7 +217,7 @@ export async function trainPredictor(
         PRETRAIN_RESUME,
       ),
     plotTitle: "Token predictor loss (label-smoothed CE on masked tokens)",
-    ...periodicPictures(`${train.out}/samples`, train.sampleEvery, (step) => sampleGrid(params, cfg, tok, step)),
+    ...periodicPictures(`${train.out}/samples`, train.sampleEvery, (step) => previewGrid(params, cfg, tok, step)),
   }, opts);
   let scores = null;
   if (result.step === train.steps) {
@@ -228,19 +228,19 @@ export async function trainPredictor(
       await tokenizeSplit(tok, test, false, tokenizingProgress("test", log)),
     );
     await writeFileAtomic(`${train.out}/eval.json`, new TextEncoder().encode(JSON.stringify(scores, null, 2) + "\n"));
-    await writePng(`${train.out}/samples.png`, await sampleGrid(params, cfg, tok, 0));
+    await writePng(`${train.out}/samples.png`, await previewGrid(params, cfg, tok, 0));
   }
   disposeTrainer(trainer);
   disposeTree(tok.params as unknown as ParamTree);
   return { ...result, params, cfg, eval: scores };
 }
 
-async function sampleGrid(p: PredictorParams, cfg: PredictorConfig, tok: LoadedTokenizer, seed: number) {
+async function previewGrid(p: PredictorParams, cfg: PredictorConfig, tok: LoadedTokenizer, seed: number) {
   const x = await predictorSample(p, cfg, tok, 16, createRng(mixSeed(seed, 0x5a)), MAGE_SAMPLING);
   const u8 = unitToU8(await x.data());
   x.dispose();
   const s = tok.cfg.imageSize;
-  return imageGrid(u8, [s, s, tok.cfg.channels], { cols: 8, pad: 2, scale: 3 });
+  return sampleGrid(u8, [s, s, tok.cfg.channels]);
 }
 
 /**

@@ -34,7 +34,7 @@ import {
   validateRunConfig,
 } from "../train/run_config.ts";
 import { adamwTrainer, disposeTrainer, trainStep } from "../train/trainer.ts";
-import { imageGrid, unitToU8 } from "../viz/grid.ts";
+import { sampleGrid, unitToU8 } from "../viz/grid.ts";
 import { addpLoss, alternatingTargets, type FrozenParts } from "./alternating_denoising.ts";
 import { ADDP_SAMPLING, addpGenerate } from "./generate.ts";
 import { checkTokenizerFits, checkTokensMatch, loadTokenizer } from "./load.ts";
@@ -243,7 +243,7 @@ export async function pretrainAddp(
       const x = await addpGenerate(params, cfg, tok, 16, createRng(mixSeed(step, 0x5a)), ADDP_SAMPLING);
       const u8 = unitToU8(await x.data());
       x.dispose();
-      return imageGrid(u8, [cfg.imageSize, cfg.imageSize, cfg.channels], { cols: 8, pad: 2, scale: 3 });
+      return sampleGrid(u8, [cfg.imageSize, cfg.imageSize, cfg.channels]);
     }),
   }, opts);
   // The frozen parts and the optimiser state stay here; the caller owns the returned model.

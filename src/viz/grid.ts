@@ -82,7 +82,7 @@ export function imageGrid(images: Uint8Array, shape: [number, number, number], o
 /**
  * The layout every sample and reconstruction grid in darl uses: up to 8
  * images per row, each magnified 3× with 2-pixel gaps, so that grids from
- * training, `deno task sample` and the sweep read alike.
+ * DARL and ADDP training, `deno task sample` and the sweep read alike.
  *
  * @param images N·H·W·C uint8 values.
  * @param shape [H, W, C].

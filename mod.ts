@@ -463,4 +463,4 @@ export {
 // Pictures
 export { type GridOptions, imageGrid, interleave, unitToU8, writePng } from "./src/viz/grid.ts";
 export { encodePngImage, type RasterImage } from "./src/data/png.ts";
-export { type Bar, barChart, linePlot, type PlotOptions, type Series } from "./src/viz/plot.ts";
+export { type Bar, barChart, linePlot, type PlotOptions, type RefLine, type Series } from "./src/viz/plot.ts";

@@ -461,6 +461,6 @@ export {
 } from "./src/eval/frechet.ts";
 
 // Pictures
-export { type GridOptions, imageGrid, interleave, unitToU8, writePng } from "./src/viz/grid.ts";
+export { type GridOptions, imageGrid, interleave, sampleGrid, unitToU8, writePng } from "./src/viz/grid.ts";
 export { encodePngImage, type RasterImage } from "./src/data/png.ts";
 export { type Bar, barChart, linePlot, type PlotOptions, type RefLine, type Series } from "./src/viz/plot.ts";

@@ -242,11 +242,14 @@ export function barChart(
   bars: Bar[],
   opts: { title?: string; width?: number; height?: number; min?: number; max?: number; refs?: RefLine[] } = {},
 ): RasterImage {
-  const refs = (opts.refs ?? []).filter((r) => Number.isFinite(r.value));
+  // A bar's or reference line's value as written beside it.
+  const valueText = (v: number) => fmt(Number(v.toFixed(3)));
+  // Highest first, so close lines' labels stack downwards.
+  const refs = (opts.refs ?? []).filter((r) => Number.isFinite(r.value)).sort((a, b) => b.value - a.value)
+    .map((r) => ({ value: r.value, text: `${r.label} ${valueText(r.value)}` }));
   const maxLabel = Math.max(1, ...bars.map((b) => b.label.length));
   // Reference labels sit in a margin right of the plot, clear of the bars.
-  const refText = refs.map((r) => `${r.label} ${fmt(Number(r.value.toFixed(3)))}`);
-  const right = refs.length ? 12 + Math.max(...refText.map((t) => textWidth(t))) : 10;
+  const right = refs.length ? 12 + Math.max(...refs.map((r) => textWidth(r.text))) : 10;
   // Wide enough for the title too, so a long one is not cut at the edge.
   const width = opts.width ??
     Math.max(320, 50 + right + bars.length * 44, 60 + textWidth(opts.title ?? ""));
@@ -280,7 +283,7 @@ export function barChart(
       for (const y of [yHi, yLo]) line(data, width, height, xm - 4, y, xm + 4, y, black);
       labelY = Math.min(labelY, yHi - 10);
     }
-    const v = fmt(Number(b.value.toFixed(3)));
+    const v = valueText(b.value);
     drawText(data, width, height, Math.round((x0 + x1) / 2 - textWidth(v) / 2), labelY, v, black);
     // Labels are written vertically, one character per line.
     [...b.label].forEach((ch, k) =>
@@ -289,13 +292,13 @@ export function barChart(
   });
   // Dashed and drawn over the bars, so a line through one still shows; labels stacked when lines are close.
   let below = -Infinity;
-  [...refs.keys()].sort((a, b) => refs[b]!.value - refs[a]!.value).forEach((k) => {
-    const y = Math.round(top + ph - frac(refs[k]!.value) * ph), grey: [number, number, number] = [90, 90, 90];
+  for (const r of refs) {
+    const y = Math.round(top + ph - frac(r.value) * ph), grey: [number, number, number] = [90, 90, 90];
     for (let x = left; x < left + pw; x += 8) line(data, width, height, x, y, Math.min(x + 4, left + pw), y, grey);
     const ty = Math.max(y - 3, below);
-    drawText(data, width, height, left + pw + 6, ty, refText[k]!, grey);
+    drawText(data, width, height, left + pw + 6, ty, r.text, grey);
     below = ty + CHAR_HEIGHT + 2;
-  });
+  }
   line(data, width, height, left, top + ph, left + pw, top + ph, black);
   if (opts.title) drawText(data, width, height, left, 12, opts.title, black);
   return { width, height, channels: 3, data };

@@ -21,8 +21,7 @@ import {
   startBackend,
 } from "../src/cli.ts";
 import { DarlError } from "../src/errors.ts";
-import { checkWritableDir, dirname, ensureDir, writeFileAtomic } from "../src/data/files.ts";
-import { encodePngImage } from "../src/data/png.ts";
+import { checkWritableDir, dirname, ensureDir } from "../src/data/files.ts";
 import { adaptImages } from "../src/data/resize.ts";
 import { getSplit, openDataset } from "../src/data/store.ts";
 import { gatherImages } from "../src/data/batches.ts";
@@ -31,7 +30,7 @@ import { resolveCheckpoint } from "../src/train/checkpoint.ts";
 import { withLockedDir } from "../src/train/lock.ts";
 import { formatDuration } from "../src/train/metrics.ts";
 import { loadModel, registeredMethods } from "../src/train/registry.ts";
-import { interleave, sampleGrid } from "../src/viz/grid.ts";
+import { interleave, sampleGrid, writePng } from "../src/viz/grid.ts";
 
 const SAMPLE = section("Sampling", { ckpt: "", count: 16, seed: 0, data: "", out: "" }, {
   ckpt: { doc: "checkpoint or run directory of a model that generates", required: true },
@@ -105,10 +104,10 @@ if (import.meta.main) {
       const img = (i: number) => result.images.subarray(i * size, (i + 1) * size);
       for (let i = 0; i < s.count; i++) {
         const png = { width: shape[1], height: shape[0], channels: shape[2] === 3 ? 3 : 1, data: img(i) } as const;
-        await writeFileAtomic(`${tmp}/images/${String(i).padStart(4, "0")}.png`, encodePngImage(png));
+        await writePng(`${tmp}/images/${String(i).padStart(4, "0")}.png`, png);
       }
       const cells = originals ? interleave([originals, result.images], size) : result.images;
-      await writeFileAtomic(`${tmp}/grid.png`, encodePngImage(sampleGrid(cells, [...shape])));
+      await writePng(`${tmp}/grid.png`, sampleGrid(cells, [...shape]));
       await Deno.remove(dir, { recursive: true }).catch(() => {});
       await Deno.rename(tmp, dir);
     }).catch(async (e) => {

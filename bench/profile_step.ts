@@ -2,8 +2,9 @@
  * Where one DARL training step's (or ADDP's targets') time goes: wall time
  * over 10 steps, then a `tf.profile` of one step, its kernel time per kernel
  * name and per matrix product shape. `deno run -A bench/profile_step.ts
- * [--batch 32] [--backend darl-cpu] [--step darl|addp-targets]`
- * (addp-targets: ADDP's two predictor passes and VQ decode); run it on an
+ * [--batch 32] [--backend darl-cpu] [--step darl|addp-targets] [--preset tiny]`
+ * (addp-targets: ADDP's two predictor passes and VQ decode; --preset: the
+ * DARL preset, e.g. wide for the default `deno task pretrain` model); run it on an
  * idle machine (e.g. under `../shared/tools/quiet.sh`).
  *
  * @module
@@ -24,6 +25,7 @@ const { values } = parseArgs({
     batch: { type: "string", default: "32" },
     backend: { type: "string", default: "darl-cpu" },
     step: { type: "string", default: "darl" },
+    preset: { type: "string", default: "tiny" },
   },
 });
 if (!["darl", "addp-targets"].includes(values.step)) {
@@ -35,7 +37,7 @@ if (!Number.isInteger(batch) || batch < 1) {
 }
 await useBackend(values.backend as BenchBackend);
 const darlStep = () => {
-  const cfg = darlConfig("tiny"), state = createTrainState(initDarl(cfg, 0), cfg, PRETRAIN_DEFAULTS);
+  const cfg = darlConfig(values.preset), state = createTrainState(initDarl(cfg, 0), cfg, PRETRAIN_DEFAULTS);
   const x = tf.tensor4d(Float32Array.from({ length: batch * 784 }, (_, i) => Math.sin(i * 0.01)), [batch, 28, 28, 1]);
   return async () => {
     const r = darlTrainStep(state, x, 1e-4);
@@ -61,7 +63,7 @@ const kernels = (await tf.profile(step)).kernels.filter((k) => !k.name.endsWith(
 const ms = (k: { kernelTimeMs: unknown }) => Number(k.kernelTimeMs);
 const total = kernels.reduce((a, k) => a + ms(k), 0);
 console.log(
-  `${values.backend}, ${values.step === "darl" ? "tiny DARL step" : "ADDP targets"}, batch ${batch}: wall ${
+  `${values.backend}, ${values.step === "darl" ? `${values.preset} DARL step` : "ADDP targets"}, batch ${batch}: wall ${
     wall.toFixed(1)
   } ms (mean of 10)`,
 );

@@ -318,7 +318,7 @@ export async function writeReport(
         const order = s.xs.map((_, i) => i).sort((a, b) => s.xs[a]! - s.xs[b]!);
         return { ...s, xs: order.map((i) => s.xs[i]!), ys: order.map((i) => s.ys[i]!) };
       });
-      await writePng(curve, linePlot(series, { title: `${plan.name}: ${m}`, xLabel: axis, yLabel: m }));
+      await writePng(curve, linePlot(series, { title: `${plan.name}: ${m}`, xLabel: axis, yLabel: m, refs }));
       files.push(curve);
     }
   }

@@ -184,6 +184,22 @@ Deno.test("the report's bar charts draw the baselines measured for that metric a
   await Deno.remove(dir, { recursive: true });
 });
 
+Deno.test("the report's curves draw the baselines measured for that metric as reference lines too", async () => {
+  const dir = await Deno.makeTempDir();
+  const plan: StudyPlan = { ...reportPlan, grid: { "train.steps": [10, 20, 40] } };
+  const records = [10, 20, 40].map((steps, i) => ({
+    ...rec(`steps=${steps}`, 0, { "ridge (mean)": 0.7 + i * 0.02 }),
+    set: { "train.steps": steps },
+    baselines: { "raw pixels": { "ridge (mean)": 0.8 } },
+  }));
+  await writeReport(dir, plan, records, 3);
+  const img = decodePngImage(await Deno.readFile(`${dir}/charts/ridge-mean-vs-train-steps.png`), "curve");
+  let ink = 0;
+  for (let i = 0; i < img.data.length; i += 3) if (img.data.subarray(i, i + 3).every((v) => v === 90)) ink++;
+  assert.ok(ink > 100, `pixels line on the curve: ${ink} grey pixels`);
+  await Deno.remove(dir, { recursive: true });
+});
+
 Deno.test("the report's bar charts for a two-axis grid: bars coloured by the first axis, side by side per setting of the rest", async () => {
   const dir = await Deno.makeTempDir();
   const plan: StudyPlan = {

@@ -51,6 +51,8 @@ export interface PlotOptions {
   width?: number;
   /** Image height. */
   height?: number;
+  /** Dashed, labelled horizontal lines to read the curves against (e.g. raw pixels); the y axis stretches to fit them. */
+  refs?: RefLine[];
 }
 
 /** Distinct colours for series and bars. */
@@ -97,6 +99,43 @@ function logTicks(lo: number, hi: number): number[] {
   return niceTicks(lo, hi, 5).map((v) => Math.pow(10, v));
 }
 
+// A bar's, point's or reference line's value as written beside it.
+const valueText = (v: number) => fmt(Number(v.toFixed(3)));
+
+type PlacedRef = { value: number; text: string };
+
+// Finite references, highest first (so close lines' labels stack downwards), each with its label text.
+function placeRefs(refs: RefLine[] = []): PlacedRef[] {
+  return refs.filter((r) => Number.isFinite(r.value)).sort((a, b) => b.value - a.value)
+    .map((r) => ({ value: r.value, text: `${r.label} ${valueText(r.value)}` }));
+}
+
+// The right margin that holds reference labels clear of the plot.
+const refMargin = (refs: PlacedRef[], none: number) =>
+  refs.length ? 12 + Math.max(...refs.map((r) => textWidth(r.text))) : none;
+
+// Dashed and drawn over the data, so a line through a bar still shows; labels in the right margin, stacked when
+// lines are close.
+function drawRefs(
+  img: Uint8Array,
+  w: number,
+  h: number,
+  refs: PlacedRef[],
+  left: number,
+  pw: number,
+  rowOf: (v: number) => number,
+) {
+  const grey: [number, number, number] = [90, 90, 90];
+  let below = -Infinity;
+  for (const r of refs) {
+    const y = Math.round(rowOf(r.value));
+    for (let x = left; x < left + pw; x += 8) line(img, w, h, x, y, Math.min(x + 4, left + pw), y, grey);
+    const ty = Math.max(y - 3, below);
+    drawText(img, w, h, left + pw + 6, ty, r.text, grey);
+    below = ty + CHAR_HEIGHT + 2;
+  }
+}
+
 function line(img: Uint8Array, w: number, h: number, x0: number, y0: number, x1: number, y1: number, c: number[]) {
   const n = Math.max(Math.abs(x1 - x0), Math.abs(y1 - y0), 1);
   for (let i = 0; i <= n; i++) {
@@ -109,7 +148,7 @@ function line(img: Uint8Array, w: number, h: number, x0: number, y0: number, x1:
  * Renders series as a line plot.
  *
  * @param series The data.
- * @param opts Title, labels, size, log scale.
+ * @param opts Title, labels, size, log scale, reference lines.
  * @returns An RGB image.
  * @example
  * ```ts
@@ -121,7 +160,8 @@ function line(img: Uint8Array, w: number, h: number, x0: number, y0: number, x1:
 export function linePlot(series: Series[], opts: PlotOptions = {}): RasterImage {
   const { width = 640, height = 400, logY = false } = opts;
   const data = new Uint8Array(width * height * 3).fill(255);
-  const left = 70, right = 20, top = 30, bottom = 45;
+  const refs = placeRefs(opts.refs).filter((r) => !logY || r.value > 0);
+  const left = 70, right = refMargin(refs, 20), top = 30, bottom = 45;
   const pw = width - left - right, ph = height - top - bottom;
   const tf = (y: number) => (logY ? Math.log10(y) : y);
   const pts = series.flatMap((s) => s.xs.map((x, i) => [x, s.ys[i]!] as const)).filter(([x, y]) =>
@@ -133,6 +173,7 @@ export function linePlot(series: Series[], opts: PlotOptions = {}): RasterImage 
     [xlo, xhi, ylo, yhi] = [Math.min(xlo, x), Math.max(xhi, x), Math.min(ylo, tf(y)), Math.max(yhi, tf(y))];
   }
   if (!pts.length) [xlo, xhi, ylo, yhi] = [0, 1, 0, 1];
+  for (const r of refs) [ylo, yhi] = [Math.min(ylo, tf(r.value)), Math.max(yhi, tf(r.value))];
   if (xhi === xlo) xhi = xlo + 1;
   if (yhi === ylo) [ylo, yhi] = [ylo - 0.5, yhi + 0.5];
   const ypad = (yhi - ylo) * 0.05;
@@ -172,6 +213,7 @@ export function linePlot(series: Series[], opts: PlotOptions = {}): RasterImage 
     line(data, width, height, lx, ly + 3, lx + 14, ly + 3, c);
     drawText(data, width, height, lx + 18, ly, s.name, black);
   });
+  drawRefs(data, width, height, refs, left, pw, Y);
   // Title and y label on rows of their own: a long y label runs under the title, not through it.
   if (opts.title) drawText(data, width, height, left, 4, opts.title, black);
   if (opts.xLabel) {
@@ -242,14 +284,10 @@ export function barChart(
   bars: Bar[],
   opts: { title?: string; width?: number; height?: number; min?: number; max?: number; refs?: RefLine[] } = {},
 ): RasterImage {
-  // A bar's or reference line's value as written beside it.
-  const valueText = (v: number) => fmt(Number(v.toFixed(3)));
-  // Highest first, so close lines' labels stack downwards.
-  const refs = (opts.refs ?? []).filter((r) => Number.isFinite(r.value)).sort((a, b) => b.value - a.value)
-    .map((r) => ({ value: r.value, text: `${r.label} ${valueText(r.value)}` }));
+  const refs = placeRefs(opts.refs);
   const maxLabel = Math.max(1, ...bars.map((b) => b.label.length));
   // Reference labels sit in a margin right of the plot, clear of the bars.
-  const right = refs.length ? 12 + Math.max(...refs.map((r) => textWidth(r.text))) : 10;
+  const right = refMargin(refs, 10);
   // Wide enough for the title too, so a long one is not cut at the edge.
   const width = opts.width ??
     Math.max(320, 50 + right + bars.length * 44, 60 + textWidth(opts.title ?? ""));
@@ -290,15 +328,7 @@ export function barChart(
       drawText(data, width, height, Math.round((x0 + x1) / 2 - 3), top + ph + 6 + k * 8, ch, black)
     );
   });
-  // Dashed and drawn over the bars, so a line through one still shows; labels stacked when lines are close.
-  let below = -Infinity;
-  for (const r of refs) {
-    const y = Math.round(top + ph - frac(r.value) * ph), grey: [number, number, number] = [90, 90, 90];
-    for (let x = left; x < left + pw; x += 8) line(data, width, height, x, y, Math.min(x + 4, left + pw), y, grey);
-    const ty = Math.max(y - 3, below);
-    drawText(data, width, height, left + pw + 6, ty, r.text, grey);
-    below = ty + CHAR_HEIGHT + 2;
-  }
+  drawRefs(data, width, height, refs, left, pw, (v) => top + ph - frac(v) * ph);
   line(data, width, height, left, top + ph, left + pw, top + ph, black);
   if (opts.title) drawText(data, width, height, left, 12, opts.title, black);
   return { width, height, channels: 3, data };

@@ -73,3 +73,32 @@ Deno.test("barChart(): a reference line above every bar stretches the axis, is d
   // Non-finite references (a baseline without this metric) are skipped.
   assert.deepEqual(barChart(bars, { min: 80, refs: [{ label: "x", value: NaN }] }).data, plain.data);
 });
+
+Deno.test("linePlot(): a reference line above the curve stretches the y axis, is dashed across the plot, and is labelled right of it", () => {
+  const curve = [{ name: "logreg", xs: [250, 1000, 4000], ys: [81.4, 83.3, 85.5] }];
+  const grey = (img: ReturnType<typeof linePlot>, x: number, y: number) =>
+    [0, 1, 2].every((c) => img.data[(y * img.width + x) * 3 + c] === 90);
+  const plain = linePlot(curve);
+  const img = linePlot(curve, { refs: [{ label: "raw pixels", value: 86 }] });
+  assert.equal(plain.data.filter((v) => v === 90).length, 0, "no reference grey without references");
+  const dashes = (y: number) => [...Array(img.width).keys()].filter((x) => grey(img, x, y));
+  const lineY = [...Array(img.height).keys()].sort((p, q) => dashes(q).length - dashes(p).length)[0]!;
+  // The reference is the top of the data range now: 5% padding below the plot's top (y = 30, height 325).
+  assert.ok(Math.abs(lineY - (30 + 325 * 0.05 / 1.1)) <= 1.5, `line at row ${lineY}`);
+  const xs = dashes(lineY).filter((x) => x < img.width - 100);
+  const span = Math.max(...xs) - xs[0]! + 1;
+  assert.ok(xs[0]! <= 72 && span > 400, `dashes from ${xs[0]} over ${span}`);
+  assert.ok(xs.length > span * 0.5 && xs.length < span * 0.7, `dashed: ${xs.length} of ${span}`);
+  // Its label sits in the right margin, which the plot gives up for it.
+  let labelInk = 0;
+  for (let y = lineY - 8; y < lineY + 8; y++) {
+    for (let x = Math.max(...xs) + 4; x < img.width; x++) if (grey(img, x, y)) labelInk++;
+  }
+  assert.ok(labelInk > 20, `label ink ${labelInk}`);
+  // A reference below a log axis's range (≤ 0) is skipped, as non-finite ones are.
+  const log = linePlot(curve, { logY: true });
+  assert.deepEqual(
+    linePlot(curve, { logY: true, refs: [{ label: "x", value: 0 }, { label: "y", value: NaN }] }).data,
+    log.data,
+  );
+});

@@ -165,6 +165,14 @@ Deno.test("the report: a baseline that differs between arms (a random init) gets
   assert.equal(grid.match(/\| random init/g)!.length, 2);
 });
 
+// Pixels of a report chart in reference ink (dashes and label): the one grey the charts use for it.
+async function refInk(dir: string, chart: string): Promise<number> {
+  const img = decodePngImage(await Deno.readFile(`${dir}/charts/${chart}.png`), chart);
+  let n = 0;
+  for (let i = 0; i < img.data.length; i += 3) if (img.data.subarray(i, i + 3).every((v) => v === 90)) n++;
+  return n;
+}
+
 Deno.test("the report's bar charts draw the baselines measured for that metric as reference lines", async () => {
   const dir = await Deno.makeTempDir();
   const records = [0, 1].map((seed) => ({
@@ -172,15 +180,8 @@ Deno.test("the report's bar charts draw the baselines measured for that metric a
     baselines: { "raw pixels": { "ridge (mean)": 0.82 } },
   }));
   await writeReport(dir, reportPlan, records, 2);
-  // Reference ink (dashes and label) is the one grey the charts use for it.
-  const refInk = async (chart: string) => {
-    const img = decodePngImage(await Deno.readFile(`${dir}/charts/${chart}.png`), chart);
-    let n = 0;
-    for (let i = 0; i < img.data.length; i += 3) if (img.data.subarray(i, i + 3).every((v) => v === 90)) n++;
-    return n;
-  };
-  assert.ok(await refInk("ridge-mean") > 100, "pixels line on the ridge chart");
-  assert.equal(await refInk("fd"), 0, "no baseline has FD");
+  assert.ok(await refInk(dir, "ridge-mean") > 100, "pixels line on the ridge chart");
+  assert.equal(await refInk(dir, "fd"), 0, "no baseline has FD");
   await Deno.remove(dir, { recursive: true });
 });
 
@@ -193,9 +194,7 @@ Deno.test("the report's curves draw the baselines measured for that metric as re
     baselines: { "raw pixels": { "ridge (mean)": 0.8 } },
   }));
   await writeReport(dir, plan, records, 3);
-  const img = decodePngImage(await Deno.readFile(`${dir}/charts/ridge-mean-vs-train-steps.png`), "curve");
-  let ink = 0;
-  for (let i = 0; i < img.data.length; i += 3) if (img.data.subarray(i, i + 3).every((v) => v === 90)) ink++;
+  const ink = await refInk(dir, "ridge-mean-vs-train-steps");
   assert.ok(ink > 100, `pixels line on the curve: ${ink} grey pixels`);
   await Deno.remove(dir, { recursive: true });
 });

@@ -99,7 +99,7 @@ function logTicks(lo: number, hi: number): number[] {
   return niceTicks(lo, hi, 5).map((v) => Math.pow(10, v));
 }
 
-// A bar's, point's or reference line's value as written beside it.
+// A bar's or reference line's value as written beside it.
 const valueText = (v: number) => fmt(Number(v.toFixed(3)));
 
 type PlacedRef = { value: number; text: string };

@@ -1,5 +1,10 @@
 import assert from "node:assert/strict";
+import type { RasterImage } from "../data/png.ts";
 import { barChart, linePlot, PALETTE } from "./plot.ts";
+
+// Reference lines and their labels are drawn in this one grey, used nowhere else.
+const isRefGrey = (img: RasterImage, x: number, y: number) =>
+  [0, 1, 2].every((c) => img.data[(y * img.width + x) * 3 + c] === 90);
 
 Deno.test("linePlot() draws curves far longer than the call-stack limit of Math.min(...xs)", () => {
   const n = 300_000;
@@ -52,13 +57,11 @@ Deno.test("barChart(): bars grow from opts.min, so a 1-point gap between 83% arm
 
 Deno.test("barChart(): a reference line above every bar stretches the axis, is dashed across the plot, and its label clears the bars", () => {
   const bars = [{ label: "a", value: 83 }, { label: "b", value: 84 }];
-  const grey = (img: ReturnType<typeof barChart>, x: number, y: number) =>
-    [0, 1, 2].every((c) => img.data[(y * img.width + x) * 3 + c] === 90);
   const plain = barChart(bars, { min: 80 });
   const img = barChart(bars, { min: 80, refs: [{ label: "raw pixels", value: 85.56 }] });
   assert.deepEqual([img.width, img.height], [plain.width, plain.height]);
   // The axis now ends at the reference (top of the plot at y = 40), not at the taller bar; the line is dashed.
-  const dashes = (y: number) => [...Array(img.width).keys()].filter((x) => grey(img, x, y));
+  const dashes = (y: number) => [...Array(img.width).keys()].filter((x) => isRefGrey(img, x, y));
   const lineY = [...Array(img.height).keys()].sort((p, q) => dashes(q).length - dashes(p).length)[0]!;
   assert.equal(lineY, 40);
   // The dashes run until the first gap wider than a dash's (the label follows, 6 pixels on).
@@ -67,7 +70,7 @@ Deno.test("barChart(): a reference line above every bar stretches the axis, is d
   assert.ok(xs.length > span * 0.5 && xs.length < span * 0.7, `dashed: ${xs.length} of ${span}`);
   // The label, right of the plot's end, clear of the bars.
   let labelInk = 0;
-  for (let y = 30; y < 50; y++) for (let x = end + 2; x < img.width; x++) if (grey(img, x, y)) labelInk++;
+  for (let y = 30; y < 50; y++) for (let x = end + 2; x < img.width; x++) if (isRefGrey(img, x, y)) labelInk++;
   assert.ok(labelInk > 20, `label ink ${labelInk}`);
   assert.ok(end < img.width - 60, `plot ends at ${end}`);
   // Non-finite references (a baseline without this metric) are skipped.
@@ -76,12 +79,10 @@ Deno.test("barChart(): a reference line above every bar stretches the axis, is d
 
 Deno.test("linePlot(): a reference line above the curve stretches the y axis, is dashed across the plot, and is labelled right of it", () => {
   const curve = [{ name: "logreg", xs: [250, 1000, 4000], ys: [81.4, 83.3, 85.5] }];
-  const grey = (img: ReturnType<typeof linePlot>, x: number, y: number) =>
-    [0, 1, 2].every((c) => img.data[(y * img.width + x) * 3 + c] === 90);
   const plain = linePlot(curve);
   const img = linePlot(curve, { refs: [{ label: "raw pixels", value: 86 }] });
   assert.equal(plain.data.filter((v) => v === 90).length, 0, "no reference grey without references");
-  const dashes = (y: number) => [...Array(img.width).keys()].filter((x) => grey(img, x, y));
+  const dashes = (y: number) => [...Array(img.width).keys()].filter((x) => isRefGrey(img, x, y));
   const lineY = [...Array(img.height).keys()].sort((p, q) => dashes(q).length - dashes(p).length)[0]!;
   // The reference is the top of the data range now: 5% padding below the plot's top (y = 30, height 325).
   assert.ok(Math.abs(lineY - (30 + 325 * 0.05 / 1.1)) <= 1.5, `line at row ${lineY}`);
@@ -92,7 +93,7 @@ Deno.test("linePlot(): a reference line above the curve stretches the y axis, is
   // Its label sits in the right margin, which the plot gives up for it.
   let labelInk = 0;
   for (let y = lineY - 8; y < lineY + 8; y++) {
-    for (let x = Math.max(...xs) + 4; x < img.width; x++) if (grey(img, x, y)) labelInk++;
+    for (let x = Math.max(...xs) + 4; x < img.width; x++) if (isRefGrey(img, x, y)) labelInk++;
   }
   assert.ok(labelInk > 20, `label ink ${labelInk}`);
   // A reference below a log axis's range (≤ 0) is skipped, as non-finite ones are.

@@ -144,8 +144,44 @@ function line(img: Uint8Array, w: number, h: number, x0: number, y0: number, x1:
   }
 }
 
+// The plot corner whose legend box covers the fewest drawn pixels (curves, reference lines; grid and white count as
+// empty), so a rising accuracy curve or a baseline near the top is not written over. Ties keep the earlier corner,
+// top-right first. The box is blanked before the legend is written into it.
+function drawLegend(
+  img: Uint8Array,
+  w: number,
+  h: number,
+  series: Series[],
+  plot: { left: number; top: number; pw: number; ph: number },
+) {
+  if (!series.length) return;
+  const pad = 4, rowH = CHAR_HEIGHT + 4;
+  const bw = Math.min(plot.pw - 2, 2 * pad + 18 + Math.max(...series.map((s) => textWidth(s.name))));
+  const bh = Math.min(plot.ph - 2, 2 * pad + series.length * rowH - 4);
+  const x0s = [plot.left + plot.pw - bw - 2, plot.left + 2], y0s = [plot.top + 2, plot.top + plot.ph - bh - 2];
+  const corners = [[x0s[0]!, y0s[0]!], [x0s[1]!, y0s[0]!], [x0s[0]!, y0s[1]!], [x0s[1]!, y0s[1]!]] as const;
+  const drawn = (x: number, y: number) => {
+    const i = (y * w + x) * 3, r = img[i]!;
+    return !(r === img[i + 1] && r === img[i + 2] && (r === 255 || r === 220));
+  };
+  const cost = ([bx, by]: readonly [number, number]) => {
+    let n = 0;
+    for (let y = by; y < by + bh; y++) for (let x = bx; x < bx + bw; x++) n += drawn(x, y) ? 1 : 0;
+    return n;
+  };
+  const costs = corners.map(cost);
+  const [bx, by] = corners[costs.indexOf(Math.min(...costs))]!;
+  for (let y = by; y < by + bh; y++) img.fill(255, (y * w + bx) * 3, (y * w + bx + bw) * 3);
+  series.forEach((s, k) => {
+    const c = s.color ?? PALETTE[k % PALETTE.length]!, ly = by + pad + k * rowH;
+    line(img, w, h, bx + pad, ly + 3, bx + pad + 14, ly + 3, c);
+    drawText(img, w, h, bx + pad + 18, ly, s.name, [0, 0, 0]);
+  });
+}
+
 /**
- * Renders series as a line plot.
+ * Renders series as a line plot. The legend goes in the plot corner that the
+ * curves and reference lines leave freest.
  *
  * @param series The data.
  * @param opts Title, labels, size, log scale, reference lines.
@@ -209,11 +245,9 @@ export function linePlot(series: Series[], opts: PlotOptions = {}): RasterImage 
       else line(data, width, height, p[0], p[1], p[0], p[1], c);
       prev = p;
     });
-    const lx = left + pw - 150, ly = top + 6 + k * (CHAR_HEIGHT + 4);
-    line(data, width, height, lx, ly + 3, lx + 14, ly + 3, c);
-    drawText(data, width, height, lx + 18, ly, s.name, black);
   });
   drawRefs(data, width, height, refs, left, pw, Y);
+  drawLegend(data, width, height, series, { left, top, pw, ph });
   // Title and y label on rows of their own: a long y label runs under the title, not through it.
   if (opts.title) drawText(data, width, height, left, 4, opts.title, black);
   if (opts.xLabel) {

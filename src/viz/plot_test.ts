@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import type { RasterImage } from "../data/png.ts";
+import { textWidth } from "./font.ts";
 import { barChart, linePlot, PALETTE } from "./plot.ts";
 
 // Reference lines and their labels are drawn in this one grey, used nowhere else.
@@ -102,4 +103,34 @@ Deno.test("linePlot(): a reference line above the curve stretches the y axis, is
     linePlot(curve, { logY: true, refs: [{ label: "x", value: 0 }, { label: "y", value: NaN }] }).data,
     log.data,
   );
+});
+
+Deno.test("linePlot(): the legend takes the plot corner the curves and reference lines leave free, and covers none of them", () => {
+  // Where the legend's black text lies inside the plot (axes excluded): left 70, top 30, 550 × 325 without refs.
+  const legendAt = (img: RasterImage, pw: number) => {
+    const xs: number[] = [], ys: number[] = [];
+    for (let y = 31; y < 30 + 325 - 1; y++) {
+      for (let x = 71; x < 70 + pw - 1; x++) {
+        const i = (y * img.width + x) * 3;
+        if (img.data[i] === 0 && img.data[i + 1] === 0 && img.data[i + 2] === 0) [xs.push(x), ys.push(y)];
+      }
+    }
+    assert.ok(xs.length > 20, `legend ink ${xs.length}`);
+    return { right: Math.min(...xs) > 70 + pw / 2, bottom: Math.min(...ys) > 30 + 325 / 2 };
+  };
+  // A rising accuracy curve ends top-right, where the legend used to sit: it moves top-left, and the curve's end
+  // pixel keeps its colour.
+  const rising = linePlot([{ name: "logreg", xs: [0, 1, 2, 3], ys: [80, 84, 86, 87] }]);
+  assert.deepEqual(legendAt(rising, 550), { right: false, bottom: false });
+  const end = (Math.round(30 + 325 * 0.05 / 1.1) * 640 + 70 + 550) * 3;
+  assert.deepEqual([...rising.data.subarray(end, end + 3)], PALETTE[0]);
+  // A falling loss curve with a baseline at the top fills three corners; the legend takes the fourth, bottom-left,
+  // and every dash of the baseline survives.
+  const curve = [{ name: "loss", xs: [0, 1, 2, 3], ys: [1, 0.4, 0.2, 0.1] }], refs = [{ label: "init", value: 1.1 }];
+  const falling = linePlot(curve, { refs });
+  const pw = 640 - 70 - (12 + textWidth("init 1.1"));
+  assert.deepEqual(legendAt(falling, pw), { right: false, bottom: true });
+  const refRow = [...Array(falling.height).keys()].find((y) => isRefGrey(falling, 71, y))!;
+  const dashes = [...Array(70 + pw).keys()].filter((x) => isRefGrey(falling, x, refRow)).length;
+  assert.ok(dashes > pw * 0.5, `dashes ${dashes} of ${pw}`);
 });

@@ -144,6 +144,9 @@ function line(img: Uint8Array, w: number, h: number, x0: number, y0: number, x1:
   }
 }
 
+// Grid lines' grey: the legend may cover them, so its placement counts them as empty.
+const GRID_GREY = 220;
+
 // The plot corner whose legend box covers the fewest drawn pixels (curves, reference lines; grid and white count as
 // empty), so a rising accuracy curve or a baseline near the top is not written over. Ties keep the earlier corner,
 // top-right first. The box is blanked before the legend is written into it.
@@ -162,7 +165,7 @@ function drawLegend(
   const corners = [[x0s[0]!, y0s[0]!], [x0s[1]!, y0s[0]!], [x0s[0]!, y0s[1]!], [x0s[1]!, y0s[1]!]] as const;
   const drawn = (x: number, y: number) => {
     const i = (y * w + x) * 3, r = img[i]!;
-    return !(r === img[i + 1] && r === img[i + 2] && (r === 255 || r === 220));
+    return !(r === img[i + 1] && r === img[i + 2] && (r === 255 || r === GRID_GREY));
   };
   const cost = ([bx, by]: readonly [number, number]) => {
     let n = 0;
@@ -217,7 +220,7 @@ export function linePlot(series: Series[], opts: PlotOptions = {}): RasterImage 
   yhi += ypad;
   const X = (x: number) => left + ((x - xlo) / (xhi - xlo)) * pw;
   const Y = (y: number) => top + ph - ((tf(y) - ylo) / (yhi - ylo)) * ph;
-  const grey = [220, 220, 220], black: [number, number, number] = [0, 0, 0];
+  const grey = [GRID_GREY, GRID_GREY, GRID_GREY], black: [number, number, number] = [0, 0, 0];
   for (const t of niceTicks(xlo, xhi, 6)) {
     const x = Math.round(X(t));
     line(data, width, height, x, top, x, top + ph, grey);

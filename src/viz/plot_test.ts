@@ -125,7 +125,7 @@ Deno.test("linePlot(): the legend takes the plot corner the curves and reference
   const end = (Math.round(30 + 325 * 0.05 / 1.1) * 640 + 70 + 550) * 3;
   assert.deepEqual([...rising.data.subarray(end, end + 3)], PALETTE[0]);
   // A falling loss curve with a baseline at the top fills three corners; the legend takes the fourth, bottom-left,
-  // and every dash of the baseline survives.
+  // clear of the baseline, whose dashes still run the plot's width.
   const curve = [{ name: "loss", xs: [0, 1, 2, 3], ys: [1, 0.4, 0.2, 0.1] }], refs = [{ label: "init", value: 1.1 }];
   const falling = linePlot(curve, { refs });
   const pw = 640 - 70 - (12 + textWidth("init 1.1"));

@@ -161,8 +161,8 @@ function drawLegend(
   const pad = 4, rowH = CHAR_HEIGHT + 4;
   const bw = Math.min(plot.pw - 2, 2 * pad + 18 + Math.max(...series.map((s) => textWidth(s.name))));
   const bh = Math.min(plot.ph - 2, 2 * pad + series.length * rowH - 4);
-  const x0s = [plot.left + plot.pw - bw - 2, plot.left + 2], y0s = [plot.top + 2, plot.top + plot.ph - bh - 2];
-  const corners = [[x0s[0]!, y0s[0]!], [x0s[1]!, y0s[0]!], [x0s[0]!, y0s[1]!], [x0s[1]!, y0s[1]!]] as const;
+  const xr = plot.left + plot.pw - bw - 2, xl = plot.left + 2, yt = plot.top + 2, yb = plot.top + plot.ph - bh - 2;
+  const corners = [[xr, yt], [xl, yt], [xr, yb], [xl, yb]] as const;
   const drawn = (x: number, y: number) => {
     const i = (y * w + x) * 3, r = img[i]!;
     return !(r === img[i + 1] && r === img[i + 2] && (r === 255 || r === GRID_GREY));

@@ -1,6 +1,7 @@
 /**
  * `deno task pretrain`: DARL pretraining. With no flags it prepares
- * Fashion-MNIST (if missing) and trains the default tiny model.
+ * Fashion-MNIST (if missing) and trains the default `wide` model (8,000
+ * steps of 32 images).
  *
  *   deno task pretrain [--preset tiny] [--steps 6000] [--out runs/x] [--resume] [--config run.json]
  *   deno task pretrain --method addp [...]   (ADDP: see tasks/pretrain_addp.ts)

@@ -309,6 +309,23 @@ Deno.test("every plan in studies/ is valid and names only real config fields", a
   }
 });
 
+// The default run's batch and warm-up have changed (64 and 100 steps, then 32 and 200): a plan that left them to the
+// defaults would silently train other cells than the ones its report describes.
+Deno.test("every DARL plan in studies/ sets its batch and warm-up instead of taking the default run's", async () => {
+  const files = [...Deno.readDirSync(`${ROOT}studies`)].map((e) => e.name).filter((n) => n.endsWith(".json"));
+  let darl = 0;
+  for (const f of files) {
+    const plan = await readPlan(`${ROOT}studies/${f}`);
+    if (plan.method !== "darl") continue;
+    darl++;
+    for (const c of cellsOf(plan)) {
+      assert.equal(typeof c.train.batchSize, "number", `${f}: ${c.id} train.batchSize`);
+      assert.equal(typeof c.train.warmupSteps, "number", `${f}: ${c.id} train.warmupSteps`);
+    }
+  }
+  assert.ok(darl >= 6, `${darl} DARL plans`);
+});
+
 Deno.test("a finetune eval fine-tunes the cell's model, and with scratch a random init that its config names as such", async () => {
   const tmp = await Deno.makeTempDir(), data = await fixtureDataset();
   const plan: StudyPlan = {

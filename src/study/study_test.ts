@@ -295,11 +295,18 @@ Deno.test("deno task sweep: a two-seed plan on the fixture runs, survives kill -
   await Deno.remove(tmp, { recursive: true });
 });
 
-Deno.test("every plan in studies/ is valid and names only real config fields", async () => {
+/** Every plan in studies/, read and checked, with its file name. */
+async function studyPlans(): Promise<[string, StudyPlan][]> {
   const files = [...Deno.readDirSync(`${ROOT}studies`)].map((e) => e.name).filter((n) => n.endsWith(".json"));
-  assert.ok(files.length >= 6);
-  for (const f of files) {
-    const plan = await readPlan(`${ROOT}studies/${f}`);
+  return await Promise.all(
+    files.map(async (f): Promise<[string, StudyPlan]> => [f, await readPlan(`${ROOT}studies/${f}`)]),
+  );
+}
+
+Deno.test("every plan in studies/ is valid and names only real config fields", async () => {
+  const plans = await studyPlans();
+  assert.ok(plans.length >= 6);
+  for (const [f, plan] of plans) {
     assert.equal(`${plan.name}.json`, f);
     const [model, train] = plan.method === "addp" ? [ADDP_SCHEMA, ADDP_RUN_SCHEMA] : [DARL_SCHEMA, PRETRAIN_SCHEMA];
     for (const c of cellsOf(plan)) {
@@ -312,18 +319,14 @@ Deno.test("every plan in studies/ is valid and names only real config fields", a
 // The default run's batch and warm-up have changed (64 and 100 steps, then 32 and 200): a plan that left them to the
 // defaults would silently train other cells than the ones its report describes.
 Deno.test("every DARL plan in studies/ sets its batch and warm-up instead of taking the default run's", async () => {
-  const files = [...Deno.readDirSync(`${ROOT}studies`)].map((e) => e.name).filter((n) => n.endsWith(".json"));
-  let darl = 0;
-  for (const f of files) {
-    const plan = await readPlan(`${ROOT}studies/${f}`);
-    if (plan.method !== "darl") continue;
-    darl++;
+  const darl = (await studyPlans()).filter(([, plan]) => plan.method === "darl");
+  for (const [f, plan] of darl) {
     for (const c of cellsOf(plan)) {
       assert.equal(typeof c.train.batchSize, "number", `${f}: ${c.id} train.batchSize`);
       assert.equal(typeof c.train.warmupSteps, "number", `${f}: ${c.id} train.warmupSteps`);
     }
   }
-  assert.ok(darl >= 6, `${darl} DARL plans`);
+  assert.ok(darl.length >= 6, `${darl.length} DARL plans`);
 });
 
 Deno.test("a finetune eval fine-tunes the cell's model, and with scratch a random init that its config names as such", async () => {

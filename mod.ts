@@ -118,6 +118,8 @@ export {
 } from "./src/darl/sample.ts";
 export {
   createTrainState,
+  DARL_RUN_SCHEMA,
+  type DarlRunConfig,
   darlTrainStep,
   estimateStepBytes,
   PRETRAIN_DEFAULTS,
@@ -315,6 +317,7 @@ export {
   runTrainingLoop,
   type StepResult,
 } from "./src/train/loop.ts";
+export { HELD_OUT_SCHEMA, type HeldOutConfig, heldOutLoss } from "./src/train/held_out.ts";
 export {
   type Checkpoint,
   CHECKPOINT_FORMAT,

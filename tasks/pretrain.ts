@@ -22,8 +22,7 @@ import {
 } from "../src/cli.ts";
 import { DARL_PRESETS, DARL_SCHEMA, darlConfig, DEFAULT_PRESET, NOISE_SCHEDULES } from "../src/darl/config.ts";
 import { countParams } from "../src/darl/model.ts";
-import { PRETRAIN_DEFAULTS, pretrainDarl, resolvePretrainConfigs } from "../src/darl/pretrain.ts";
-import { PRETRAIN_SCHEMA } from "../src/train/run_config.ts";
+import { DARL_RUN_SCHEMA, PRETRAIN_DEFAULTS, pretrainDarl, resolvePretrainConfigs } from "../src/darl/pretrain.ts";
 import { pretrainAddpTask } from "./pretrain_addp.ts";
 
 const MODEL = section(
@@ -31,7 +30,7 @@ const MODEL = section(
   darlConfig(),
   DARL_SCHEMA,
 );
-const TRAIN = section("Training", PRETRAIN_DEFAULTS, PRETRAIN_SCHEMA);
+const TRAIN = section("Training", PRETRAIN_DEFAULTS, DARL_RUN_SCHEMA);
 const RUN = section(
   "Run",
   { method: "darl", preset: DEFAULT_PRESET, schedule: "", ...RUN_CONTROL.defaults },

@@ -4,20 +4,24 @@ import { darlConfig } from "./config.ts";
 import { fixtureDataset, runTaskProcess, useCpu } from "../test_util.ts";
 import { listCheckpoints, loadCheckpoint } from "../train/checkpoint.ts";
 import { readJsonl } from "../train/metrics.ts";
+import { heldOutLoss } from "../train/held_out.ts";
+import { getSplit, openDataset } from "../data/store.ts";
+import { darlMseLoss } from "./loss.ts";
+import { saveCheckpoint } from "../train/checkpoint.ts";
 import { initDarl } from "./model.ts";
 import { loadDarl } from "./method.ts";
 import {
   createTrainState,
+  type DarlRunConfig,
   darlTrainStep,
   PRETRAIN_DEFAULTS,
-  type PretrainConfig,
   pretrainDarl,
   resolvePretrainConfigs,
 } from "./pretrain.ts";
 
 const cfg = darlConfig("tiny", { imageSize: 8, channels: 1, patchSize: 2, dim: 16, depth: 1, heads: 2 });
 const data = fixtureDataset;
-const trainCfg = async (out: string, over: Partial<PretrainConfig> = {}): Promise<PretrainConfig> => ({
+const trainCfg = async (out: string, over: Partial<DarlRunConfig> = {}): Promise<DarlRunConfig> => ({
   ...PRETRAIN_DEFAULTS,
   data: await data(),
   out,
@@ -53,6 +57,54 @@ Deno.test("pretrainDarl() resumes exactly: the loss sequence equals an uninterru
   const { params } = await loadDarl(`${tmp}/a`);
   const w = full.state.params.blocks[0]!.qkv.w;
   assert.deepEqual(params.blocks[0]!.qkv.w.dataSync(), w.dataSync());
+  await Deno.remove(tmp, { recursive: true });
+});
+
+Deno.test("pretrainDarl(): the held-out loss is logged every --eval-every steps and at the end, is the objective on fixed draws, and changes no weight", async () => {
+  await useCpu();
+  const tmp = await Deno.makeTempDir();
+  const plain = await pretrainDarl(cfg, await trainCfg(`${tmp}/a`, { evalEvery: 0 }), { log: quiet });
+  const lines: string[] = [];
+  const measured = await pretrainDarl(cfg, await trainCfg(`${tmp}/b`, { evalEvery: 4, evalImages: 10 }), {
+    log: (l) => lines.push(l),
+  });
+  assert.deepEqual(measured.losses, plain.losses);
+  const wa = plain.state.params.blocks[0]!.mlp.fc2.w, wb = measured.state.params.blocks[0]!.mlp.fc2.w;
+  assert.deepEqual(await wb.data(), await wa.data());
+  const metrics = await readJsonl(`${tmp}/b/metrics.jsonl`);
+  assert.deepEqual(metrics.filter((r) => "eval_test_loss" in r).map((r) => r.step), [4, 6]);
+  assert.ok(!(await readJsonl(`${tmp}/a/metrics.jsonl`)).some((r) => "eval_train_loss" in r));
+  assert.ok(
+    lines.some((l) => /^step 6\/6 .*\| eval_train_loss [\d.]+ \| eval_test_loss [\d.]+ \|/.test(l)),
+    lines.join("\n"),
+  );
+  // The logged value is the next-patch loss of the final weights on the seeded draws of each split.
+  const ds = await openDataset(await data());
+  const again = await heldOutLoss(
+    { train: getSplit(ds, "train"), test: getSplit(ds, "test") },
+    { evalImages: 10 },
+    [8, 8, 1],
+    (x) => darlMseLoss(measured.state.params, cfg, x).loss,
+  )();
+  const last = metrics.at(-1)!;
+  assert.ok(Math.abs((last.eval_train_loss as number) - again.eval_train_loss!) < 1e-6, JSON.stringify([last, again]));
+  assert.ok(Math.abs((last.eval_test_loss as number) - again.eval_test_loss!) < 1e-6);
+  assert.notEqual(again.eval_train_loss, again.eval_test_loss);
+  // The diffusion objective is measured with the same noise each time: with weights that do not move (lr 1e-30),
+  // steps 1 and 2 log the same values (ε prediction: the zero-initialised decoder's x0 loss ignores the noise).
+  const diffusion = darlConfig("tiny", { ...cfg, objective: "diffusion", target: "global", prediction: "eps" });
+  const still = await trainCfg(`${tmp}/d`, { steps: 2, lr: 1e-30, minLr: 0, evalEvery: 1, evalImages: 6 });
+  await pretrainDarl(diffusion, still, { log: quiet });
+  const d = (await readJsonl(`${tmp}/d/metrics.jsonl`)).map((r) => [r.eval_train_loss, r.eval_test_loss]);
+  assert.ok(d.flat().every((v) => typeof v === "number" && v > 0 && Number.isFinite(v)), JSON.stringify(d));
+  assert.deepEqual(d[1], d[0]);
+  // A run whose checkpoints predate the held-out loss resumes, with the defaults for it.
+  const ck = await loadCheckpoint(`${tmp}/a/ckpt-0000006.safetensors`);
+  const { evalEvery: _e, evalImages: _i, ...older } = ck.meta.train as Record<string, unknown>;
+  await saveCheckpoint(ck.path, plain.state.params as never, plain.state.trainer.opt, { ...ck.meta, train: older });
+  const r = await resolvePretrainConfigs({ train: { out: `${tmp}/a`, steps: 8 }, resume: true });
+  assert.equal(r.train.evalEvery, PRETRAIN_DEFAULTS.evalEvery);
+  assert.equal(r.train.evalImages, PRETRAIN_DEFAULTS.evalImages);
   await Deno.remove(tmp, { recursive: true });
 });
 
@@ -151,7 +203,11 @@ Deno.test("deno task pretrain: incompatible --resume fails with one line", async
   const ok = await runTaskProcess("pretrain.ts", [...common, "--steps", "2"]);
   assert.equal(ok.code, 0, ok.stderr);
   assert.match(ok.stdout, /backend: cpu \(cpu, stock kernels\)/);
-  assert.match(ok.stdout, /step 2\/2 \| loss [\d.]+ \| lr [\d.e-]+ \| [\d.]+ img\/s \| ETA 0s/);
+  // The last step also reports the held-out loss.
+  assert.match(
+    ok.stdout,
+    /step 2\/2 \| loss [\d.]+ \| lr [\d.e-]+ \| eval_train_loss [\d.]+ \| eval_test_loss [\d.]+ \| [\d.]+ img\/s \| ETA 0s/,
+  );
   const bad = await runTaskProcess("pretrain.ts", [...common, "--steps", "4", "--dim", "32", "--resume"]);
   assert.equal(bad.code, 1);
   assert.match(
@@ -226,7 +282,7 @@ Deno.test("resolvePretrainConfigs(): resume takes the run's own configs and data
     /--preset: cannot change the model of a run being resumed/,
   );
   // Every hyper-parameter is checked before anything is created.
-  const bad: [Partial<PretrainConfig>, RegExp][] = [
+  const bad: [Partial<DarlRunConfig>, RegExp][] = [
     [{ lr: 0 }, /--lr: expected a number > 0 and ≤ 1000000, got 0/],
     [{ lr: -1 }, /--lr: expected a number > 0 and ≤ 1000000, got -1/],
     [{ warmupSteps: -5 }, /--warmup-steps: expected an integer ≥ 0/],

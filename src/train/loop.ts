@@ -99,6 +99,12 @@ export interface LoopSpec {
   config?: Record<string, unknown>;
   /** Called after every step that is a multiple of `every` (e.g. pictures). */
   periodic?: { every: number; run(step: number): Promise<void> };
+  /**
+   * Losses measured off the training batches (e.g. `heldOutLoss`) after
+   * every step that is a multiple of `every` and after the run's last step:
+   * logged with that step's metrics, printed and drawn beside the training loss.
+   */
+  evaluate?: { every: number; run(step: number): Promise<Record<string, number>> };
 }
 
 /**
@@ -376,6 +382,7 @@ async function loop(
   const sampler = createSampler(spec.trainCount, spec.batchSize, spec.seed);
   const losses: number[] = [];
   const pending: { step: number; lr: number; r: StepResult }[] = [];
+  const evaluated = new Map<number, Record<string, number>>();
   let lastCkpt = resumedFrom;
   let tLast = performance.now(), stepsSinceLast = 0;
   const endStep = Math.min(spec.steps, opts.stopAfter !== undefined ? step + opts.stopAfter : spec.steps);
@@ -394,7 +401,10 @@ async function loop(
       lr: p.lr,
       img_per_s: rate,
       time: Date.now() / 1000,
+      ...evaluated.get(p.step + 1),
     }));
+    const measured = evaluated.get(pending[pending.length - 1]!.step + 1);
+    evaluated.clear();
     pending.forEach((p) => tf.dispose([p.r.loss, p.r.gradNorm]));
     pending.length = 0;
     // A finite loss with a non-finite gradient still poisons the update, so both are checked.
@@ -413,19 +423,11 @@ async function loop(
     log(progressLine({
       step: last.step,
       steps: spec.steps,
-      values: { loss: last.loss as number, lr: last.lr as number },
+      values: { loss: last.loss as number, lr: last.lr as number, ...measured },
       rate,
       unit: "img/s",
     }, stepsSinceLast / secs));
-    await writePng(
-      `${spec.out}/loss.png`,
-      linePlot([{ name: "train loss", xs: history.map((r) => r.step), ys: history.map((r) => r.loss as number) }], {
-        title: spec.plotTitle,
-        xLabel: "step",
-        yLabel: "loss",
-        logY: true,
-      }),
-    );
+    await writePng(`${spec.out}/loss.png`, lossCurve(history, spec.plotTitle));
     tLast = performance.now();
     stepsSinceLast = 0;
   };
@@ -437,7 +439,13 @@ async function loop(
     step++;
     stepsSinceLast++;
     const atCkpt = step % spec.ckptEvery === 0 || step === endStep;
-    if (step % spec.logEvery === 0 || atCkpt) await flush();
+    const atEval = !!spec.evaluate && (step % spec.evaluate.every === 0 || step === spec.steps);
+    if (atEval) {
+      const t = performance.now();
+      evaluated.set(step, await spec.evaluate!.run(step));
+      tLast += performance.now() - t; // nor is measuring held-out losses
+    }
+    if (step % spec.logEvery === 0 || atCkpt || atEval) await flush();
     if (spec.periodic && step % spec.periodic.every === 0) {
       await spec.periodic.run(step);
       tLast = performance.now(); // pictures are not training throughput
@@ -459,4 +467,18 @@ async function loop(
     }
   }
   return { step, losses, checkpoint: lastCkpt };
+}
+
+/** The loss curve: every logged training loss, and each measured loss (held-out draws) as its own line. */
+function lossCurve(history: MetricRecord[], title: string): RasterImage {
+  const measured = [...new Set(history.flatMap((r) => Object.keys(r)))].filter((k) => k.endsWith("_loss"));
+  const lines = [
+    { key: "loss", name: "train loss (batches)" },
+    ...measured.map((key) => ({ key, name: key.replace(/_/g, " ") })),
+  ];
+  const series = lines.map(({ key, name }) => {
+    const at = history.filter((r) => typeof r[key] === "number");
+    return { name, xs: at.map((r) => r.step), ys: at.map((r) => r[key] as number) };
+  });
+  return linePlot(series, { title, xLabel: "step", yLabel: "loss", logY: true });
 }

@@ -115,7 +115,8 @@ export async function resolveRunConfigs<M extends object, O extends object, R ex
       throw new DarlError(`${stored.path}: is a "${stored.method}" run, not a ${spec.label} one`);
     }
     model = { ...spec.stored(stored.model, stored.path), ...req.model } as unknown as O;
-    train = { ...(stored.train as unknown as R) };
+    // Run fields added since the checkpoint was written (e.g. DARL's held-out loss) take their defaults.
+    train = { ...run.defaults, ...(stored.train as unknown as R) };
   } else {
     model = { ...fileModel, ...req.model } as unknown as O;
   }

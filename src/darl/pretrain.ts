@@ -203,14 +203,14 @@ export function darlTrainStep(
   if (state.cfg.objective === "diffusion" && !noise) {
     throw new Error("darlTrainStep: the diffusion objective needs noise (drawDiffusionNoise)");
   }
-  return trainStep(
-    state.trainer,
-    () =>
-      state.cfg.objective === "diffusion"
-        ? darlDiffusionLoss(state.params, state.cfg, images, noise!).loss
-        : darlMseLoss(state.params, state.cfg, images).loss,
-    lr,
-  );
+  return trainStep(state.trainer, () => darlObjective(state.params, state.cfg, images, noise), lr);
+}
+
+/** The training objective on a batch: next-patch MSE, or the diffusion loss under the given noise. */
+function darlObjective(params: DarlParams, cfg: DarlConfig, images: tf.Tensor, noise?: DiffusionNoise): tf.Scalar {
+  return cfg.objective === "diffusion"
+    ? darlDiffusionLoss(params, cfg, images, noise!).loss
+    : darlMseLoss(params, cfg, images).loss;
 }
 
 /**
@@ -432,9 +432,14 @@ export async function pretrainDarl(
 /** DARL's objective on a chunk of held-out images, with the same noise at every measurement (diffusion), so the curve moves only with the weights. */
 function heldOutObjective(params: DarlParams, cfg: DarlConfig): (x: tf.Tensor4D, chunk: number) => tf.Scalar {
   return (x, chunk) =>
-    cfg.objective === "diffusion"
-      ? darlDiffusionLoss(params, cfg, x, drawDiffusionNoise(createRng(mixSeed(chunk, 0xe7a1)), cfg, x.shape[0])).loss
-      : darlMseLoss(params, cfg, x).loss;
+    darlObjective(
+      params,
+      cfg,
+      x,
+      cfg.objective === "diffusion"
+        ? drawDiffusionNoise(createRng(mixSeed(chunk, 0xe7a1)), cfg, x.shape[0])
+        : undefined,
+    );
 }
 
 /**

@@ -2,12 +2,11 @@ import assert from "node:assert/strict";
 import { tf } from "../tf.ts";
 import { darlConfig } from "./config.ts";
 import { fixtureDataset, runTaskProcess, useCpu } from "../test_util.ts";
-import { listCheckpoints, loadCheckpoint } from "../train/checkpoint.ts";
+import { listCheckpoints, loadCheckpoint, saveCheckpoint } from "../train/checkpoint.ts";
 import { readJsonl } from "../train/metrics.ts";
 import { heldOutLoss } from "../train/held_out.ts";
 import { getSplit, openDataset } from "../data/store.ts";
 import { darlMseLoss } from "./loss.ts";
-import { saveCheckpoint } from "../train/checkpoint.ts";
 import { initDarl } from "./model.ts";
 import { loadDarl } from "./method.ts";
 import {

@@ -382,7 +382,8 @@ async function loop(
   const sampler = createSampler(spec.trainCount, spec.batchSize, spec.seed);
   const losses: number[] = [];
   const pending: { step: number; lr: number; r: StepResult }[] = [];
-  const evaluated = new Map<number, Record<string, number>>();
+  // The held-out losses of the step just taken; measuring forces a flush, so they belong to its last record.
+  let measured: Record<string, number> | undefined;
   let lastCkpt = resumedFrom;
   let tLast = performance.now(), stepsSinceLast = 0;
   const endStep = Math.min(spec.steps, opts.stopAfter !== undefined ? step + opts.stopAfter : spec.steps);
@@ -401,10 +402,8 @@ async function loop(
       lr: p.lr,
       img_per_s: rate,
       time: Date.now() / 1000,
-      ...evaluated.get(p.step + 1),
     }));
-    const measured = evaluated.get(pending[pending.length - 1]!.step + 1);
-    evaluated.clear();
+    if (measured) Object.assign(records[records.length - 1]!, measured);
     pending.forEach((p) => tf.dispose([p.r.loss, p.r.gradNorm]));
     pending.length = 0;
     // A finite loss with a non-finite gradient still poisons the update, so both are checked.
@@ -428,6 +427,7 @@ async function loop(
       unit: "img/s",
     }, stepsSinceLast / secs));
     await writePng(`${spec.out}/loss.png`, lossCurve(history, spec.plotTitle));
+    measured = undefined;
     tLast = performance.now();
     stepsSinceLast = 0;
   };
@@ -442,7 +442,7 @@ async function loop(
     const atEval = !!spec.evaluate && (step % spec.evaluate.every === 0 || step === spec.steps);
     if (atEval) {
       const t = performance.now();
-      evaluated.set(step, await spec.evaluate!.run(step));
+      measured = await spec.evaluate!.run(step);
       tLast += performance.now() - t; // nor is measuring held-out losses
     }
     if (step % spec.logEvery === 0 || atCkpt || atEval) await flush();

@@ -118,17 +118,20 @@ export {
 } from "./src/darl/sample.ts";
 export {
   createTrainState,
-  DARL_RUN_SCHEMA,
-  type DarlRunConfig,
+  darlObjective,
   darlTrainStep,
   estimateStepBytes,
+  type TrainState,
+} from "./src/darl/train_step.ts";
+export {
+  DARL_RUN_SCHEMA,
+  type DarlRunConfig,
   PRETRAIN_DEFAULTS,
   pretrainDarl,
   type PretrainOptions,
   type PretrainRequest,
   type PretrainResult,
   resolvePretrainConfigs,
-  type TrainState,
 } from "./src/darl/pretrain.ts";
 
 // ADDP: VQ tokenizer, token predictor, alternating denoising, MaskGIT generation
@@ -309,14 +312,15 @@ export {
   validateRunConfig,
 } from "./src/train/run_config.ts";
 export {
-  loopFields,
   type LoopOptions,
   type LoopResult,
   type LoopSpec,
-  runRecords,
   runTrainingLoop,
   type StepResult,
 } from "./src/train/loop.ts";
+export { loopFields, periodicPictures, runRecords } from "./src/train/loop_spec.ts";
+export { lossCurve, runningMean } from "./src/train/loss_curve.ts";
+export type { MetricRecord } from "./src/train/metrics.ts";
 export { HELD_OUT_SCHEMA, type HeldOutConfig, heldOutLoss } from "./src/train/held_out.ts";
 export {
   type Checkpoint,

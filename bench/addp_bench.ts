@@ -22,7 +22,8 @@ import { timestepGrid } from "../src/addp/mask_schedule.ts";
 import { ADDP_SAMPLING, addpGenerate } from "../src/addp/generate.ts";
 import { darlConfig } from "../src/darl/config.ts";
 import { initDarl } from "../src/darl/model.ts";
-import { createTrainState, darlTrainStep, PRETRAIN_DEFAULTS } from "../src/darl/pretrain.ts";
+import { PRETRAIN_DEFAULTS } from "../src/darl/pretrain.ts";
+import { createTrainState, darlTrainStep } from "../src/darl/train_step.ts";
 import { type BenchBackend, benchBackends, benchCase, useBackend } from "./_harness.ts";
 import { randomFrozen, randomIds } from "./_addp_inputs.ts";
 

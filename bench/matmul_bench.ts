@@ -1,9 +1,12 @@
 /**
  * Matrix-product throughput per backend: darl's real shapes (tiny model,
  * batch 32: 1568 tokens) in every transpose form backprop uses, and square
- * 1024² and 4096² products. Rates (GFLOP/s) are in `deno task bench:report`.
+ * 1024² and 4096² products, and darl-cpu's multiply-add ceiling (no memory
+ * traffic) that its products' rates compare with. Rates (GFLOP/s) are in
+ * `deno task bench:report`.
  */
 import { tf } from "../src/tf.ts";
+import type { DarlCpuBackend } from "../src/kernels/cpu/backend.ts";
 import { type BenchBackend, benchBackends, benchCase, softwareGpu, sync, useBackend } from "./_harness.ts";
 
 type Shape = { name: string; a: number[]; b: number[]; tA: boolean; tB: boolean };
@@ -34,6 +37,25 @@ function skipReason(s: Shape, b: BenchBackend): string | undefined {
   }
   return undefined;
 }
+
+// The ceiling darl-cpu's products run under on this machine: multiply-adds alone, every thread, no memory traffic.
+const PEAK_ITERS = 5_000_000;
+benchCase({
+  group: "FMA ceiling: 12 chains per thread, no memory",
+  runner: "darl-cpu",
+  flops: navigator.hardwareConcurrency * PEAK_ITERS * 12 * 8,
+  n: 10,
+  warmup: 3,
+  async setup() {
+    await useBackend("darl-cpu");
+    const be = tf.backend() as DarlCpuBackend;
+    if (be.rt.threads !== navigator.hardwareConcurrency) throw new Error("unset DARL_THREADS for this case");
+    return () => {
+      be.fmaPeak(PEAK_ITERS);
+      return Promise.resolve();
+    };
+  },
+});
 
 for (const backend of await benchBackends()) {
   for (const s of shapes) {

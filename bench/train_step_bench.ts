@@ -10,7 +10,8 @@
 import { tf } from "../src/tf.ts";
 import { darlConfig, DEFAULT_PRESET } from "../src/darl/config.ts";
 import { initDarl } from "../src/darl/model.ts";
-import { createTrainState, darlTrainStep, PRETRAIN_DEFAULTS } from "../src/darl/pretrain.ts";
+import { PRETRAIN_DEFAULTS } from "../src/darl/pretrain.ts";
+import { createTrainState, darlTrainStep } from "../src/darl/train_step.ts";
 import { type BenchBackend, benchBackends, benchCase, useBackend } from "./_harness.ts";
 import { createJaxTwin } from "./jax_twin.ts";
 import { drawDiffusionNoise } from "../src/darl/diffusion.ts";

@@ -64,7 +64,7 @@ Deno.test("WebGPU (llvmpipe here) and CPU agree on the DARL loss and every gradi
 });
 
 Deno.test("every backend trains alike: losses of four steps agree (cpu, darl-cpu, webgpu, darl-webgpu)", async () => {
-  const { createTrainState, darlTrainStep } = await import("./darl/pretrain.ts");
+  const { createTrainState, darlTrainStep } = await import("./darl/train_step.ts");
   await import("./kernels/mod.ts");
   const cfg = darlConfig("tiny", { imageSize: 8, channels: 1, patchSize: 2, dim: 32, depth: 2, heads: 2 });
   const run = async (backend: "cpu" | "webgpu", kernels: "stock" | "fast") => {

@@ -13,14 +13,8 @@ import { type ConfigSchema, validateConfig } from "../config.ts";
 import { writeFileAtomic } from "../data/files.ts";
 import { type Checkpoint, loadMethodCheckpoint } from "../train/checkpoint.ts";
 import { createRng, mixSeed } from "../rng.ts";
-import {
-  loopFields,
-  type LoopOptions,
-  type LoopResult,
-  periodicPictures,
-  runRecords,
-  runTrainingLoop,
-} from "../train/loop.ts";
+import { type LoopOptions, type LoopResult, runTrainingLoop } from "../train/loop.ts";
+import { loopFields, periodicPictures, runRecords } from "../train/loop_spec.ts";
 import { type MethodConfigSpec, plainConfigSpec, resolveRunConfigs, type RunRequest } from "../train/resolve.ts";
 import {
   checkResumeCompatible,

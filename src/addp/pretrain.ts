@@ -17,14 +17,8 @@ import { openDataset } from "../data/store.ts";
 import { listCheckpoints } from "../train/checkpoint.ts";
 import { createRng, mixSeed } from "../rng.ts";
 import { disposeTree, type ParamTree } from "../nn/tree.ts";
-import {
-  loopFields,
-  type LoopOptions,
-  type LoopResult,
-  periodicPictures,
-  runRecords,
-  runTrainingLoop,
-} from "../train/loop.ts";
+import { type LoopOptions, type LoopResult, runTrainingLoop } from "../train/loop.ts";
+import { loopFields, periodicPictures, runRecords } from "../train/loop_spec.ts";
 import { type MethodConfigSpec, plainConfigSpec, resolveRunConfigs, type RunRequest } from "../train/resolve.ts";
 import {
   checkResumeCompatible,

@@ -15,14 +15,8 @@ import type { RasterImage } from "../data/png.ts";
 import { getSplit, openDataset, type SplitData } from "../data/store.ts";
 import { drawSubset } from "../data/subset.ts";
 import { createRng, mixSeed } from "../rng.ts";
-import {
-  loopFields,
-  type LoopOptions,
-  type LoopResult,
-  periodicPictures,
-  runRecords,
-  runTrainingLoop,
-} from "../train/loop.ts";
+import { type LoopOptions, type LoopResult, runTrainingLoop } from "../train/loop.ts";
+import { loopFields, periodicPictures, runRecords } from "../train/loop_spec.ts";
 import { type MethodConfigSpec, plainConfigSpec, resolveRunConfigs, type RunRequest } from "../train/resolve.ts";
 import {
   checkBatch,

@@ -9,14 +9,8 @@ import { getSplit, openDataset } from "../data/store.ts";
 import { darlMseLoss } from "./loss.ts";
 import { initDarl } from "./model.ts";
 import { loadDarl } from "./method.ts";
-import {
-  createTrainState,
-  type DarlRunConfig,
-  darlTrainStep,
-  PRETRAIN_DEFAULTS,
-  pretrainDarl,
-  resolvePretrainConfigs,
-} from "./pretrain.ts";
+import { type DarlRunConfig, PRETRAIN_DEFAULTS, pretrainDarl, resolvePretrainConfigs } from "./pretrain.ts";
+import { createTrainState, darlTrainStep } from "./train_step.ts";
 
 const cfg = darlConfig("tiny", { imageSize: 8, channels: 1, patchSize: 2, dim: 16, depth: 1, heads: 2 });
 const data = fixtureDataset;

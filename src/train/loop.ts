@@ -14,9 +14,7 @@ import { check, DarlError } from "../errors.ts";
 import { createSampler } from "../data/batches.ts";
 import { ensureDir, removeStaleTemps } from "../data/files.ts";
 import { namedLeaves, type ParamTree } from "../nn/tree.ts";
-import { linePlot } from "../viz/plot.ts";
 import { writePng } from "../viz/grid.ts";
-import type { RasterImage } from "../data/png.ts";
 import {
   assignParams,
   type Checkpoint,
@@ -29,10 +27,10 @@ import {
   saveCheckpoint,
 } from "./checkpoint.ts";
 import { acquireLock } from "./lock.ts";
+import { lossCurve } from "./loss_curve.ts";
 import { writeRunConfig } from "./run_config.ts";
 import { appendJsonl, type MetricRecord, progressLine, truncateJsonl } from "./metrics.ts";
-import { type AdamWState, warmupCosine } from "./optim.ts";
-import type { RunConfig } from "./run_config.ts";
+import type { AdamWState } from "./optim.ts";
 
 /**
  * What one optimiser step returns (scalars stay on the device).
@@ -105,111 +103,6 @@ export interface LoopSpec {
    * logged with that step's metrics, printed and drawn beside the training loss.
    */
   evaluate?: { every: number; run(step: number): Promise<Record<string, number>> };
-}
-
-/**
- * The parts of a {@linkcode LoopSpec} every run takes straight from its run
- * config: directory, steps, batch, logging, checkpoints, seed, and the
- * warm-up + cosine learning rate.
- *
- * @param train The run config.
- * @returns Those fields.
- * @example
- * ```ts
- * import { loopFields } from "./loop.ts";
- * const f = loopFields({ data: "d", out: "runs/x", steps: 100, batchSize: 8, lr: 1e-3, minLr: 1e-5, warmupSteps: 10,
- *   weightDecay: 0, beta1: 0.9, beta2: 0.95, clip: 1, seed: 0, augment: "none", logEvery: 10, ckptEvery: 50, keep: 2 });
- * if (f.lrAt(10) !== 1e-3 || f.out !== "runs/x") throw new Error();
- * ```
- */
-export function loopFields(
-  train: RunConfig,
-): Pick<LoopSpec, "out" | "steps" | "batchSize" | "logEvery" | "ckptEvery" | "keep" | "seed" | "lrAt"> {
-  const sched = { lr: train.lr, minLr: train.minLr, warmupSteps: train.warmupSteps, steps: train.steps };
-  return {
-    out: train.out,
-    steps: train.steps,
-    batchSize: train.batchSize,
-    logEvery: train.logEvery,
-    ckptEvery: train.ckptEvery,
-    keep: train.keep,
-    seed: train.seed,
-    lrAt: (step) => warmupCosine(step, sched),
-  };
-}
-
-/**
- * The loop's `periodic` hook for a run's progress pictures: every `every`
- * steps (never when 0), `<dir>/step-0000100.png` from `picture(step)`.
- *
- * @param dir The pictures' folder (created on first use).
- * @param every Steps between pictures; 0 for none.
- * @param picture Draws the picture of a step.
- * @returns `{ periodic }` to spread into a {@linkcode LoopSpec}, or nothing.
- * @example
- * ```ts
- * import { periodicPictures } from "./loop.ts";
- * const blank = () => Promise.resolve({ width: 1, height: 1, channels: 1 as const, data: new Uint8Array(1) });
- * if (periodicPictures("runs/x/samples", 0, blank).periodic || !periodicPictures("runs/x/samples", 50, blank).periodic) {
- *   throw new Error();
- * }
- * ```
- */
-export function periodicPictures(
-  dir: string,
-  every: number,
-  picture: (step: number) => Promise<RasterImage>,
-): Pick<LoopSpec, "periodic"> {
-  if (every <= 0) return {};
-  return {
-    periodic: {
-      every,
-      run: async (step) => {
-        const img = await picture(step);
-        await Deno.mkdir(dir, { recursive: true });
-        await writePng(`${dir}/step-${String(step).padStart(7, "0")}.png`, img);
-      },
-    },
-  };
-}
-
-/**
- * What a run records about itself: the checkpoint metadata (method, model and
- * run configs, and a state holding the dataset's name and checksum, which
- * resume checks) and the readable `config.json`.
- *
- * @param method The method name checkpoints record.
- * @param model The model config.
- * @param train The run config.
- * @param dataset The dataset's header (name and checksum).
- * @param state More state to record (seed, the paths of frozen components, …).
- * @param storedModel The model config as checkpoints store it, when it carries more than `model` (default `model`).
- * @returns `meta` and `config` for {@linkcode runTrainingLoop}.
- * @example
- * ```ts
- * import { runRecords } from "./loop.ts";
- * const r = runRecords("toy", { width: 8 }, { steps: 10 }, { name: "fmnist", checksum: "abc" }, { seed: 0 });
- * if (r.meta.state.datasetChecksum !== "abc" || r.config?.method !== "toy") throw new Error();
- * ```
- */
-export function runRecords(
-  method: string,
-  model: object,
-  train: object,
-  dataset: { name: string; checksum: string },
-  state: Record<string, unknown> = {},
-  storedModel: object = model,
-): Pick<LoopSpec, "meta" | "config"> & { config: Record<string, unknown> } {
-  return {
-    meta: {
-      format: "darl-checkpoint",
-      method,
-      model: storedModel as Record<string, unknown>,
-      train: train as Record<string, unknown>,
-      state: { datasetChecksum: dataset.checksum, dataset: dataset.name, ...state },
-    },
-    config: { method, model, train, dataset: { name: dataset.name, checksum: dataset.checksum } },
-  };
 }
 
 /**
@@ -467,18 +360,4 @@ async function loop(
     }
   }
   return { step, losses, checkpoint: lastCkpt };
-}
-
-/** The loss curve: every logged training loss, and each measured loss (held-out draws) as its own line. */
-function lossCurve(history: MetricRecord[], title: string): RasterImage {
-  const measured = [...new Set(history.flatMap((r) => Object.keys(r)))].filter((k) => k.endsWith("_loss"));
-  const lines = [
-    { key: "loss", name: "train loss (batches)" },
-    ...measured.map((key) => ({ key, name: key.replace(/_/g, " ") })),
-  ];
-  const series = lines.map(({ key, name }) => {
-    const at = history.filter((r) => typeof r[key] === "number");
-    return { name, xs: at.map((r) => r.step), ys: at.map((r) => r[key] as number) };
-  });
-  return linePlot(series, { title, xLabel: "step", yLabel: "loss", logY: true });
 }

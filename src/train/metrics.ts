@@ -6,7 +6,16 @@
  */
 import { appendText, exists, writeFileAtomic } from "../data/files.ts";
 
-/** One logged record; `step` is always present. */
+/**
+ * One logged record, a line of `metrics.jsonl`; `step` is always present.
+ *
+ * @example
+ * ```ts
+ * import type { MetricRecord } from "./metrics.ts";
+ * const r: MetricRecord = { step: 100, loss: 0.42, lr: 1e-3, eval_test_loss: 0.45 };
+ * if (r.step !== 100) throw new Error();
+ * ```
+ */
 export type MetricRecord = { step: number } & Record<string, number | string>;
 
 /**

@@ -26,6 +26,8 @@ export interface Series {
   ys: number[];
   /** RGB colour (default: from a palette). */
   color?: [number, number, number];
+  /** Marks each point with a 5×5 square, so a sparse series stands out over a dense one. */
+  marker?: boolean;
 }
 
 /**
@@ -147,6 +149,13 @@ function line(img: Uint8Array, w: number, h: number, x0: number, y0: number, x1:
 // Grid lines' grey: the legend may cover them, so its placement counts them as empty.
 const GRID_GREY = 220;
 
+// A filled square of side 2r + 1 centred on (x, y), clipped to the image.
+function square(img: Uint8Array, w: number, h: number, x: number, y: number, r: number, c: readonly number[]) {
+  for (let yy = Math.max(0, y - r); yy <= Math.min(h - 1, y + r); yy++) {
+    for (let xx = Math.max(0, x - r); xx <= Math.min(w - 1, x + r); xx++) img.set(c, (yy * w + xx) * 3);
+  }
+}
+
 // The plot corner whose legend box covers the fewest drawn pixels (curves, reference lines; grid and white count as
 // empty), so a rising accuracy curve or a baseline near the top is not written over. Ties keep the earlier corner,
 // top-right first. The box is blanked before the legend is written into it.
@@ -178,6 +187,7 @@ function drawLegend(
   series.forEach((s, k) => {
     const c = s.color ?? PALETTE[k % PALETTE.length]!, ly = by + pad + k * rowH;
     line(img, w, h, bx + pad, ly + 3, bx + pad + 14, ly + 3, c);
+    if (s.marker) square(img, w, h, bx + pad + 7, ly + 3, 2, c);
     drawText(img, w, h, bx + pad + 18, ly, s.name, [0, 0, 0]);
   });
 }
@@ -246,6 +256,7 @@ export function linePlot(series: Series[], opts: PlotOptions = {}): RasterImage 
       const p: [number, number] = [Math.round(X(x)), Math.round(Y(y))];
       if (prev) line(data, width, height, prev[0], prev[1], p[0], p[1], c);
       else line(data, width, height, p[0], p[1], p[0], p[1], c);
+      if (s.marker) square(data, width, height, p[0], p[1], 2, c);
       prev = p;
     });
   });

@@ -86,6 +86,39 @@ export class DarlCpuBackend extends tf.MathBackendCPU {
     for (const t of temps) this.rt.heap.free(t.ptr, t.bytes);
   }
 
+  /**
+   * Runs `iters` rounds of 12 independent 4-lane multiply-add chains on every
+   * thread, with no memory traffic: the arithmetic ceiling these kernels run
+   * under (12 × 8 flops a round per thread). Each thread's chains start at 1
+   * and step x ← x·m + c; the sum of each thread's 48 lanes comes back.
+   *
+   * @param iters Rounds per thread.
+   * @param m Multiplier of each step.
+   * @param c Addend of each step.
+   * @returns One sum of lanes per thread.
+   * @example
+   * ```ts
+   * import { tf } from "../../tf.ts";
+   * import { type DarlCpuBackend, registerDarlCpu } from "./backend.ts";
+   * await tf.setBackend(await registerDarlCpu());
+   * const sums = (tf.backend() as DarlCpuBackend).fmaPeak(10, 1, 1);
+   * if (sums[0] !== 48 * 11) throw new Error(`${sums}`);
+   * ```
+   */
+  fmaPeak(iters: number, m = 0.999, c = 1e-3): Float32Array {
+    const temps: Block[] = [], nt = this.rt.threads;
+    const out = this.temp(nt, temps);
+    const a = this.rt.args(4);
+    a.i32[0] = iters;
+    a.f32[1] = m;
+    a.f32[2] = c;
+    a.i32[3] = out;
+    this.rt.run(FN.FMA_PEAK, a.ptr, true);
+    const sums = new Float32Array(this.rt.memory.buffer, out, nt).slice();
+    this.release(temps);
+    return sums;
+  }
+
   override disposeData(dataId: DataId, force = false): boolean {
     const block = this.#owned.get(dataId);
     const released = super.disposeData(dataId, force);

@@ -3,6 +3,7 @@ import { tf } from "../../tf.ts";
 import { selectBackend } from "../../backend.ts";
 import { sha256Hex } from "../../data/files.ts";
 import "../mod.ts";
+import type { DarlCpuBackend } from "./backend.ts";
 import { assertClose, type CaseResults, kernelCases, runCase, wave } from "../kernel_test_util.ts";
 import { KERNELS_SOURCE_SHA256 } from "./kernels_wasm.ts";
 
@@ -39,6 +40,16 @@ Deno.test("darl-cpu hands out copies, never views of its memory", async () => {
   const z = tf.matMul(wave([64, 64], 5), wave([64, 64], 6)); // reuses the freed block
   assert.deepEqual(data, copy);
   z.dispose();
+  await selectBackend("cpu", "stock");
+});
+
+Deno.test("the FMA ceiling task runs its chains on every thread", async () => {
+  await selectBackend("cpu", "fast");
+  const be = tf.backend() as DarlCpuBackend;
+  // x ← x + 1 from 1, ten times: 11 in each of 48 lanes, on each thread.
+  assert.deepEqual([...be.fmaPeak(10, 1, 1)], new Array(be.rt.threads).fill(48 * 11));
+  // x ← x/2 + 1 converges to 2 whatever the rounding of a fused or split multiply-add.
+  for (const s of be.fmaPeak(200, 0.5, 1)) assert.equal(s, 96);
   await selectBackend("cpu", "stock");
 });
 

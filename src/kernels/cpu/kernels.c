@@ -88,8 +88,11 @@ static float log1(float x) {
 // Packed panels: A in MR-row strips [k][MR], B in NR-column strips [k][NR].
 
 // MR=4, KC=256, MC=64 measured fastest here (MR=6, KC=128 and an out-of-line
-// micro-kernel were each slower on V8's SIMD lowering).
+// micro-kernel were each slower on V8's SIMD lowering). Its 8 accumulator
+// chains cap the FMA pipes at 8/10 of fma_peak_task's rate; 10 or 12 (MR=5 or
+// 6) measured slower, as V8 then runs short of its 15 usable vector registers.
 enum { MR = 4, NR = 8, KC = 256, MC = 64, NC = 256 };
+_Static_assert(MR == 4, "micro_kernel reads a packed A row as one 4-lane vector");
 
 typedef struct {
   const float* A;
@@ -160,18 +163,30 @@ static void pack_b(const float* B, int ldb, int transB, int j0, int k0, int nc, 
   }
 }
 
+// Lane r of v in every lane. One load of A's MR values and MR shuffles beat MR
+// broadcast loads: V8 bounds-checks each WebAssembly load (Deno installs no
+// trap handler), so loads, not multiply-adds, bounded the micro-kernel.
+static inline f4 splat_lane(f4 v, int r) {
+  switch (r) {
+    case 0: return wasm_i32x4_shuffle(v, v, 0, 0, 0, 0);
+    case 1: return wasm_i32x4_shuffle(v, v, 1, 1, 1, 1);
+    case 2: return wasm_i32x4_shuffle(v, v, 2, 2, 2, 2);
+    default: return wasm_i32x4_shuffle(v, v, 3, 3, 3, 3);
+  }
+}
+
 // One MR×NR tile over kc. first: C = acc (+ bias); else C += acc.
-// MR·2 accumulators + 2 B vectors + 1 broadcast A fit x64's 16 vector registers.
+// MR·2 accumulators + 2 B vectors + A's vector + 1 broadcast fit x64's 16 vector registers.
 static void micro_kernel(int kc, const float* Ap, const float* Bp, float* C, int ldc, int mr, int nr, int first,
                          const float* bias) {
   f4 acc[MR][2];
 #pragma clang loop unroll(full)
   for (int r = 0; r < MR; r++) acc[r][0] = acc[r][1] = wasm_f32x4_const_splat(0);
   for (int k = 0; k < kc; k++) {
-    f4 b0 = LD(Bp), b1 = LD(Bp + 4);
+    f4 b0 = LD(Bp), b1 = LD(Bp + 4), av = LD(Ap);
 #pragma clang loop unroll(full)
     for (int r = 0; r < MR; r++) {
-      f4 a = wasm_v128_load32_splat(Ap + r);
+      f4 a = splat_lane(av, r);
       acc[r][0] = FMA(a, b0, acc[r][0]);
       acc[r][1] = FMA(a, b1, acc[r][1]);
     }
@@ -889,6 +904,32 @@ static void binary_task(const binary_args* a, int tid, int nt) {
 }
 
 // ---------------------------------------------------------------------------
+// The multiply-add ceiling these kernels run under: `iters` rounds of 12
+// independent 4-lane FMA chains per thread (enough to cover Zen 2's 5-cycle
+// latency on two pipes), no memory traffic. out[tid] = the sum of the chains'
+// lanes, x_{n+1} = x_n·m + c from x_0 = 1, so the work cannot be elided.
+
+typedef struct {
+  int32_t iters;
+  float m, c;
+  float* out;  // [nt]
+} fma_peak_args;
+
+static void fma_peak_task(const fma_peak_args* a, int tid, int nt) {
+  (void)nt;
+  f4 x0 = SPLAT(1.0f), x1 = x0, x2 = x0, x3 = x0, x4 = x0, x5 = x0, x6 = x0, x7 = x0, x8 = x0, x9 = x0, x10 = x0,
+     x11 = x0;
+  const f4 m = SPLAT(a->m), c = SPLAT(a->c);
+  for (int i = 0; i < a->iters; i++) {
+    x0 = FMA(x0, m, c), x1 = FMA(x1, m, c), x2 = FMA(x2, m, c), x3 = FMA(x3, m, c);
+    x4 = FMA(x4, m, c), x5 = FMA(x5, m, c), x6 = FMA(x6, m, c), x7 = FMA(x7, m, c);
+    x8 = FMA(x8, m, c), x9 = FMA(x9, m, c), x10 = FMA(x10, m, c), x11 = FMA(x11, m, c);
+  }
+  f4 s = ADD(ADD(ADD(x0, x1), ADD(x2, x3)), ADD(ADD(x4, x5), ADD(x6, x7)));
+  a->out[tid] = hsum(ADD(s, ADD(ADD(x8, x9), ADD(x10, x11))));
+}
+
+// ---------------------------------------------------------------------------
 // Task dispatch: every thread enters here with the same (fn, args).
 
 enum {
@@ -905,7 +946,8 @@ enum {
   FN_ADAMW,
   FN_SUMSQ,
   FN_BINARY,
-  FN_GEMM_PACK_B
+  FN_GEMM_PACK_B,
+  FN_FMA_PEAK
 };
 
 EXPORT(run_task) void run_task(int fn, const void* args, int tid, int nt) {
@@ -924,6 +966,7 @@ EXPORT(run_task) void run_task(int fn, const void* args, int tid, int nt) {
     case FN_SUMSQ: sumsq_task((const sumsq_args*)args, tid, nt); break;
     case FN_BINARY: binary_task((const binary_args*)args, tid, nt); break;
     case FN_GEMM_PACK_B: gemm_pack_b_task((const gemm_args*)args, tid, nt); break;
+    case FN_FMA_PEAK: fma_peak_task((const fma_peak_args*)args, tid, nt); break;
     default: __builtin_trap();
   }
 }

@@ -30,6 +30,7 @@ export const FN = {
   SUMSQ: 12,
   BINARY: 13,
   GEMM_PACK_B: 14,
+  FMA_PEAK: 15,
 } as const;
 
 interface KernelExports {

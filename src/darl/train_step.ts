@@ -1,7 +1,7 @@
 /**
  * DARL's training step: the model with its AdamW trainer, one optimiser step
- * on a batch under either objective, and the step's memory estimate that
- * runs check before training.
+ * on a batch under either objective, and the estimate of a step's memory
+ * that a run is checked against before it starts.
  *
  * @module
  */

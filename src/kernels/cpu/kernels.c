@@ -90,7 +90,7 @@ static float log1(float x) {
 // MR=4, KC=256, MC=64 measured fastest here (MR=6, KC=128 and an out-of-line
 // micro-kernel were each slower on V8's SIMD lowering). Its 8 accumulator
 // chains cap the FMA pipes at 8/10 of fma_peak_task's rate; 10 or 12 (MR=5 or
-// 6) measured slower, as V8 then runs short of its 15 usable vector registers.
+// 6) measured slower, V8 presumably running short of its 15 usable vector registers.
 enum { MR = 4, NR = 8, KC = 256, MC = 64, NC = 256 };
 _Static_assert(MR == 4, "micro_kernel reads a packed A row as one 4-lane vector");
 

@@ -2,7 +2,7 @@
 // clang --target=wasm32 -O3 -msimd128 -mrelaxed-simd -matomics -mbulk-memory -nostdlib -Wall -Wl,--no-entry -Wl,--import-memory -Wl,--shared-memory -Wl,--max-memory=4294967296 -Wl,-z,stack-size=1048576 -Wl,--export=__stack_pointer -Wl,--export=__heap_base
 
 /** SHA-256 of the kernels.c this binary was built from. */
-export const KERNELS_SOURCE_SHA256 = "8821b321d2987a07cc65a1b1f3b12b53359585686fb6ec90fead3b8d470ca40d";
+export const KERNELS_SOURCE_SHA256 = "e2840aba12ffafab45fed92e63da7b01aa450bb51992a799936b4271bd53ec48";
 
 /** The WebAssembly binary, base64. */
 export const KERNELS_WASM_BASE64 = [

@@ -11,6 +11,7 @@
  * @module
  */
 import { probeGpuAdapter } from "../src/backend.ts";
+import { DarlError } from "../src/errors.ts";
 
 /** One measured iteration, as `bench/_harness.ts` records it. */
 export interface Sample {
@@ -157,4 +158,29 @@ export async function benchRunners(): Promise<string[]> {
   const list = ["darl-cpu", "wasm", "cpu"];
   if (await probeGpuAdapter()) list.push("darl-webgpu", "webgpu");
   return [...list, "jax-js"];
+}
+
+/**
+ * The runners a report measures: all available ones, or the comma-separated
+ * subset named by `--runners`, in the order of `available`.
+ *
+ * @param flag The `--runners` value ("" for all).
+ * @param available The runners this machine has ({@linkcode benchRunners}).
+ * @returns The runners to measure.
+ * @example
+ * ```ts
+ * import { chooseRunners } from "./report.ts";
+ * if (chooseRunners("cpu,darl-cpu", ["darl-cpu", "wasm", "cpu"]).join() !== "darl-cpu,cpu") throw new Error();
+ * ```
+ */
+export function chooseRunners(flag: string, available: string[]): string[] {
+  if (!flag.trim()) return available;
+  const wanted = flag.split(",").map((r) => r.trim()).filter((r) => r);
+  const unknown = wanted.filter((r) => !available.includes(r));
+  if (unknown.length || !wanted.length) {
+    throw new DarlError(
+      `--runners: expected a comma-separated subset of ${available.join(", ")} (this machine's), got "${flag}"`,
+    );
+  }
+  return available.filter((r) => wanted.includes(r));
 }

@@ -81,7 +81,9 @@ export function reportMarkdown(r: ReportInput): { markdown: string; json: Record
     ``,
     `## Speed-ups on the reference step (tiny DARL, batch 32, AdamW)`,
     ``,
-    ...Object.entries(ratios).map(([k, v]) => `- ${k}: **${v}**`),
+    ...(Object.keys(ratios).length
+      ? Object.entries(ratios).map(([k, v]) => `- ${k}: **${v}**`)
+      : [`None: the report needs one of darl's runners and a stock or jax-js runner (\`--runners\`).`]),
     ``,
     ...(r.dispatches
       ? [

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { runMeasured } from "./report.ts";
+import { chooseRunners, runMeasured } from "./report.ts";
+import { DarlError } from "../src/errors.ts";
 import { reportMarkdown } from "./report_markdown.ts";
 
 Deno.test("runMeasured() runs a process and records how many cores other processes used meanwhile", async () => {
@@ -35,4 +36,18 @@ Deno.test("reportMarkdown() marks a report LOADED when any process ran beside mo
   });
   assert.equal(r2.json.loaded, true);
   assert.match(r2.markdown, /^# darl benchmark report — LOADED/);
+  // darl-cpu alone (`--runners darl-cpu`): nothing to compare with, and the report says so.
+  assert.match(r2.markdown, /## Speed-ups[^\n]*\n\nNone: the report needs/);
+  assert.doesNotMatch(r1.markdown, /None: the report needs/);
+});
+
+Deno.test("chooseRunners(): every runner by default, a named subset in the machine's order, an unknown name refused", () => {
+  const available = ["darl-cpu", "wasm", "cpu", "jax-js"];
+  assert.deepEqual(chooseRunners("", available), available);
+  assert.deepEqual(chooseRunners("jax-js, darl-cpu", available), ["darl-cpu", "jax-js"]);
+  assert.throws(
+    () => chooseRunners("darl-cpu,darl-webgpu", available),
+    (e: unknown) => e instanceof DarlError && e.message.startsWith("--runners:") && e.message.includes("darl-webgpu"),
+  );
+  assert.throws(() => chooseRunners(",", available), DarlError);
 });

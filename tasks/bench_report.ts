@@ -8,7 +8,7 @@
  * per training step, the backends, the machine, and its load (a report
  * measured beside other work is marked LOADED).
  *
- *   deno task bench:report [--filter "/train step/"]
+ *   deno task bench:report [--filter "/train step/"] [--runners darl-cpu]
  *
  * @module
  */
@@ -21,15 +21,27 @@ import { initDarl } from "../src/darl/model.ts";
 import { PRETRAIN_DEFAULTS } from "../src/darl/pretrain.ts";
 import { createTrainState, darlTrainStep } from "../src/darl/train_step.ts";
 import { countDispatches } from "../src/kernels/mod.ts";
-import { benchRunners, type LoadRecord, runMeasured, type Sample, summarise } from "../bench/report.ts";
+import { benchRunners, chooseRunners, type LoadRecord, runMeasured, type Sample, summarise } from "../bench/report.ts";
 import { reportMarkdown } from "../bench/report_markdown.ts";
 
-const REPORT = section("Benchmark report", { filter: "" }, {
+const REPORT = section("Benchmark report", { filter: "", runners: "" }, {
   filter: { doc: "deno bench --filter (a name substring, or /regex/) [every case]" },
+  runners: {
+    doc: "comma-separated runners, e.g. darl-cpu,wasm (darl-cpu, wasm, cpu, darl-webgpu, webgpu, jax-js) [all]",
+  },
 });
 const SPEC = {
   usage: "deno task bench:report [flags]: run bench/ runner by runner and write bench/results/",
   sections: [REPORT],
+};
+
+// The tfjs backend behind each runner (jax-js has none).
+const RUNNER_BACKENDS: Record<string, ["cpu" | "wasm" | "webgpu", "fast" | "stock"]> = {
+  "darl-cpu": ["cpu", "fast"],
+  wasm: ["wasm", "stock"],
+  cpu: ["cpu", "stock"],
+  "darl-webgpu": ["webgpu", "fast"],
+  webgpu: ["webgpu", "stock"],
 };
 
 async function webgpuDispatches(): Promise<Record<string, number> | null> {
@@ -60,14 +72,15 @@ if (import.meta.main) {
   await runTask(async () => {
     const f = parseTask(Deno.args, SPEC);
     if (!f) return;
-    const { filter } = sectionValues(f, REPORT);
+    const { filter, runners: runnersFlag } = sectionValues(f, REPORT);
+    const runners = chooseRunners(runnersFlag, await benchRunners());
     const samplesPath = await Deno.makeTempFile({ suffix: ".jsonl" });
     const files = [...Deno.readDirSync("bench")].filter((e) => e.name.endsWith("_bench.ts")).map((e) =>
       `bench/${e.name}`
     )
       .sort();
     const loads: LoadRecord[] = [];
-    for (const runner of await benchRunners()) {
+    for (const runner of runners) {
       for (const file of files) {
         const args = ["bench", "-A", "--no-check", ...(filter ? ["--filter", filter] : []), file];
         console.log(`running [${runner}]: deno ${args.join(" ")}`);
@@ -82,16 +95,11 @@ if (import.meta.main) {
     );
     const rows = summarise(samples);
     const backends: string[] = [];
-    for (
-      const [b, k] of [["cpu", "fast"], ["wasm", "stock"], ["cpu", "stock"], ["webgpu", "fast"], [
-        "webgpu",
-        "stock",
-      ]] as const
-    ) {
-      if (b === "webgpu" && !(await probeGpuAdapter())) continue;
-      backends.push(describeBackend(await selectBackend(b, k)));
+    for (const runner of runners) {
+      const backend = RUNNER_BACKENDS[runner];
+      if (backend) backends.push(describeBackend(await selectBackend(...backend)));
     }
-    const dispatches = await webgpuDispatches();
+    const dispatches = runners.some((r) => r.endsWith("webgpu")) ? await webgpuDispatches() : null;
     const machine = {
       host: Deno.hostname(),
       os: `${Deno.build.os} ${Deno.build.arch}`,

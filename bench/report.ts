@@ -10,7 +10,7 @@
  *
  * @module
  */
-import { probeGpuAdapter } from "../src/backend.ts";
+import { benchBackends } from "./_harness.ts";
 import { DarlError } from "../src/errors.ts";
 
 /** One measured iteration, as `bench/_harness.ts` records it. */
@@ -155,9 +155,7 @@ export async function runMeasured(
 
 /** Runners in the benchmarks: darl's backends, stock tfjs, and the jax-js peer. */
 export async function benchRunners(): Promise<string[]> {
-  const list = ["darl-cpu", "wasm", "cpu"];
-  if (await probeGpuAdapter()) list.push("darl-webgpu", "webgpu");
-  return [...list, "jax-js"];
+  return [...await benchBackends(), "jax-js"];
 }
 
 /**

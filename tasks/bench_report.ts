@@ -23,6 +23,7 @@ import { createTrainState, darlTrainStep } from "../src/darl/train_step.ts";
 import { countDispatches } from "../src/kernels/mod.ts";
 import { benchRunners, chooseRunners, type LoadRecord, runMeasured, type Sample, summarise } from "../bench/report.ts";
 import { reportMarkdown } from "../bench/report_markdown.ts";
+import { type BenchBackend, benchBackends, useBackend } from "../bench/_harness.ts";
 
 const REPORT = section("Benchmark report", { filter: "", runners: "" }, {
   filter: { doc: "deno bench --filter (a name substring, or /regex/) [every case]" },
@@ -33,15 +34,6 @@ const REPORT = section("Benchmark report", { filter: "", runners: "" }, {
 const SPEC = {
   usage: "deno task bench:report [flags]: run bench/ runner by runner and write bench/results/",
   sections: [REPORT],
-};
-
-// The tfjs backend behind each runner (jax-js has none).
-const RUNNER_BACKENDS: Record<string, ["cpu" | "wasm" | "webgpu", "fast" | "stock"]> = {
-  "darl-cpu": ["cpu", "fast"],
-  wasm: ["wasm", "stock"],
-  cpu: ["cpu", "stock"],
-  "darl-webgpu": ["webgpu", "fast"],
-  webgpu: ["webgpu", "stock"],
 };
 
 async function webgpuDispatches(): Promise<Record<string, number> | null> {
@@ -94,10 +86,11 @@ if (import.meta.main) {
       JSON.parse(l)
     );
     const rows = summarise(samples);
+    // The tfjs backends among the runners (jax-js is a peer, not a backend), as the benchmarks selected them.
+    const tfjsBackends: string[] = await benchBackends();
     const backends: string[] = [];
-    for (const runner of runners) {
-      const backend = RUNNER_BACKENDS[runner];
-      if (backend) backends.push(describeBackend(await selectBackend(...backend)));
+    for (const runner of runners.filter((r) => tfjsBackends.includes(r))) {
+      backends.push(describeBackend(await useBackend(runner as BenchBackend)));
     }
     const dispatches = runners.some((r) => r.endsWith("webgpu")) ? await webgpuDispatches() : null;
     const machine = {

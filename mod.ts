@@ -132,6 +132,7 @@ export {
   type PretrainRequest,
   type PretrainResult,
   resolvePretrainConfigs,
+  stepPrefix,
 } from "./src/darl/pretrain.ts";
 
 // ADDP: VQ tokenizer, token predictor, alternating denoising, MaskGIT generation

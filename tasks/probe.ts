@@ -40,7 +40,7 @@ const PROBE = section("Probe", {
   layer: { doc: "final | embed | block<i>" },
   pool: { doc: "mean | last | grid<k> (means over a k×k partition of the patch grid, concatenated)" },
   attention: {
-    doc: "causal | bidirectional [the encoder's own: causal for DARL]",
+    doc: "causal | bidirectional [the encoder's own: causal for DARL, bidirectional for --attention prefix models]",
     choices: ["causal", "bidirectional"],
   },
   head: { doc: "classifier heads", choices: PROBE_HEADS },

@@ -98,6 +98,13 @@ export interface DarlConfig {
    * trunk, whose features the probes read.
    */
   headDepth: number;
+  /**
+   * Pretraining attention: "causal" (DARL), or "prefix" (AIM's prefix
+   * attention: each step draws a prefix length uniformly, the prefix attends
+   * bidirectionally and leaves the loss; the features are then read with
+   * bidirectional attention). MSE objective only.
+   */
+  attention: "causal" | "prefix";
 }
 
 /**
@@ -189,6 +196,7 @@ export const DARL_DEFAULTS: DarlConfig = {
   prediction: "x0",
   noiseDraws: 1,
   headDepth: 0,
+  attention: "causal",
 };
 
 /**
@@ -226,6 +234,10 @@ export const DARL_SCHEMA: ConfigSchema<DarlConfig> = {
     integer: true,
     min: 0,
     max: 64,
+  },
+  attention: {
+    doc: "pretraining attention: causal, or AIM's prefix (random prefix per step; features read bidirectionally)",
+    choices: ["causal", "prefix"],
   },
 };
 
@@ -328,6 +340,10 @@ export function validateDarlConfig(cfg: DarlConfig): void {
     check(
       cfg.target === "global",
       `--target ${cfg.target}: the diffusion objective needs --target global (samples must be absolute pixels)`,
+    );
+    check(
+      cfg.attention === "causal",
+      "--attention prefix: only the MSE objective drops the prefix's outputs from its loss (use --attention causal)",
     );
   }
 }

@@ -1,6 +1,7 @@
 /**
  * DARL's backbone as an {@linkcode Encoder}: images → patches → [SOS,
- * x₁ … x_T] through the blocks, causal by default (as pretrained). Its
+ * x₁ … x_T] through the blocks, causal by default (as pretrained; a prefix-
+ * attention model reads bidirectionally, as AIM does). Its
  * layers are "embed", "block<i>" and "final" (after the last LayerNorm).
  *
  * @module
@@ -42,12 +43,13 @@ export function darlEncoder(params: DarlParams, cfg: DarlConfig, key: string, na
     prefixTokens: 1,
     grid: gridSize(cfg),
     layers: encoderLayers(cfg.depth),
-    causalByDefault: true,
+    // A prefix-attention model learned to read whole prefixes bidirectionally (AIM).
+    causalByDefault: cfg.attention === "causal",
     tokens(images: tf.Tensor, opts: TokenOptions = {}): tf.Tensor3D {
       const layer = opts.layer ?? "final", blocks = layerBlocks(layer, cfg.depth);
       return tf.tidy(() => {
         const out = darlForward(params, cfg, patchify(images, cfg.patchSize), {
-          causal: opts.causal ?? true,
+          causal: opts.causal ?? cfg.attention === "causal",
           shift: false,
           head: false,
           ...(blocks === undefined ? {} : { blocks }),

@@ -44,3 +44,23 @@ Deno.test("random-init baseline: one cache key, and the same features, across he
     assert.notEqual((await randomTokens(other)).key, base.key, JSON.stringify(other));
   }
 });
+
+Deno.test("a prefix-attention model's encoder reads bidirectionally unless told otherwise", async () => {
+  await useCpu();
+  const cfg = darlConfig("tiny", { ...small, attention: "prefix" });
+  const model = initDarl(cfg, 0);
+  const enc = darlEncoder(model, cfg, "prefix");
+  assert.equal(enc.causalByDefault, false);
+  assert.equal(darlEncoder(model, darlConfig("tiny", small), "causal").causalByDefault, true);
+  const images = tf.randomUniform([2, 28, 28, 1], 0, 1, "float32", 7);
+  const read = async (causal?: boolean) => {
+    const t = enc.tokens(images, causal === undefined ? {} : { causal });
+    const v = await t.data();
+    t.dispose();
+    return v;
+  };
+  const byDefault = await read(), bidirectional = await read(false), causal = await read(true);
+  assert.deepEqual(byDefault, bidirectional);
+  assert.notDeepEqual(byDefault, causal);
+  tf.dispose([images, model as never]);
+});

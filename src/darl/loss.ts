@@ -60,9 +60,14 @@ export interface DarlLoss {
 /**
  * Next-patch MSE on a batch of images.
  *
+ * With a prefix p > 1 (AIM's prefix attention), the inputs [SOS, x1 … x_{p−1}]
+ * attend to each other, so outputs 0 … p − 2 could see the patch they
+ * predict: they leave the loss, which averages over the other T − p + 1.
+ *
  * @param params The model.
  * @param cfg Its config.
  * @param images [B, H, W, C] in [−1, 1].
+ * @param prefix Input tokens seen by every token (1, the default: plain causal, every output in the loss).
  * @returns Loss, forward pass and target.
  * @example
  * ```ts
@@ -73,12 +78,20 @@ export interface DarlLoss {
  * const cfg = darlConfig("tiny", { depth: 1, dim: 32, heads: 2 });
  * const { loss } = darlMseLoss(initDarl(cfg, 0), cfg, tf.randomUniform([2, 28, 28, 1], -1, 1));
  * if (!((await loss.data())[0]! > 0)) throw new Error();
+ * const last = darlMseLoss(initDarl(cfg, 0), cfg, tf.randomUniform([2, 28, 28, 1], -1, 1), 49); // predicts x49 only
+ * if (!((await last.loss.data())[0]! > 0)) throw new Error();
  * ```
  */
-export function darlMseLoss(params: DarlParams, cfg: DarlConfig, images: tf.Tensor): DarlLoss {
+export function darlMseLoss(params: DarlParams, cfg: DarlConfig, images: tf.Tensor, prefix = 1): DarlLoss {
   const patches = patchify(images, cfg.patchSize);
-  const forward = darlForward(params, cfg, patches, { causal: true, shift: true, head: true });
+  const T = patches.shape[1]!;
+  if (!(Number.isInteger(prefix) && prefix >= 1 && prefix <= T)) {
+    throw new Error(`darlMseLoss: prefix ${prefix} is not an integer in [1, ${T}]`);
+  }
+  const forward = darlForward(params, cfg, patches, { causal: true, prefix, shift: true, head: true });
   const target = patchTarget(patches, cfg.target);
-  const loss = tf.mean(tf.squaredDifference(forward.pred!, target)) as tf.Scalar;
+  const loss = (prefix === 1 ? tf.mean(tf.squaredDifference(forward.pred!, target)) : tf.mean(
+    tf.squaredDifference(forward.pred!.slice([0, prefix - 1, 0]), target.slice([0, prefix - 1, 0])),
+  )) as tf.Scalar;
   return { loss, forward, target };
 }

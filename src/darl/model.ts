@@ -158,6 +158,11 @@ export interface DarlForwardOptions {
   /** Causal attention (pretraining, default) or bidirectional (fine-tuning). */
   causal?: boolean;
   /**
+   * Under the causal mask, the first `prefix` tokens are seen by every token
+   * (AIM's prefix attention, `attention: "prefix"` models; default 1: plain causal).
+   */
+  prefix?: number;
+  /**
    * true (default, pretraining): the input is [SOS, x1 … x_{T−1}] and token t
    * predicts x_t. false (features): the input is [SOS, x1 … x_T], T + 1 tokens.
    */
@@ -220,7 +225,7 @@ export function darlForward(
   patches: tf.Tensor,
   opts: DarlForwardOptions = {},
 ): DarlForward {
-  const { causal = true, shift = true, head = !!params.head } = opts;
+  const { causal = true, prefix = 1, shift = true, head = !!params.head } = opts;
   const depth = opts.blocks ?? params.blocks.length;
   const [B, T] = patches.shape as [number, number, number];
   const L = shift ? T : T + 1; // tokens: SOS + (T − 1) or T patches
@@ -239,7 +244,7 @@ export function darlForward(
   const rope = ropeFor(cfg, L);
   const blocks: tf.Tensor3D[] = [];
   for (const blk of params.blocks.slice(0, depth)) {
-    x = blockForward(blk, x, cfg.heads, rope, causal);
+    x = blockForward(blk, x, cfg.heads, rope, causal, prefix);
     blocks.push(x);
   }
   if (opts.blocks !== undefined) return { embed, blocks };

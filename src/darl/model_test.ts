@@ -44,6 +44,42 @@ Deno.test("darlForward() is causal: changing patch t changes no output before t"
   assert.ok(maxAbsDiff(c[0]![0]!, d[0]![0]!) > 1e-5, "bidirectional attention must see later patches");
 });
 
+Deno.test("prefix attention: the prefix sees itself, later outputs stay causal, and the loss drops the outputs that see their targets", async () => {
+  await useCpu();
+  const cfg = small({ attention: "prefix" });
+  const params = initDarl(cfg, 1);
+  const x = tf.randomUniform([2, 16, 4], -1, 1, "float32", 2);
+  const prefix = 5; // input tokens [SOS, x1 … x4]
+  const bump = (t: number) =>
+    tf.tidy(() => tf.add(x, tf.concat([tf.zeros([2, t, 4]), tf.ones([2, 1, 4]), tf.zeros([2, 15 - t, 4])], 1)));
+  const pred = (p: tf.Tensor) => darlForward(params, cfg, p, { prefix }).pred!.arraySync();
+  const a = pred(x);
+  // Patch x4 (0-based 3) is the prefix's last input: every output sees it, so outputs 0 … 3 see their own targets.
+  const b = pred(bump(3));
+  for (let i = 0; i < 16; i++) assert.ok(maxAbsDiff(a[0]![i]!, b[0]![i]!) > 1e-5, `output ${i} should see x4`);
+  // A patch after the prefix reaches only the outputs after it, as under the causal mask.
+  const c = pred(bump(9));
+  for (let i = 0; i < 16; i++) {
+    const d = maxAbsDiff(a[0]![i]!, c[0]![i]!);
+    if (i <= 9) assert.equal(d, 0, `output ${i} changed`);
+    else assert.ok(d > 1e-5, `output ${i} should change`);
+  }
+  // The loss averages the squared error over outputs prefix − 1 … 15 only.
+  const images = unpatchify(x, 2, 4, 4);
+  const { loss, forward, target } = darlMseLoss(params, cfg, images, prefix);
+  const err = tf.squaredDifference(forward.pred!, target).mean(-1).arraySync() as number[][];
+  const kept = err.flatMap((row) => row.slice(prefix - 1));
+  const want = kept.reduce((s, v) => s + v, 0) / kept.length;
+  assert.ok(Math.abs(loss.dataSync()[0]! - want) < 1e-5 * want, `${loss.dataSync()[0]} vs ${want}`);
+  const every = err.flat().reduce((s, v) => s + v, 0) / err.flat().length;
+  assert.ok(Math.abs(every - want) > 1e-3 * want, "the check must tell the kept outputs from all of them");
+  assert.throws(() => darlMseLoss(params, cfg, images, 17), /prefix 17 is not an integer in \[1, 16\]/);
+  assert.throws(
+    () => darlConfig("tiny", { attention: "prefix", objective: "diffusion" }),
+    /--attention prefix: only the MSE objective/,
+  );
+});
+
 Deno.test("darlForward() returns named intermediates; shift:false adds the last patch", async () => {
   await useCpu();
   const cfg = small();

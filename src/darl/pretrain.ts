@@ -260,7 +260,7 @@ export async function pretrainDarl(
       const noise = cfg.objective === "diffusion"
         ? drawDiffusionNoise(createRng(mixSeed(train.seed, step, 0xd1ff)), cfg, train.batchSize)
         : undefined;
-      const r = darlTrainStep(state, x, lr, noise);
+      const r = darlTrainStep(state, x, lr, noise, stepPrefix(cfg, train.seed, step));
       x.dispose();
       return r;
     },
@@ -296,6 +296,30 @@ export async function pretrainDarl(
       : {}),
   }, opts);
   return { ...result, state };
+}
+
+/**
+ * The attention prefix of a step: 1 (plain causal) unless the model uses
+ * prefix attention, which draws it uniformly from 1 … T (SOS plus 0 to T − 1
+ * patches), seeded by the step so a resumed run draws the same.
+ *
+ * @param cfg The model config.
+ * @param seed The run's seed.
+ * @param step The step.
+ * @returns Input tokens every token sees.
+ * @example
+ * ```ts
+ * import { darlConfig } from "./config.ts";
+ * import { stepPrefix } from "./pretrain.ts";
+ * const cfg = darlConfig("wide", { attention: "prefix" }); // 16 patches
+ * const drawn = Array.from({ length: 200 }, (_, s) => stepPrefix(cfg, 0, s));
+ * if (Math.min(...drawn) !== 1 || Math.max(...drawn) !== 16) throw new Error();
+ * if (stepPrefix(darlConfig("wide"), 0, 5) !== 1) throw new Error();
+ * ```
+ */
+export function stepPrefix(cfg: DarlConfig, seed: number, step: number): number {
+  if (cfg.attention !== "prefix") return 1;
+  return 1 + createRng(mixSeed(seed, step, 0x9e1f)).int(gridSize(cfg) ** 2);
 }
 
 /** DARL's objective on a chunk of held-out images, with the same noise at every measurement (diffusion), so the curve moves only with the weights. */

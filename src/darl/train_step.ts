@@ -74,6 +74,7 @@ export function createTrainState(
  * @param images [B, H, W, C] in [−1, 1].
  * @param lr The learning rate for this step.
  * @param noise Diffusion noise for this step (diffusion objective only).
+ * @param prefix The step's attention prefix (`attention: "prefix"` models; 1: plain causal).
  * @returns Loss and gradient norm before clipping (caller disposes).
  * @example
  * ```ts
@@ -94,11 +95,12 @@ export function darlTrainStep(
   images: tf.Tensor,
   lr: number,
   noise?: DiffusionNoise,
+  prefix = 1,
 ): { loss: tf.Scalar; gradNorm: tf.Scalar } {
   if (state.cfg.objective === "diffusion" && !noise) {
     throw new Error("darlTrainStep: the diffusion objective needs noise (drawDiffusionNoise)");
   }
-  return trainStep(state.trainer, () => darlObjective(state.params, state.cfg, images, noise), lr);
+  return trainStep(state.trainer, () => darlObjective(state.params, state.cfg, images, noise, prefix), lr);
 }
 
 /**
@@ -110,6 +112,7 @@ export function darlTrainStep(
  * @param cfg Its config (`objective` chooses).
  * @param images [B, H, W, C] in [−1, 1].
  * @param noise Diffusion noise (diffusion objective only).
+ * @param prefix Attention prefix (MSE only; 1, the default: plain causal).
  * @returns The scalar loss (caller disposes).
  * @example
  * ```ts
@@ -128,10 +131,11 @@ export function darlObjective(
   cfg: DarlConfig,
   images: tf.Tensor,
   noise?: DiffusionNoise,
+  prefix = 1,
 ): tf.Scalar {
   return cfg.objective === "diffusion"
     ? darlDiffusionLoss(params, cfg, images, noise!).loss
-    : darlMseLoss(params, cfg, images).loss;
+    : darlMseLoss(params, cfg, images, prefix).loss;
 }
 
 /**

@@ -123,16 +123,22 @@ export function kernelCases(): KernelCase[] {
         }),
     });
   }
-  const attn: [number, number, number, number, "rope2d" | "rope1d" | null, boolean][] = [
+  // The last field: false (bidirectional), true (causal) or a causal prefix length.
+  const attn: [number, number, number, number, "rope2d" | "rope1d" | null, boolean | number][] = [
     [2, 9, 2, 8, "rope2d", true],
     [3, 16, 2, 16, "rope1d", true],
     [2, 13, 3, 12, null, false],
     [2, 49, 4, 32, "rope2d", true],
     [1, 17, 1, 20, "rope2d", false],
+    [2, 17, 4, 16, "rope2d", 6],
+    [2, 10, 2, 8, null, 9],
   ];
-  for (const [B, T, H, dh, rope, causal] of attn) {
+  for (const [B, T, H, dh, rope, mask] of attn) {
+    const causal = mask !== false, prefix = typeof mask === "number" ? mask : 1;
     cases.push({
-      name: `attention B${B} T${T} H${H} dh${dh} ${rope ?? "no rope"} ${causal ? "causal" : "bidirectional"}`,
+      name: `attention B${B} T${T} H${H} dh${dh} ${rope ?? "no rope"} ${
+        !causal ? "bidirectional" : prefix > 1 ? `prefix ${prefix}` : "causal"
+      }`,
       run: () =>
         tf.tidy(() => {
           const qkv = wave([B, T, 3 * H * dh], 15);
@@ -146,8 +152,8 @@ export function kernelCases(): KernelCase[] {
             const t = ropeTables(pos, dh, rope, 100);
             r = { cos: tf.tensor2d(t.cos, [T, dh]), sin: tf.tensor2d(t.sin, [T, dh]), segment: t.segment };
           }
-          const dq = grad((x) => attention(x, H, r, causal), qkv, w);
-          return { y: attention(qkv, H, r, causal), dqkv: dq };
+          const dq = grad((x) => attention(x, H, r, causal, prefix), qkv, w);
+          return { y: attention(qkv, H, r, causal, prefix), dqkv: dq };
         }),
     });
   }

@@ -76,6 +76,7 @@ export function initBlock(rng: Rng, dim: number, hidden: number): BlockParams {
  * @param heads Attention heads.
  * @param rope RoPE tables for the L positions, or null.
  * @param causal Whether token i attends only to j ≤ i.
+ * @param prefix Under the causal mask, tokens every token attends to (1: plain causal).
  * @returns The block's output [B, L, d].
  * @example
  * ```ts
@@ -92,8 +93,9 @@ export function blockForward(
   heads: number,
   rope: RopeTensors | null,
   causal: boolean,
+  prefix = 1,
 ): tf.Tensor3D {
-  const a = attention(linear(p.qkv, layerNorm(p.ln1, x)), heads, rope, causal);
+  const a = attention(linear(p.qkv, layerNorm(p.ln1, x)), heads, rope, causal, prefix);
   const h = tf.add(x, linear(p.proj, a));
   return tf.add(h, mlp(p.mlp, layerNorm(p.ln2, h))) as tf.Tensor3D;
 }

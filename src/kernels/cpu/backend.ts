@@ -557,7 +557,7 @@ function attnArgs(be: DarlCpuBackend, inputs: Record<string, Info>, attrs: tf.Na
       H,
       dh,
       attrs.segment as number,
-      attrs.causal ? 1 : 0,
+      attrs.mask as number, // 0: bidirectional; c ≥ 1: causal with a prefix of c keys
       be.rt.scratch(scratchFloats),
       scratchFloats,
     ],

@@ -528,6 +528,8 @@ static void bias_gelu_bwd_task(const bias_gelu_bwd_args* a, int tid, int nt) {
 // Fused multi-head attention with RoPE, from packed qkv [B, T, 3d].
 // Per (batch, head): rotate q and k, S = q·kᵀ/√dh (+ causal mask), softmax,
 // o = P·v. The forward saves the log-sum-exp of each row for the backward.
+// `causal` = 0: every query sees every key; c ≥ 1: query i sees key j when
+// j ≤ i or j < c (AIM's prefix attention; c = 1 is the plain causal mask).
 
 typedef struct {
   const float* qkv;
@@ -535,7 +537,7 @@ typedef struct {
   const float* sin;
   float* out;  // [B, T, d]
   float* lse;  // [B, H, T]
-  int32_t B, T, H, dh, segment, causal;
+  int32_t B, T, H, dh, segment, causal;  // causal: 0 dense, c ≥ 1 prefix c (above)
   float* scratch;  // per thread: attn_scratch_floats(T, dh)
   int32_t scratchFloats;
 } attn_args;
@@ -717,6 +719,12 @@ static float softmax_inplace(float* p, int n, int Tp) {
   return m + log1(z);
 }
 
+// Keys query i sees: 0 … n − 1.
+static inline int keys_seen(const attn_args* a, int i) {
+  if (!a->causal) return a->T;
+  return imin(a->T, i + 1 > a->causal ? i + 1 : a->causal);
+}
+
 static void attn_fwd_task(const attn_args* a, int tid, int nt) {
   int T = a->T, dh = a->dh, H = a->H, d = H * dh, Tp = (T + 3) & ~3;
   float scale = 1.0f / __builtin_sqrtf((float)dh);
@@ -725,9 +733,10 @@ static void attn_fwd_task(const attn_args* a, int tid, int nt) {
   for (int bh = claim(); bh < a->B * H; bh = claim()) {
     int b = bh / H, h = bh % H;
     load_head(a, b, h, &hb, 0, scale);
-    int cz = a->causal;
+    // Only the plain causal mask has the triangular structure the products skip by.
+    int cz = a->causal == 1;
     mm_small(hb.q, dh, 0, hb.kt, Tp, hb.p, Tp, T, Tp, dh, cz ? MM_COLS : MM_DENSE);  // S = (q·scale)·kᵀ
-    for (int i = 0; i < T; i++) a->lse[(int64_t)bh * T + i] = softmax_inplace(hb.p + i * Tp, a->causal ? i + 1 : T, Tp);
+    for (int i = 0; i < T; i++) a->lse[(int64_t)bh * T + i] = softmax_inplace(hb.p + i * Tp, keys_seen(a, i), Tp);
     mm_small(hb.p, Tp, 0, hb.v, dh, hb.o, dh, T, dh, T, cz ? MM_K_BELOW : MM_DENSE);  // O = P·V
     for (int t = 0; t < T; t++) {
       float* dst = a->out + ((int64_t)b * T + t) * d + h * dh;
@@ -755,11 +764,11 @@ static void attn_bwd_task(const attn_bwd_args* g, int tid, int nt) {
       const float* src = g->dout + ((int64_t)b * T + t) * d + h * dh;
       for (int c = 0; c < dh; c++) hb.go[t * dh + c] = src[c];
     }
-    int cz = a->causal;
+    int cz = a->causal == 1;
     mm_small(hb.q, dh, 0, hb.kt, Tp, hb.p, Tp, T, Tp, dh, cz ? MM_COLS : MM_DENSE);    // S·√dh
     mm_small(hb.go, dh, 0, hb.vt, Tp, hb.dp, Tp, T, Tp, dh, cz ? MM_COLS : MM_DENSE);  // dP = dO·vᵀ
     for (int i = 0; i < T; i++) {
-      int n = cz ? i + 1 : T;
+      int n = keys_seen(a, i);
       int lim = cz ? imin(Tp, (i & ~3) + 4) : Tp;  // columns the products above computed
       float* p = hb.p + i * Tp;
       float* dp = hb.dp + i * Tp;
@@ -973,9 +982,11 @@ EXPORT(run_task) void run_task(int fn, const void* args, int tid, int nt) {
 
 // Worker threads park here: wait for a new generation, run the task, count
 // themselves done. ctl: [0] generation, [1] fn, [2] args pointer, [3] done,
-// [4] number of threads, [5] stop.
-EXPORT(worker_loop) void worker_loop(int32_t* ctl, int tid) {
-  int32_t seen = __atomic_load_n(&ctl[0], __ATOMIC_SEQ_CST);
+// [4] number of threads, [5] stop. `seen` is the generation the worker read
+// before it reported ready: read here instead, a task published between the
+// report and this call would count as already seen, and the host would wait
+// for it forever.
+EXPORT(worker_loop) void worker_loop(int32_t* ctl, int tid, int32_t seen) {
   for (;;) {
     int32_t gen;
     int spins = 0;

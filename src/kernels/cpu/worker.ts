@@ -17,8 +17,11 @@ const { module, memory, ctl, tid, stackTop } = workerData as {
 const instance = await WebAssembly.instantiate(module, { env: { memory } });
 const ex = instance.exports as unknown as {
   __stack_pointer: WebAssembly.Global;
-  worker_loop(ctl: number, tid: number): void;
+  worker_loop(ctl: number, tid: number, seen: number): void;
 };
 ex.__stack_pointer.value = stackTop;
+// The generation is read before reporting ready: the host may publish a task
+// the moment it hears, and the loop must count that one as new.
+const seen = Atomics.load(new Int32Array(memory.buffer, ctl, 1), 0);
 parentPort!.postMessage("ready");
-ex.worker_loop(ctl, tid);
+ex.worker_loop(ctl, tid, seen);

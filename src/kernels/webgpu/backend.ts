@@ -225,7 +225,7 @@ function biasGeluBwd(args: KernelArgs): Info[] {
 function attnGeometry(qkv: Info, attrs: tf.NamedAttrMap) {
   const [B, T, d3] = qkv.shape as [number, number, number];
   const H = attrs.heads as number, dh = d3 / 3 / H;
-  const uniforms: Uniform[] = [...int(B, T, H, attrs.causal ? 1 : 0), { type: "float32", data: [1 / Math.sqrt(dh)] }];
+  const uniforms: Uniform[] = [...int(B, T, H, attrs.mask as number), { type: "float32", data: [1 / Math.sqrt(dh)] }];
   return { geom: { B, T, H, dh, segment: attrs.segment as number }, uniforms };
 }
 

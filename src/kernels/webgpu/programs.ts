@@ -304,11 +304,17 @@ export function columnSumProgram(C: number): Program {
   };
 }
 
-/** Shared WGSL for attention: head width and the causal key limit. */
+/**
+ * Shared WGSL for attention: head width and the last key a query sees
+ * (`mask` = 0: all; c ≥ 1: key j when j ≤ i or j < c, a prefix of c).
+ */
 function attnGeom(dh: number): string {
   return `
     const DH = ${dh};
-    fn lastKey(i : i32) -> i32 { if (uniforms.causal != 0) { return i; } return uniforms.T - 1; }
+    fn lastKey(i : i32) -> i32 {
+      if (uniforms.mask != 0) { return min(max(i, uniforms.mask - 1), uniforms.T - 1); }
+      return uniforms.T - 1;
+    }
   `;
 }
 
@@ -353,7 +359,7 @@ export interface AttnGeom {
   segment: number;
 }
 
-const ATTN_UNIFORMS = "B : i32, T : i32, H : i32, causal : i32, scale : f32,";
+const ATTN_UNIFORMS = "B : i32, T : i32, H : i32, mask : i32, scale : f32,";
 
 /** Rotated q and k: output [B, T, 2d] (q | k), from qkv [B, T, 3d]. */
 export function ropeQkProgram({ B, T, H, dh, segment }: AttnGeom): Program {
@@ -560,7 +566,7 @@ export function attnGradKvProgram({ B, T, H, dh, segment }: AttnGeom): Program {
         var gk : array<f32, ${dh}>;
         var gv : array<f32, ${dh}>;
         var i0 = 0;
-        if (uniforms.causal != 0) { i0 = j; }
+        if (uniforms.mask != 0 && j >= uniforms.mask) { i0 = j; }  // keys in the prefix: every query
         for (var i = i0; i < T; i = i + 1) {
           let row = (b * uniforms.H + h) * T + i;
           let p = exp(score(b, h, i, j) - lse[row]);

@@ -528,7 +528,7 @@ static void bias_gelu_bwd_task(const bias_gelu_bwd_args* a, int tid, int nt) {
 // Fused multi-head attention with RoPE, from packed qkv [B, T, 3d].
 // Per (batch, head): rotate q and k, S = q·kᵀ/√dh (+ causal mask), softmax,
 // o = P·v. The forward saves the log-sum-exp of each row for the backward.
-// `causal` = 0: every query sees every key; c ≥ 1: query i sees key j when
+// `mask` = 0: every query sees every key; c ≥ 1: query i sees key j when
 // j ≤ i or j < c (AIM's prefix attention; c = 1 is the plain causal mask).
 
 typedef struct {
@@ -537,7 +537,7 @@ typedef struct {
   const float* sin;
   float* out;  // [B, T, d]
   float* lse;  // [B, H, T]
-  int32_t B, T, H, dh, segment, causal;  // causal: 0 dense, c ≥ 1 prefix c (above)
+  int32_t B, T, H, dh, segment, mask;  // mask: 0 dense, c ≥ 1 prefix c (above)
   float* scratch;  // per thread: attn_scratch_floats(T, dh)
   int32_t scratchFloats;
 } attn_args;
@@ -721,8 +721,8 @@ static float softmax_inplace(float* p, int n, int Tp) {
 
 // Keys query i sees: 0 … n − 1.
 static inline int keys_seen(const attn_args* a, int i) {
-  if (!a->causal) return a->T;
-  return imin(a->T, i + 1 > a->causal ? i + 1 : a->causal);
+  if (!a->mask) return a->T;
+  return imin(a->T, i + 1 > a->mask ? i + 1 : a->mask);
 }
 
 static void attn_fwd_task(const attn_args* a, int tid, int nt) {
@@ -734,7 +734,7 @@ static void attn_fwd_task(const attn_args* a, int tid, int nt) {
     int b = bh / H, h = bh % H;
     load_head(a, b, h, &hb, 0, scale);
     // Only the plain causal mask has the triangular structure the products skip by.
-    int cz = a->causal == 1;
+    int cz = a->mask == 1;
     mm_small(hb.q, dh, 0, hb.kt, Tp, hb.p, Tp, T, Tp, dh, cz ? MM_COLS : MM_DENSE);  // S = (q·scale)·kᵀ
     for (int i = 0; i < T; i++) a->lse[(int64_t)bh * T + i] = softmax_inplace(hb.p + i * Tp, keys_seen(a, i), Tp);
     mm_small(hb.p, Tp, 0, hb.v, dh, hb.o, dh, T, dh, T, cz ? MM_K_BELOW : MM_DENSE);  // O = P·V
@@ -764,7 +764,7 @@ static void attn_bwd_task(const attn_bwd_args* g, int tid, int nt) {
       const float* src = g->dout + ((int64_t)b * T + t) * d + h * dh;
       for (int c = 0; c < dh; c++) hb.go[t * dh + c] = src[c];
     }
-    int cz = a->causal == 1;
+    int cz = a->mask == 1;
     mm_small(hb.q, dh, 0, hb.kt, Tp, hb.p, Tp, T, Tp, dh, cz ? MM_COLS : MM_DENSE);    // S·√dh
     mm_small(hb.go, dh, 0, hb.vt, Tp, hb.dp, Tp, T, Tp, dh, cz ? MM_COLS : MM_DENSE);  // dP = dO·vᵀ
     for (int i = 0; i < T; i++) {

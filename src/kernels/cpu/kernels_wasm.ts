@@ -2,7 +2,7 @@
 // clang --target=wasm32 -O3 -msimd128 -mrelaxed-simd -matomics -mbulk-memory -nostdlib -Wall -Wl,--no-entry -Wl,--import-memory -Wl,--shared-memory -Wl,--max-memory=4294967296 -Wl,-z,stack-size=1048576 -Wl,--export=__stack_pointer -Wl,--export=__heap_base
 
 /** SHA-256 of the kernels.c this binary was built from. */
-export const KERNELS_SOURCE_SHA256 = "c1051a7274777b7cd21253679156bd0bd3122308c062177d7f7b2934fc5bdbb2";
+export const KERNELS_SOURCE_SHA256 = "4563e617f209a7f57fd2a135d59eba319a68f1630d5cfe9ad780ff5bc76d22d5";
 
 /** The WebAssembly binary, base64. */
 export const KERNELS_WASM_BASE64 = [

@@ -169,7 +169,9 @@ export {
   resolveTokenizerConfigs,
   TOKENIZER_CONFIG_SPEC,
   TOKENIZER_RUN_DEFAULTS,
+  TOKENIZER_RUN_SCHEMA,
   type TokenizerEval,
+  type TokenizerRunConfig,
   type TokenizerRunResult,
   tokenizerTrainStep,
   trainTokenizer,
@@ -322,7 +324,7 @@ export {
 export { loopFields, periodicPictures, runRecords } from "./src/train/loop_spec.ts";
 export { lossCurve, runningMean } from "./src/train/loss_curve.ts";
 export type { MetricRecord } from "./src/train/metrics.ts";
-export { HELD_OUT_SCHEMA, type HeldOutConfig, heldOutLoss } from "./src/train/held_out.ts";
+export { HELD_OUT_SCHEMA, type HeldOutConfig, heldOutEvaluation, heldOutLoss } from "./src/train/held_out.ts";
 export {
   type Checkpoint,
   CHECKPOINT_FORMAT,

@@ -19,16 +19,24 @@ import {
   trainingRequest,
 } from "../src/cli.ts";
 import { tokenGrid, TOKENIZER_DEFAULTS, TOKENIZER_SCHEMA } from "../src/addp/tokenizer.ts";
-import { resolveTokenizerConfigs, TOKENIZER_RUN_DEFAULTS, trainTokenizer } from "../src/addp/tokenizer_train.ts";
+import {
+  resolveTokenizerConfigs,
+  TOKENIZER_RUN_DEFAULTS,
+  TOKENIZER_RUN_SCHEMA,
+  trainTokenizer,
+} from "../src/addp/tokenizer_train.ts";
 import { countParams } from "../src/nn/tree.ts";
-import { PRETRAIN_SCHEMA } from "../src/train/run_config.ts";
 
 const MODEL = section(
   "Tokenizer (image size and channels come from the dataset)",
   TOKENIZER_DEFAULTS,
   TOKENIZER_SCHEMA,
 );
-const TRAIN = section("Training (--sample-every: reconstruction pictures)", TOKENIZER_RUN_DEFAULTS, PRETRAIN_SCHEMA);
+const TRAIN = section(
+  "Training (--sample-every: reconstruction pictures)",
+  TOKENIZER_RUN_DEFAULTS,
+  TOKENIZER_RUN_SCHEMA,
+);
 const SPEC = {
   usage: "deno task tokenizer [flags]: train a VQ tokenizer with checkpoints, metrics, pictures and a test score",
   sections: [MODEL, TRAIN, RUN_CONTROL, BACKEND_SECTION],

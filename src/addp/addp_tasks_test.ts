@@ -1,14 +1,19 @@
 import assert from "node:assert/strict";
 import { tf } from "../tf.ts";
 import { encodePngImage } from "../data/png.ts";
-import { writeDataset } from "../data/store.ts";
+import { getSplit, openDataset, writeDataset } from "../data/store.ts";
+import { createRng, mixSeed } from "../rng.ts";
+import { heldOutLoss } from "../train/held_out.ts";
+import { readJsonl } from "../train/metrics.ts";
+import { addpLoss, alternatingTargets } from "./alternating_denoising.ts";
+import { timestepGrid } from "./mask_schedule.ts";
 import { fixtureDataset, runTaskProcess, useCpu } from "../test_util.ts";
 import { listCheckpoints, loadCheckpoint } from "../train/checkpoint.ts";
 import { disposeTree, type ParamTree } from "../nn/tree.ts";
-import { TOKENIZER_DEFAULTS } from "./tokenizer.ts";
+import { tokenize, TOKENIZER_DEFAULTS } from "./tokenizer.ts";
 import { TOKENIZER_RUN_DEFAULTS, trainTokenizer } from "./tokenizer_train.ts";
 import { PREDICTOR_DEFAULTS } from "./token_predictor.ts";
-import { PREDICTOR_RUN_DEFAULTS, trainPredictor } from "./predictor_train.ts";
+import { loadPredictor, PREDICTOR_RUN_DEFAULTS, trainPredictor } from "./predictor_train.ts";
 import { ADDP_DEFAULTS } from "./model.ts";
 import { ADDP_RUN_DEFAULTS, pretrainAddp } from "./pretrain.ts";
 import { registeredMethods } from "../train/registry.ts";
@@ -35,12 +40,14 @@ Deno.test("pretrainAddp() resumes exactly and writes checkpoints, metrics, sampl
   await useCpu();
   const tmp = await Deno.makeTempDir(), data = await fixtureDataset();
   await components(tmp, data);
-  const run = (out: string) => ({
+  const run = (out: string, evalEvery = 3) => ({
     ...ADDP_RUN_DEFAULTS,
     ...small,
     steps: 6,
     ckptEvery: 3,
     sampleEvery: 3,
+    evalEvery,
+    evalImages: 10,
     data,
     tokenizer: `${tmp}/vq`,
     predictor: `${tmp}/mage`,
@@ -66,8 +73,38 @@ Deno.test("pretrainAddp() resumes exactly and writes checkpoints, metrics, sampl
   ) {
     assert.ok((await Deno.stat(`${tmp}/a/${f}`)).size > 50, f);
   }
+  // The held-out loss: logged at steps 3 and 6, the same after a resume, the alternating-denoising loss of the final
+  // weights on the tokenized draws (one chunk of 10 images: chunk 0's timesteps), and without effect on training.
+  const evals = async (dir: string) =>
+    (await readJsonl(`${tmp}/${dir}/metrics.jsonl`)).filter((r) => "eval_test_loss" in r).map((
+      r,
+    ) => [r.step, r.eval_train_loss, r.eval_test_loss]);
+  assert.deepEqual((await evals("a")).map((e) => e[0]), [3, 6]);
+  assert.deepEqual(await evals("b"), await evals("a"));
+  const tok = await loadTokenizer(`${tmp}/vq`), pred = await loadPredictor(`${tmp}/mage`);
+  const frozen = { tokenizer: tok, predictor: pred.params, predictorCfg: pred.cfg };
+  const ds = await openDataset(data);
+  const again = await heldOutLoss(
+    { train: getSplit(ds, "train"), test: getSplit(ds, "test") },
+    { evalImages: 10 },
+    [8, 8, 1],
+    (x, c) => {
+      const z = tokenize(tok.params, tok.cfg, x);
+      const grid = timestepGrid(full.cfg.timesteps);
+      const t = alternatingTargets(frozen, z, createRng(mixSeed(c, 0xe7a2)), grid, full.cfg.mapping);
+      return addpLoss(full.params, full.cfg, z, t, full.cfg.smoothing);
+    },
+  )();
+  disposeTree(tok.params as unknown as ParamTree);
+  disposeTree(pred.params as unknown as ParamTree);
+  const [, trainLoss, testLoss] = (await evals("a"))[1] as number[];
+  assert.ok(Math.abs(trainLoss! - again.eval_train_loss!) < 1e-6, JSON.stringify([trainLoss, again]));
+  assert.ok(Math.abs(testLoss! - again.eval_test_loss!) < 1e-6);
+  const plain = await pretrainAddp(addpCfg, run(`${tmp}/c`, 0), { log: quiet });
+  assert.deepEqual(plain.losses, full.losses);
+  assert.deepEqual(await evals("c"), []);
   // Only the returned models outlive a run: the frozen tokenizer and predictor and the optimiser state are released.
-  for (const r of [full, first, rest]) disposeTree(r.params as unknown as ParamTree);
+  for (const r of [full, first, rest, plain]) disposeTree(r.params as unknown as ParamTree);
   assert.equal(tf.memory().numTensors, before);
   await Deno.remove(tmp, { recursive: true });
 });

@@ -23,6 +23,7 @@ import {
   type PretrainConfig,
   validateRunConfig,
 } from "../train/run_config.ts";
+import { HELD_OUT_SCHEMA, type HeldOutConfig, heldOutEvaluation } from "../train/held_out.ts";
 import { adamwTrainer, disposeTrainer, trainStep } from "../train/trainer.ts";
 import { disposeTree, type ParamTree } from "../nn/tree.ts";
 import { sampleGrid, unitToU8, writePng } from "../viz/grid.ts";
@@ -37,11 +38,13 @@ import {
   type PredictorParams,
   predictorTree,
 } from "./token_predictor.ts";
-import { tokenGrid } from "./tokenizer.ts";
+import { tokenGrid, tokenize } from "./tokenizer.ts";
 import { openTokenData, tokenBatch, tokenizeSplit, tokenizingProgress } from "./token_cache.ts";
 
 /**
- * A predictor run: the shared run config plus the tokenizer it reads.
+ * A predictor run: the shared run config plus the tokenizer it reads and the
+ * held-out loss (the masked-token loss on fixed draws of the train and test
+ * splits' images, tokenized).
  *
  * @example
  * ```ts
@@ -50,7 +53,7 @@ import { openTokenData, tokenBatch, tokenizeSplit, tokenizingProgress } from "./
  * if (run.tokenizer !== "runs/vq-mnist") throw new Error();
  * ```
  */
-export interface PredictorRunConfig extends PretrainConfig {
+export interface PredictorRunConfig extends PretrainConfig, HeldOutConfig {
   /** The tokenizer checkpoint or run directory. */
   tokenizer: string;
 }
@@ -66,6 +69,7 @@ export interface PredictorRunConfig extends PretrainConfig {
  */
 export const PREDICTOR_RUN_SCHEMA: ConfigSchema<PredictorRunConfig> = {
   ...PRETRAIN_SCHEMA,
+  ...HELD_OUT_SCHEMA,
   sampleEvery: { doc: "MaskGIT samples PNG every N steps (0: never)", integer: true, min: 0, max: 1e8 },
   tokenizer: { doc: "the VQ tokenizer: a checkpoint or run directory (deno task tokenizer)" },
 };
@@ -99,6 +103,8 @@ export const PREDICTOR_RUN_DEFAULTS: PredictorRunConfig = {
   ckptEvery: 500,
   keep: 3,
   sampleEvery: 500,
+  evalEvery: 500,
+  evalImages: 1000,
 };
 
 /**
@@ -212,6 +218,16 @@ export async function trainPredictor(
       ),
     plotTitle: "Token predictor loss (label-smoothed CE on masked tokens)",
     ...periodicPictures(`${train.out}/samples`, train.sampleEvery, (step) => previewGrid(params, cfg, tok, step)),
+    ...heldOutEvaluation(
+      train,
+      { train: split, test: ds.splits.test },
+      ds.header.shape,
+      // The training objective (dropped tokens, smoothing); a chunk draws one mask ratio, so chunks of 50 give each
+      // split 20 ratios, the same at every measurement.
+      (x, chunk) =>
+        predictorLoss(params, cfg, tokenize(tok.params, tok.cfg, x), createRng(mixSeed(chunk, 0x3e1d))).loss,
+      50,
+    ),
   }, opts);
   let scores = null;
   if (result.step === train.steps) {

@@ -1,9 +1,15 @@
 import assert from "node:assert/strict";
 import { fixtureDataset, runTaskProcess, useCpu } from "../test_util.ts";
 import { loadCheckpoint } from "../train/checkpoint.ts";
-import { TOKENIZER_DEFAULTS } from "./tokenizer.ts";
+import { getSplit, openDataset } from "../data/store.ts";
+import { createRng, mixSeed } from "../rng.ts";
+import { disposeTree, type ParamTree } from "../nn/tree.ts";
+import { heldOutLoss } from "../train/held_out.ts";
+import { readJsonl } from "../train/metrics.ts";
+import { loadTokenizer } from "./load.ts";
+import { tokenize, TOKENIZER_DEFAULTS } from "./tokenizer.ts";
 import { TOKENIZER_RUN_DEFAULTS, trainTokenizer } from "./tokenizer_train.ts";
-import { PREDICTOR_DEFAULTS } from "./token_predictor.ts";
+import { PREDICTOR_DEFAULTS, predictorLoss } from "./token_predictor.ts";
 import { PREDICTOR_RUN_DEFAULTS, type PredictorRunConfig, trainPredictor } from "./predictor_train.ts";
 
 const quiet = () => {};
@@ -26,7 +32,11 @@ async function tokenizerRun(out: string, over = {}): Promise<string> {
   return out;
 }
 
-const runCfg = async (out: string, tokenizer: string): Promise<PredictorRunConfig> => ({
+const runCfg = async (
+  out: string,
+  tokenizer: string,
+  over: Partial<PredictorRunConfig> = {},
+): Promise<PredictorRunConfig> => ({
   ...PREDICTOR_RUN_DEFAULTS,
   data: await fixtureDataset(),
   tokenizer,
@@ -38,6 +48,9 @@ const runCfg = async (out: string, tokenizer: string): Promise<PredictorRunConfi
   ckptEvery: 3,
   keep: 5,
   sampleEvery: 3,
+  evalEvery: 3,
+  evalImages: 10,
+  ...over,
 });
 
 Deno.test("trainPredictor() takes its grid and codebook from the tokenizer, resumes exactly and scores held-out tokens", async () => {
@@ -56,6 +69,28 @@ Deno.test("trainPredictor() takes its grid and codebook from the tokenizer, resu
   for (const f of ["eval.json", "samples.png", "samples/step-0000003.png", "loss.png"]) {
     assert.ok((await Deno.stat(`${tmp}/a/${f}`)).size > 50, f);
   }
+  // The held-out loss: logged at steps 3 and 6, the same after a resume, the training objective of the final
+  // weights on the tokenized draws (one chunk of 10 images: chunk 0's mask), and without effect on training.
+  const evals = async (run: string) =>
+    (await readJsonl(`${tmp}/${run}/metrics.jsonl`)).filter((r) => "eval_test_loss" in r).map((
+      r,
+    ) => [r.step, r.eval_train_loss, r.eval_test_loss]);
+  assert.deepEqual((await evals("a")).map((e) => e[0]), [3, 6]);
+  assert.deepEqual(await evals("b"), await evals("a"));
+  const vq = await loadTokenizer(tok), ds = await openDataset(await fixtureDataset());
+  const again = await heldOutLoss(
+    { train: getSplit(ds, "train"), test: getSplit(ds, "test") },
+    { evalImages: 10 },
+    [8, 8, 1],
+    (x, c) => predictorLoss(full.params, full.cfg, tokenize(vq.params, vq.cfg, x), createRng(mixSeed(c, 0x3e1d))).loss,
+  )();
+  disposeTree(vq.params as unknown as ParamTree);
+  const [, train, test] = (await evals("a"))[1] as number[];
+  assert.ok(Math.abs(train! - again.eval_train_loss!) < 1e-6, JSON.stringify([train, again]));
+  assert.ok(Math.abs(test! - again.eval_test_loss!) < 1e-6);
+  const plain = await trainPredictor(predCfg, await runCfg(`${tmp}/c`, tok, { evalEvery: 0 }), { log: quiet });
+  assert.deepEqual(plain.losses, full.losses);
+  assert.deepEqual(await evals("c"), []);
   // Resuming with a tokenizer of another codebook is refused.
   const other = await tokenizerRun(`${tmp}/vq16`, { codebookSize: 16 });
   await assert.rejects(

@@ -27,6 +27,7 @@ import {
   type PretrainConfig,
   validateRunConfig,
 } from "../train/run_config.ts";
+import { HELD_OUT_SCHEMA, type HeldOutConfig, heldOutEvaluation } from "../train/held_out.ts";
 import { adamwTrainer, disposeTrainer, trainStep } from "../train/trainer.ts";
 import { sampleGrid, unitToU8 } from "../viz/grid.ts";
 import { addpLoss, alternatingTargets, type FrozenParts } from "./alternating_denoising.ts";
@@ -37,11 +38,13 @@ import { ADDP_DEFAULTS, ADDP_SCHEMA, type AddpConfig, type AddpParams, checkAddp
 import { loadPredictor, PREDICTOR_RUN_DEFAULTS, trainPredictor } from "./predictor_train.ts";
 import { openTokenData, tokenBatch } from "./token_cache.ts";
 import { PREDICTOR_DEFAULTS } from "./token_predictor.ts";
-import { TOKENIZER_DEFAULTS } from "./tokenizer.ts";
+import { tokenize, TOKENIZER_DEFAULTS } from "./tokenizer.ts";
 import { TOKENIZER_RUN_DEFAULTS, trainTokenizer } from "./tokenizer_train.ts";
 
 /**
- * An ADDP run: the shared run config plus its frozen components.
+ * An ADDP run: the shared run config plus its frozen components and the
+ * held-out loss (the alternating-denoising loss on fixed draws of the train
+ * and test splits' images, tokenized).
  *
  * @example
  * ```ts
@@ -50,7 +53,7 @@ import { TOKENIZER_RUN_DEFAULTS, trainTokenizer } from "./tokenizer_train.ts";
  * if (run.predictor !== "runs/mage-fashion-mnist") throw new Error();
  * ```
  */
-export interface AddpRunConfig extends PretrainConfig {
+export interface AddpRunConfig extends PretrainConfig, HeldOutConfig {
   /** The VQ tokenizer (checkpoint or run directory). */
   tokenizer: string;
   /** The token predictor (checkpoint or run directory). */
@@ -68,6 +71,7 @@ export interface AddpRunConfig extends PretrainConfig {
  */
 export const ADDP_RUN_SCHEMA: ConfigSchema<AddpRunConfig> = {
   ...PRETRAIN_SCHEMA,
+  ...HELD_OUT_SCHEMA,
   sampleEvery: { doc: "samples PNG every N steps (0: never)", integer: true, min: 0, max: 1e8 },
   tokenizer: { doc: "VQ tokenizer checkpoint or run (trained first when it is the missing default)" },
   predictor: { doc: "token predictor checkpoint or run (trained first when it is the missing default)" },
@@ -104,6 +108,8 @@ export const ADDP_RUN_DEFAULTS: AddpRunConfig = {
   ckptEvery: 250,
   keep: 3,
   sampleEvery: 250,
+  evalEvery: 250,
+  evalImages: 1000,
 };
 
 /**
@@ -239,6 +245,19 @@ export async function pretrainAddp(
       x.dispose();
       return sampleGrid(u8, [cfg.imageSize, cfg.imageSize, cfg.channels]);
     }),
+    ...heldOutEvaluation(
+      train,
+      { train: split, test: ds.splits.test },
+      ds.header.shape,
+      // A chunk draws one timestep pair; chunks of 50 give each split 20, the same at every measurement and the same
+      // for both splits, so the two losses differ only by their images.
+      (x, chunk) => {
+        const z = tokenize(tok.params, tok.cfg, x);
+        const t = alternatingTargets(frozen, z, createRng(mixSeed(chunk, 0xe7a2)), grid, cfg.mapping);
+        return addpLoss(params, cfg, z, t, cfg.smoothing);
+      },
+      50,
+    ),
   }, opts);
   // The frozen parts and the optimiser state stay here; the caller owns the returned model.
   disposeTrainer(trainer);

@@ -1,12 +1,20 @@
 import assert from "node:assert/strict";
 import { fixtureDataset, runTaskProcess, useCpu } from "../test_util.ts";
 import { listCheckpoints, loadCheckpoint } from "../train/checkpoint.ts";
-import type { PretrainConfig } from "../train/run_config.ts";
+import { getSplit, openDataset } from "../data/store.ts";
+import { heldOutLoss } from "../train/held_out.ts";
+import { readJsonl } from "../train/metrics.ts";
 import { TOKENIZER_DEFAULTS } from "./tokenizer.ts";
-import { resolveTokenizerConfigs, TOKENIZER_RUN_DEFAULTS, trainTokenizer } from "./tokenizer_train.ts";
+import { tokenizerLoss } from "./tokenizer_loss.ts";
+import {
+  resolveTokenizerConfigs,
+  TOKENIZER_RUN_DEFAULTS,
+  type TokenizerRunConfig,
+  trainTokenizer,
+} from "./tokenizer_train.ts";
 
 const cfg = { ...TOKENIZER_DEFAULTS, imageSize: 8, width: 4, groups: 2, codebookSize: 8, codeDim: 4, decay: 0.8 };
-const trainCfg = async (out: string, over: Partial<PretrainConfig> = {}): Promise<PretrainConfig> => ({
+const trainCfg = async (out: string, over: Partial<TokenizerRunConfig> = {}): Promise<TokenizerRunConfig> => ({
   ...TOKENIZER_RUN_DEFAULTS,
   data: await fixtureDataset(),
   out,
@@ -19,6 +27,8 @@ const trainCfg = async (out: string, over: Partial<PretrainConfig> = {}): Promis
   keep: 5,
   sampleEvery: 3,
   augment: "flip",
+  evalEvery: 3,
+  evalImages: 10,
   ...over,
 });
 const quiet = () => {};
@@ -51,6 +61,26 @@ Deno.test("trainTokenizer() resumes exactly (codebook included) and writes score
     assert.ok((await Deno.stat(`${tmp}/a/${f}`)).size > 50, f);
   }
   assert.deepEqual((await listCheckpoints(`${tmp}/b`)).map((c) => c.step), [3, 6]);
+  // The held-out loss: logged at steps 3 and 6, the same after a resume, the objective of the final weights on the
+  // seeded draws, and without effect on training.
+  const [ma, mb] = [await readJsonl(`${tmp}/a/metrics.jsonl`), await readJsonl(`${tmp}/b/metrics.jsonl`)];
+  const evals = (m: Record<string, unknown>[]) =>
+    m.filter((r) => "eval_test_loss" in r).map((r) => [r.step, r.eval_train_loss, r.eval_test_loss]);
+  assert.deepEqual(evals(ma).map((e) => e[0]), [3, 6]);
+  assert.deepEqual(evals(mb), evals(ma));
+  const ds = await openDataset(await fixtureDataset());
+  const again = await heldOutLoss(
+    { train: getSplit(ds, "train"), test: getSplit(ds, "test") },
+    { evalImages: 10 },
+    [8, 8, 1],
+    (x) => tokenizerLoss(full.params, cfg, x).loss,
+  )();
+  const [, train, test] = evals(ma)[1] as number[];
+  assert.ok(Math.abs(train! - again.eval_train_loss!) < 1e-6 && Math.abs(test! - again.eval_test_loss!) < 1e-6);
+  assert.notEqual(again.eval_train_loss, again.eval_test_loss);
+  const plain = await trainTokenizer(cfg, await trainCfg(`${tmp}/c`, { evalEvery: 0 }), { log: quiet });
+  assert.deepEqual(plain.losses, full.losses);
+  assert.ok(!(await readJsonl(`${tmp}/c/metrics.jsonl`)).some((r) => "eval_train_loss" in r));
   await Deno.remove(tmp, { recursive: true });
 });
 

@@ -26,7 +26,7 @@ import {
   type PretrainConfig,
   validateRunConfig,
 } from "../train/run_config.ts";
-import { HELD_OUT_SCHEMA, type HeldOutConfig, heldOutLoss } from "../train/held_out.ts";
+import { HELD_OUT_SCHEMA, type HeldOutConfig, heldOutEvaluation } from "../train/held_out.ts";
 import type { ConfigSchema } from "../config.ts";
 import { interleave, sampleGrid, unitToU8 } from "../viz/grid.ts";
 import {
@@ -281,19 +281,7 @@ export async function pretrainDarl(
       train.sampleEvery,
       () => predictionGrid(params, cfg, preview, [H, W, C]),
     ),
-    ...(train.evalEvery > 0
-      ? {
-        evaluate: {
-          every: train.evalEvery,
-          run: heldOutLoss(
-            { train: split, ...(ds.splits.test ? { test: ds.splits.test } : {}) },
-            train,
-            [H, W, C],
-            heldOutObjective(params, cfg),
-          ),
-        },
-      }
-      : {}),
+    ...heldOutEvaluation(train, { train: split, test: ds.splits.test }, [H, W, C], heldOutObjective(params, cfg)),
   }, opts);
   return { ...result, state };
 }

@@ -14,6 +14,7 @@ import type { ConfigSchema } from "../config.ts";
 import { gatherImages, toUnitRange } from "../data/batches.ts";
 import type { SplitData } from "../data/store.ts";
 import { drawSubset } from "../data/subset.ts";
+import type { LoopSpec } from "./loop.ts";
 
 /**
  * How often, and on how many images, a run measures its held-out loss.
@@ -115,4 +116,41 @@ export function heldOutLoss(
     }
     return out;
   };
+}
+
+/**
+ * The training loop's `evaluate` field for a run's held-out loss: nothing when
+ * `evalEvery` is 0, else {@linkcode heldOutLoss} on the splits present (a
+ * dataset without a test split measures the training draw only).
+ *
+ * @param cfg The run's held-out settings.
+ * @param splits The splits by name; undefined ones are skipped.
+ * @param imageShape [H, W, C].
+ * @param lossOf The method's objective on one chunk of images in [−1, 1].
+ * @param chunk Images per forward pass.
+ * @returns `{ evaluate }`, or `{}`, to spread into a {@linkcode LoopSpec}.
+ * @example
+ * ```ts
+ * import { tf } from "../tf.ts";
+ * import { heldOutEvaluation } from "./held_out.ts";
+ * const split = { count: 4, images: new Uint8Array(4).fill(255), labels: null };
+ * const never = heldOutEvaluation({ evalEvery: 0, evalImages: 4 }, { train: split }, [1, 1, 1], (x) => tf.mean(x));
+ * if ("evaluate" in never) throw new Error();
+ * const every = heldOutEvaluation({ evalEvery: 5, evalImages: 4 }, { train: split, test: undefined }, [1, 1, 1], (x) => tf.mean(x));
+ * const r = await every.evaluate!.run(5);
+ * if (every.evaluate!.every !== 5 || r.eval_train_loss !== 1 || "eval_test_loss" in r) throw new Error(JSON.stringify(r));
+ * ```
+ */
+export function heldOutEvaluation(
+  cfg: HeldOutConfig,
+  splits: Record<string, SplitData | undefined>,
+  imageShape: readonly [number, number, number],
+  lossOf: (images: tf.Tensor4D, chunkIndex: number) => tf.Scalar,
+  chunk = 250,
+): Pick<LoopSpec, "evaluate"> {
+  if (cfg.evalEvery <= 0) return {};
+  const present = Object.fromEntries(
+    Object.entries(splits).filter((e): e is [string, SplitData] => e[1] !== undefined),
+  );
+  return { evaluate: { every: cfg.evalEvery, run: heldOutLoss(present, cfg, imageShape, lossOf, chunk) } };
 }

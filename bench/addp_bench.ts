@@ -3,8 +3,8 @@
  * Fashion-MNIST-sized images, random weights), and generation: the VQ
  * tokenizer (convolutions), the MAGE-style token predictor, ADDP's step
  * (two frozen predictor passes + a VQ decode + the encoder/decoder forward
- * and backward, and its targets alone), and MaskGIT generation at 12 and 20
- * steps. ADDP's step runs beside two DARL-MSE steps of its width: with its
+ * and backward, and its targets alone), its held-out loss measurement, and
+ * MaskGIT generation at 12 and 20 steps. ADDP's step runs beside two DARL-MSE steps of its width: with its
  * encoder's 4 blocks, and with 6, as many as its encoder and decoder together.
  */
 import { tf } from "../src/tf.ts";
@@ -13,7 +13,8 @@ import type { ParamTree } from "../src/nn/tree.ts";
 import { createTrainer, trainStep } from "../src/train/trainer.ts";
 import { conv2d, initConv2d } from "../src/nn/conv2d.ts";
 import { groupNorm, initGroupNorm } from "../src/nn/group_norm.ts";
-import { initTokenizer, TOKENIZER_DEFAULTS, tokenizerTrainable } from "../src/addp/tokenizer.ts";
+import { initTokenizer, tokenize, TOKENIZER_DEFAULTS, tokenizerTrainable } from "../src/addp/tokenizer.ts";
+import { heldOutLoss } from "../src/train/held_out.ts";
 import { tokenizerTrainStep } from "../src/addp/tokenizer_train.ts";
 import { initPredictor, PREDICTOR_DEFAULTS, predictorLoss, predictorTree } from "../src/addp/token_predictor.ts";
 import { ADDP_DEFAULTS, initAddp } from "../src/addp/model.ts";
@@ -125,6 +126,28 @@ for (const backend of runners) {
       },
     });
   }
+  // The held-out loss of an ADDP run (pretrain.ts): 1,000 images of each split, tokenized, through both frozen
+  // predictor passes, the VQ decode and the model, in chunks of 50; measured to size its default --eval-every.
+  benchCase({
+    group: `ADDP train step (b${B})`,
+    runner: `${backend} held-out loss, 2 × 1,000 images`,
+    images: 2000,
+    n: 2,
+    warmup: 1,
+    async setup() {
+      await useBackend(backend);
+      const f = frozen(), p = initAddp(ADDP_DEFAULTS, 0), grid = timestepGrid(), rng = createRng(9);
+      const split = { count: 1000, images: Uint8Array.from({ length: 1000 * 784 }, () => rng.int(256)), labels: null };
+      const measure = heldOutLoss({ train: split, test: split }, { evalImages: 1000 }, [28, 28, 1], (x, c) => {
+        const z = tokenize(f.tokenizer.params, f.tokenizer.cfg, x);
+        return addpLoss(p, ADDP_DEFAULTS, z, alternatingTargets(f, z, createRng(c), grid, "weighted"));
+      }, 50);
+      return async () => {
+        await useBackend(backend);
+        await measure();
+      };
+    },
+  });
   for (const steps of [12, 20]) {
     benchCase({
       group: `ADDP generation, 16 images`,

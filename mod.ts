@@ -250,8 +250,10 @@ export {
 export { predictorGenerator } from "./src/addp/predictor_method.ts";
 export {
   ADDP_CONFIG_SPEC,
+  ADDP_HELD_OUT_CHUNK,
   ADDP_RUN_DEFAULTS,
   ADDP_RUN_SCHEMA,
+  addpHeldOutObjective,
   type AddpRunConfig,
   type AddpRunResult,
   ensureComponents,

@@ -4,8 +4,9 @@
  * tokenizer (convolutions), the MAGE-style token predictor, ADDP's step
  * (two frozen predictor passes + a VQ decode + the encoder/decoder forward
  * and backward, and its targets alone), its held-out loss measurement, and
- * MaskGIT generation at 12 and 20 steps. ADDP's step runs beside two DARL-MSE steps of its width: with its
- * encoder's 4 blocks, and with 6, as many as its encoder and decoder together.
+ * MaskGIT generation at 12 and 20 steps. ADDP's step runs beside two DARL-MSE
+ * steps of its width: with its encoder's 4 blocks, and with 6, as many as its
+ * encoder and decoder together.
  */
 import { tf } from "../src/tf.ts";
 import { createRng } from "../src/rng.ts";
@@ -13,7 +14,8 @@ import type { ParamTree } from "../src/nn/tree.ts";
 import { createTrainer, trainStep } from "../src/train/trainer.ts";
 import { conv2d, initConv2d } from "../src/nn/conv2d.ts";
 import { groupNorm, initGroupNorm } from "../src/nn/group_norm.ts";
-import { initTokenizer, tokenize, TOKENIZER_DEFAULTS, tokenizerTrainable } from "../src/addp/tokenizer.ts";
+import { initTokenizer, TOKENIZER_DEFAULTS, tokenizerTrainable } from "../src/addp/tokenizer.ts";
+import { ADDP_HELD_OUT_CHUNK, addpHeldOutObjective } from "../src/addp/pretrain.ts";
 import { heldOutLoss } from "../src/train/held_out.ts";
 import { tokenizerTrainStep } from "../src/addp/tokenizer_train.ts";
 import { initPredictor, PREDICTOR_DEFAULTS, predictorLoss, predictorTree } from "../src/addp/token_predictor.ts";
@@ -136,12 +138,16 @@ for (const backend of runners) {
     warmup: 1,
     async setup() {
       await useBackend(backend);
-      const f = frozen(), p = initAddp(ADDP_DEFAULTS, 0), grid = timestepGrid(), rng = createRng(9);
+      const rng = createRng(9);
       const split = { count: 1000, images: Uint8Array.from({ length: 1000 * 784 }, () => rng.int(256)), labels: null };
-      const measure = heldOutLoss({ train: split, test: split }, { evalImages: 1000 }, [28, 28, 1], (x, c) => {
-        const z = tokenize(f.tokenizer.params, f.tokenizer.cfg, x);
-        return addpLoss(p, ADDP_DEFAULTS, z, alternatingTargets(f, z, createRng(c), grid, "weighted"));
-      }, 50);
+      const objective = addpHeldOutObjective(initAddp(ADDP_DEFAULTS, 0), ADDP_DEFAULTS, frozen());
+      const measure = heldOutLoss(
+        { train: split, test: split },
+        { evalImages: 1000 },
+        [28, 28, 1],
+        objective,
+        ADDP_HELD_OUT_CHUNK,
+      );
       return async () => {
         await useBackend(backend);
         await measure();

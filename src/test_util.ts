@@ -6,6 +6,7 @@
 import { tf } from "./tf.ts";
 import { prepareDataset } from "./data/prepare.ts";
 import { writeDataset } from "./data/store.ts";
+import { readJsonl } from "./train/metrics.ts";
 
 /** The repository root (with a trailing slash). */
 export const ROOT = new URL("../", import.meta.url).pathname;
@@ -80,4 +81,13 @@ export function fixtureDataset(): Promise<string> {
     return dir;
   })();
   return fixtureData;
+}
+
+/** A run's held-out measurements from its `metrics.jsonl`: [step, eval_train_loss, eval_test_loss] each. */
+export async function heldOutLog(runDir: string): Promise<unknown[][]> {
+  return (await readJsonl(`${runDir}/metrics.jsonl`)).filter((r) => "eval_test_loss" in r).map((r) => [
+    r.step,
+    r.eval_train_loss,
+    r.eval_test_loss,
+  ]);
 }

@@ -4,10 +4,9 @@ import { encodePngImage } from "../data/png.ts";
 import { getSplit, openDataset, writeDataset } from "../data/store.ts";
 import { createRng, mixSeed } from "../rng.ts";
 import { heldOutLoss } from "../train/held_out.ts";
-import { readJsonl } from "../train/metrics.ts";
 import { addpLoss, alternatingTargets } from "./alternating_denoising.ts";
 import { timestepGrid } from "./mask_schedule.ts";
-import { fixtureDataset, runTaskProcess, useCpu } from "../test_util.ts";
+import { fixtureDataset, heldOutLog, runTaskProcess, useCpu } from "../test_util.ts";
 import { listCheckpoints, loadCheckpoint } from "../train/checkpoint.ts";
 import { disposeTree, type ParamTree } from "../nn/tree.ts";
 import { tokenize, TOKENIZER_DEFAULTS } from "./tokenizer.ts";
@@ -75,22 +74,18 @@ Deno.test("pretrainAddp() resumes exactly and writes checkpoints, metrics, sampl
   }
   // The held-out loss: logged at steps 3 and 6, the same after a resume, the alternating-denoising loss of the final
   // weights on the tokenized draws (one chunk of 10 images: chunk 0's timesteps), and without effect on training.
-  const evals = async (dir: string) =>
-    (await readJsonl(`${tmp}/${dir}/metrics.jsonl`)).filter((r) => "eval_test_loss" in r).map((
-      r,
-    ) => [r.step, r.eval_train_loss, r.eval_test_loss]);
+  const evals = (dir: string) => heldOutLog(`${tmp}/${dir}`);
   assert.deepEqual((await evals("a")).map((e) => e[0]), [3, 6]);
   assert.deepEqual(await evals("b"), await evals("a"));
   const tok = await loadTokenizer(`${tmp}/vq`), pred = await loadPredictor(`${tmp}/mage`);
   const frozen = { tokenizer: tok, predictor: pred.params, predictorCfg: pred.cfg };
-  const ds = await openDataset(data);
+  const ds = await openDataset(data), grid = timestepGrid(full.cfg.timesteps);
   const again = await heldOutLoss(
     { train: getSplit(ds, "train"), test: getSplit(ds, "test") },
     { evalImages: 10 },
     [8, 8, 1],
     (x, c) => {
       const z = tokenize(tok.params, tok.cfg, x);
-      const grid = timestepGrid(full.cfg.timesteps);
       const t = alternatingTargets(frozen, z, createRng(mixSeed(c, 0xe7a2)), grid, full.cfg.mapping);
       return addpLoss(full.params, full.cfg, z, t, full.cfg.smoothing);
     },

@@ -1,11 +1,10 @@
 import assert from "node:assert/strict";
-import { fixtureDataset, runTaskProcess, useCpu } from "../test_util.ts";
+import { fixtureDataset, heldOutLog, runTaskProcess, useCpu } from "../test_util.ts";
 import { loadCheckpoint } from "../train/checkpoint.ts";
 import { getSplit, openDataset } from "../data/store.ts";
 import { createRng, mixSeed } from "../rng.ts";
 import { disposeTree, type ParamTree } from "../nn/tree.ts";
 import { heldOutLoss } from "../train/held_out.ts";
-import { readJsonl } from "../train/metrics.ts";
 import { loadTokenizer } from "./load.ts";
 import { tokenize, TOKENIZER_DEFAULTS } from "./tokenizer.ts";
 import { TOKENIZER_RUN_DEFAULTS, trainTokenizer } from "./tokenizer_train.ts";
@@ -71,10 +70,7 @@ Deno.test("trainPredictor() takes its grid and codebook from the tokenizer, resu
   }
   // The held-out loss: logged at steps 3 and 6, the same after a resume, the training objective of the final
   // weights on the tokenized draws (one chunk of 10 images: chunk 0's mask), and without effect on training.
-  const evals = async (run: string) =>
-    (await readJsonl(`${tmp}/${run}/metrics.jsonl`)).filter((r) => "eval_test_loss" in r).map((
-      r,
-    ) => [r.step, r.eval_train_loss, r.eval_test_loss]);
+  const evals = (run: string) => heldOutLog(`${tmp}/${run}`);
   assert.deepEqual((await evals("a")).map((e) => e[0]), [3, 6]);
   assert.deepEqual(await evals("b"), await evals("a"));
   const vq = await loadTokenizer(tok), ds = await openDataset(await fixtureDataset());

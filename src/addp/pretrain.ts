@@ -251,14 +251,8 @@ export async function pretrainAddp(
       train,
       { train: split, test: ds.splits.test },
       ds.header.shape,
-      // A chunk draws one timestep pair; chunks of 50 give each split 20, the same at every measurement and the same
-      // for both splits, so the two losses differ only by their images.
-      (x, chunk) => {
-        const z = tokenize(tok.params, tok.cfg, x);
-        const t = alternatingTargets(frozen, z, createRng(mixSeed(chunk, 0xe7a2)), grid, cfg.mapping);
-        return addpLoss(params, cfg, z, t, cfg.smoothing);
-      },
-      50,
+      addpHeldOutObjective(params, cfg, frozen),
+      ADDP_HELD_OUT_CHUNK,
     ),
   }, opts);
   // The frozen parts and the optimiser state stay here; the caller owns the returned model.
@@ -266,6 +260,57 @@ export async function pretrainAddp(
   disposeTree(tok.params as unknown as ParamTree);
   disposeTree(pred.params as unknown as ParamTree);
   return { ...result, params, cfg };
+}
+
+/**
+ * Images per chunk of ADDP's held-out loss: a chunk draws one timestep pair,
+ * so chunks of 50 give each 1,000-image draw 20 of them.
+ *
+ * @example
+ * ```ts
+ * import { ADDP_HELD_OUT_CHUNK } from "./pretrain.ts";
+ * if (1000 / ADDP_HELD_OUT_CHUNK !== 20) throw new Error();
+ * ```
+ */
+export const ADDP_HELD_OUT_CHUNK = 50;
+
+/**
+ * ADDP's training loss on a chunk of held-out images: tokenized by the frozen
+ * tokenizer, with the timesteps, masks and (sampled mapping) codes drawn from
+ * the chunk's index, so every measurement and both splits see the same ones
+ * and the two losses differ only by their images.
+ *
+ * @param params The model.
+ * @param cfg Its config.
+ * @param frozen The frozen tokenizer and predictor.
+ * @returns The objective for {@linkcode heldOutEvaluation} (chunks of {@linkcode ADDP_HELD_OUT_CHUNK}).
+ * @example
+ * ```ts
+ * import { tf } from "../tf.ts";
+ * import { initPredictor, PREDICTOR_DEFAULTS } from "./token_predictor.ts";
+ * import { initTokenizer, TOKENIZER_DEFAULTS } from "./tokenizer.ts";
+ * import { ADDP_DEFAULTS, initAddp } from "./model.ts";
+ * import { addpHeldOutObjective } from "./pretrain.ts";
+ * const tokenizer = { params: initTokenizer(TOKENIZER_DEFAULTS, 0), cfg: TOKENIZER_DEFAULTS, checkpoint: {} } as never;
+ * const frozen = { tokenizer, predictor: initPredictor(PREDICTOR_DEFAULTS, 0), predictorCfg: PREDICTOR_DEFAULTS };
+ * const lossOf = addpHeldOutObjective(initAddp(ADDP_DEFAULTS, 0), ADDP_DEFAULTS, frozen);
+ * const x = tf.zeros([2, 28, 28, 1]) as tf.Tensor4D;
+ * const [a, b] = [await lossOf(x, 0).data(), await lossOf(x, 0).data()];
+ * if (!(a[0]! > 0) || a[0] !== b[0]) throw new Error();
+ * ```
+ */
+export function addpHeldOutObjective(
+  params: AddpParams,
+  cfg: AddpConfig,
+  frozen: FrozenParts,
+): (images: tf.Tensor4D, chunk: number) => tf.Scalar {
+  const grid = timestepGrid(cfg.timesteps), tok = frozen.tokenizer;
+  return (x, chunk) =>
+    tf.tidy(() => {
+      const z = tokenize(tok.params, tok.cfg, x);
+      const t = alternatingTargets(frozen, z, createRng(mixSeed(chunk, 0xe7a2)), grid, cfg.mapping);
+      return addpLoss(params, cfg, z, t, cfg.smoothing);
+    });
 }
 
 /**

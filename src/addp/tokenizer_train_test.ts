@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { fixtureDataset, runTaskProcess, useCpu } from "../test_util.ts";
+import { fixtureDataset, heldOutLog, runTaskProcess, useCpu } from "../test_util.ts";
 import { listCheckpoints, loadCheckpoint } from "../train/checkpoint.ts";
 import { getSplit, openDataset } from "../data/store.ts";
 import { heldOutLoss } from "../train/held_out.ts";
@@ -63,11 +63,9 @@ Deno.test("trainTokenizer() resumes exactly (codebook included) and writes score
   assert.deepEqual((await listCheckpoints(`${tmp}/b`)).map((c) => c.step), [3, 6]);
   // The held-out loss: logged at steps 3 and 6, the same after a resume, the objective of the final weights on the
   // seeded draws, and without effect on training.
-  const [ma, mb] = [await readJsonl(`${tmp}/a/metrics.jsonl`), await readJsonl(`${tmp}/b/metrics.jsonl`)];
-  const evals = (m: Record<string, unknown>[]) =>
-    m.filter((r) => "eval_test_loss" in r).map((r) => [r.step, r.eval_train_loss, r.eval_test_loss]);
-  assert.deepEqual(evals(ma).map((e) => e[0]), [3, 6]);
-  assert.deepEqual(evals(mb), evals(ma));
+  const [ea, eb] = [await heldOutLog(`${tmp}/a`), await heldOutLog(`${tmp}/b`)];
+  assert.deepEqual(ea.map((e) => e[0]), [3, 6]);
+  assert.deepEqual(eb, ea);
   const ds = await openDataset(await fixtureDataset());
   const again = await heldOutLoss(
     { train: getSplit(ds, "train"), test: getSplit(ds, "test") },
@@ -75,7 +73,7 @@ Deno.test("trainTokenizer() resumes exactly (codebook included) and writes score
     [8, 8, 1],
     (x) => tokenizerLoss(full.params, cfg, x).loss,
   )();
-  const [, train, test] = evals(ma)[1] as number[];
+  const [, train, test] = ea[1] as number[];
   assert.ok(Math.abs(train! - again.eval_train_loss!) < 1e-6 && Math.abs(test! - again.eval_test_loss!) < 1e-6);
   assert.notEqual(again.eval_train_loss, again.eval_test_loss);
   const plain = await trainTokenizer(cfg, await trainCfg(`${tmp}/c`, { evalEvery: 0 }), { log: quiet });

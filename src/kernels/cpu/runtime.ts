@@ -173,9 +173,12 @@ export interface Runtime {
  *
  * @param threads Threads to use (default: `navigator.hardwareConcurrency`,
  *   or the `DARL_THREADS` environment variable).
+ * @param opts `workerStartDelayMs`: each worker sleeps this long between
+ *   reporting ready and parking (0 by default). Tests use it to publish a task
+ *   in that window, where a worker once missed its first task.
  * @returns The runtime.
  */
-export async function createRuntime(threads?: number): Promise<Runtime> {
+export async function createRuntime(threads?: number, opts: { workerStartDelayMs?: number } = {}): Promise<Runtime> {
   const envThreads = Number(Deno.env.get("DARL_THREADS") ?? "");
   const nt = Math.max(1, Math.min(64, threads ?? (envThreads > 0 ? envThreads : navigator.hardwareConcurrency ?? 1)));
   const module = await WebAssembly.compile(decodeBase64(KERNELS_WASM_BASE64) as Uint8Array<ArrayBuffer>);
@@ -191,7 +194,7 @@ export async function createRuntime(threads?: number): Promise<Runtime> {
   for (let tid = 1; tid < nt; tid++) {
     const stackTop = heap.alloc(WORKER_STACK) + WORKER_STACK;
     const w = new Worker(new URL("./worker.ts", import.meta.url), {
-      workerData: { module, memory, ctl: ctlPtr, tid, stackTop },
+      workerData: { module, memory, ctl: ctlPtr, tid, stackTop, startDelayMs: opts.workerStartDelayMs ?? 0 },
     });
     ready.push(
       new Promise((resolve, reject) => {

@@ -7,12 +7,13 @@
  */
 import { parentPort, workerData } from "node:worker_threads";
 
-const { module, memory, ctl, tid, stackTop } = workerData as {
+const { module, memory, ctl, tid, stackTop, startDelayMs } = workerData as {
   module: WebAssembly.Module;
   memory: WebAssembly.Memory;
   ctl: number;
   tid: number;
   stackTop: number;
+  startDelayMs: number;
 };
 const instance = await WebAssembly.instantiate(module, { env: { memory } });
 const ex = instance.exports as unknown as {
@@ -24,4 +25,5 @@ ex.__stack_pointer.value = stackTop;
 // the moment it hears, and the loop must count that one as new.
 const seen = Atomics.load(new Int32Array(memory.buffer, ctl, 1), 0);
 parentPort!.postMessage("ready");
+if (startDelayMs > 0) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, startDelayMs);
 ex.worker_loop(ctl, tid, seen);

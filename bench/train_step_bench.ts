@@ -4,11 +4,13 @@
  * every backend here plus its jax-js twin, the tiny model at batch 64 on the
  * fast backends, the default `deno task pretrain` model (the `wide` preset:
  * P = 7, d256, MLP head) at batch 64 and at the default run's batch (32) on
- * darl's backends, and the small preset at batch 64 on darl-cpu. Rates
+ * darl's backends, the small preset at batch 64 on darl-cpu, and on darl-cpu
+ * the default model's variants that docs/reproduction.md trains at the
+ * default run's wall-clock (their step counts come from these costs). Rates
  * (img/s) are in `deno task bench:report`.
  */
 import { tf } from "../src/tf.ts";
-import { darlConfig, DEFAULT_PRESET } from "../src/darl/config.ts";
+import { type DarlConfig, darlConfig, DEFAULT_PRESET } from "../src/darl/config.ts";
 import { initDarl } from "../src/darl/model.ts";
 import { PRETRAIN_DEFAULTS } from "../src/darl/pretrain.ts";
 import { createTrainState, darlTrainStep } from "../src/darl/train_step.ts";
@@ -24,16 +26,24 @@ function stepCase(
   n: number,
   objective: "mse" | "diffusion" = "mse",
   preset = "tiny",
+  variant?: { name: string; overrides: Partial<DarlConfig> },
 ): void {
   benchCase({
     group,
-    runner: objective === "mse" && !group.includes("diffusion") ? backend : `${backend} ${objective}`,
+    runner: variant
+      ? `${backend} ${variant.name}`
+      : objective === "mse" && !group.includes("diffusion")
+      ? backend
+      : `${backend} ${objective}`,
     images: batch,
     n,
     warmup: 1,
     async setup() {
       await useBackend(backend);
-      const cfg = darlConfig(preset, objective === "diffusion" ? { objective, target: "global" } : {});
+      const cfg = darlConfig(
+        preset,
+        variant?.overrides ?? (objective === "diffusion" ? { objective, target: "global" } : {}),
+      );
       const state = createTrainState(initDarl(cfg, 0), cfg, PRETRAIN_DEFAULTS);
       const pixels = Float32Array.from({ length: batch * 784 }, (_, i) => Math.sin(i * 0.01));
       const x = tf.tensor4d(pixels, [batch, 28, 28, 1]);
@@ -41,7 +51,7 @@ function stepCase(
       return async () => {
         await useBackend(backend);
         // Drawing the noise (Beta levels and Gaussians, on the host) is part of a diffusion step.
-        const noise = objective === "diffusion" ? drawDiffusionNoise(createRng(step++), cfg, batch) : undefined;
+        const noise = cfg.objective === "diffusion" ? drawDiffusionNoise(createRng(step++), cfg, batch) : undefined;
         const { loss, gradNorm } = darlTrainStep(state, x, 1e-4, noise);
         await loss.data();
         tf.dispose([loss, gradNorm]);
@@ -84,6 +94,17 @@ for (const backend of await benchBackends()) {
   }
   // The model-size study's exchange rate: how many small steps cost as much as a tiny one (studies/model-size.json).
   if (backend === "darl-cpu") stepCase(`train step small b${STUDY_BATCH}`, backend, STUDY_BATCH, 5, "mse", "small");
+}
+// The default recipe's exchange rates: each variant's steps at the default run's wall-clock (docs/reproduction.md).
+const VARIANTS: { name: string; overrides: Partial<DarlConfig> }[] = [
+  { name: "default", overrides: {} },
+  { name: "diffusion", overrides: { objective: "diffusion" } },
+  { name: "depth 6, mlp ratio 2", overrides: { depth: 6, mlpRatio: 2 } },
+  { name: "head depth 4", overrides: { headDepth: 4 } },
+];
+for (const variant of VARIANTS) {
+  const group = `train step default model variants (${DEFAULT_PRESET}, b${PRETRAIN_DEFAULTS.batchSize})`;
+  stepCase(group, "darl-cpu", PRETRAIN_DEFAULTS.batchSize, 10, "mse", DEFAULT_PRESET, variant);
 }
 // The objectives side by side (issue: diffusion vs MSE train-step img/s), darl's backends only.
 for (const backend of await benchBackends()) {

@@ -25,6 +25,6 @@ Deno.test("a task published as soon as the workers report ready still runs on ev
   }).output();
   const stderr = new TextDecoder().decode(child.stderr);
   assert.ok(child.success, `the runtime hung or failed (signal ${child.signal}): ${stderr}`);
-  // 12 four-lane chains per thread, each 1 + 10 × (x·1 + 1) from 1: 48 × 11 (fmaPeak's doc example).
+  // Per thread 12 four-lane chains, each lane x ← x·1 + 1 ten times from 1, summed: 48 × 11 (fmaPeak's doc example).
   assert.deepEqual(JSON.parse(new TextDecoder().decode(child.stdout)), [528, 528, 528]);
 });

@@ -91,6 +91,8 @@ const VARIANTS: Variant[] = [
   { name: "diffusion", overrides: { objective: "diffusion" } },
   { name: "depth 6, mlp ratio 2", overrides: { depth: 6, mlpRatio: 2 } },
   { name: "head depth 4", overrides: { headDepth: 4 } },
+  { name: "head depth 1", overrides: { headDepth: 1 } },
+  { name: "head depth 0", overrides: { headDepth: 0 } },
 ];
 const variantsGroup = `train step default model variants (${DEFAULT_PRESET}, b${PRETRAIN_DEFAULTS.batchSize})`;
 for (const v of VARIANTS) stepCase(variantsGroup, "darl-cpu", PRETRAIN_DEFAULTS.batchSize, 10, DEFAULT_PRESET, v);

@@ -84,6 +84,7 @@ Deno.test("trainPredictor() takes its grid and codebook from the tokenizer, resu
   const [, train, test] = (await evals("a"))[1] as number[];
   assert.ok(Math.abs(train! - again.eval_train_loss!) < 1e-6, JSON.stringify([train, again]));
   assert.ok(Math.abs(test! - again.eval_test_loss!) < 1e-6);
+  assert.notEqual(train, test);
   const plain = await trainPredictor(predCfg, await runCfg(`${tmp}/c`, tok, { evalEvery: 0 }), { log: quiet });
   assert.deepEqual(plain.losses, full.losses);
   assert.deepEqual(await evals("c"), []);

@@ -74,12 +74,12 @@ export const DARL_RUN_SCHEMA: ConfigSchema<DarlRunConfig> = { ...PRETRAIN_SCHEMA
 /**
  * The default run's training: with the default `wide` model (d256, 4 blocks,
  * P = 7, a 2-block MLP head, 4.24M parameters), Fashion-MNIST for 8,000 steps
- * of 32 images (256k images, ~4.3 epochs; 40–46 minutes on the 2-core VMs
- * measured). Batch 32 rather than 64 for the same images: a step of 32
- * costs about half a step of 64 on 2 cores, and the extra updates lift every
- * probe a little (docs/reproduction.md, "Half the batch, twice the steps");
- * the warm-up covers the same 6,400 images as the batch-64 runs' 100 steps.
- * The learning
+ * of 32 images (256k images, ~4.3 epochs; 35 minutes on an idle 2-core VM
+ * measured, 40–46 before the GEMM micro-kernel's change: README, Throughput).
+ * Batch 32 rather than 64 for the same images: a step of 32 costs about half
+ * a step of 64 on 2 cores, and the extra updates lift every probe a little
+ * (docs/reproduction.md, "Half the batch, twice the steps"); the warm-up
+ * covers the same 6,400 images as the batch-64 runs' 100 steps. The learning
  * rate is a small-scale choice (MAE's 1.5e-4·B/256 is for ViT-B at batch
  * 4096 and 800 epochs). The held-out loss, 1,000 images of each split every
  * 1,000 steps, adds about 2% to the run's arithmetic.

@@ -6,8 +6,8 @@
  * P = 7, d256, MLP head) at batch 64 and at the default run's batch (32) on
  * darl's backends, the small preset at batch 64 on darl-cpu, and on darl-cpu
  * the default model's variants that docs/reproduction.md trains at the
- * default run's wall-clock (their step counts come from these costs). Rates
- * (img/s) are in `deno task bench:report`.
+ * default run's wall-clock (it checks its step counts against these
+ * costs). Rates (img/s) are in `deno task bench:report`.
  */
 import { tf } from "../src/tf.ts";
 import { type DarlConfig, darlConfig, DEFAULT_PRESET } from "../src/darl/config.ts";
@@ -85,7 +85,7 @@ for (const backend of await benchBackends()) {
   // The model-size study's exchange rate: how many small steps cost as much as a tiny one (studies/model-size.json).
   if (backend === "darl-cpu") stepCase(`train step small b${STUDY_BATCH}`, backend, STUDY_BATCH, 5, "small");
 }
-// The default recipe's exchange rates: each variant's steps at the default run's wall-clock (docs/reproduction.md).
+// The default recipe's exchange rates: what a step of each variant costs against the default's (docs/reproduction.md).
 const VARIANTS: Variant[] = [
   { name: "default", overrides: {} },
   { name: "diffusion", overrides: { objective: "diffusion" } },

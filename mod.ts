@@ -343,6 +343,7 @@ export {
   type LoadedModel,
   loadModel,
   type MethodLoader,
+  type ModelWeights,
   type PretrainCall,
   randomInitModel,
   registeredMethods,
@@ -351,6 +352,14 @@ export {
   type SampleResult,
 } from "./src/train/registry.ts";
 export { acquireLock, type RunLock } from "./src/train/lock.ts";
+export {
+  createWeightEma,
+  disposeWeightEma,
+  emaDecayAt,
+  liveWeights,
+  updateWeightEma,
+  type WeightEma,
+} from "./src/train/ema.ts";
 
 // Data
 export {

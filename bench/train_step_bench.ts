@@ -18,11 +18,14 @@ import { type BenchBackend, benchBackends, benchCase, useBackend } from "./_harn
 import { createJaxTwin } from "./jax_twin.ts";
 import { drawDiffusionNoise } from "../src/darl/diffusion.ts";
 import { createRng } from "../src/rng.ts";
+import { createWeightEma, updateWeightEma } from "../src/train/ema.ts";
 
 /** A change to a preset, named in the runner column (e.g. "darl-cpu diffusion"). */
 interface Variant {
   name: string;
   overrides: Partial<DarlConfig>;
+  /** A moving average of the weights, updated after each step as the training loop does (`--ema-decay`). */
+  emaDecay?: number;
 }
 
 function stepCase(group: string, backend: BenchBackend, batch: number, n: number, preset = "tiny", variant?: Variant) {
@@ -36,6 +39,9 @@ function stepCase(group: string, backend: BenchBackend, batch: number, n: number
       await useBackend(backend);
       const cfg = darlConfig(preset, variant?.overrides ?? {});
       const state = createTrainState(initDarl(cfg, 0), cfg, PRETRAIN_DEFAULTS);
+      const ema = variant?.emaDecay
+        ? createWeightEma(state.params as never, variant.emaDecay, state.trainer.names)
+        : undefined;
       const pixels = Float32Array.from({ length: batch * 784 }, (_, i) => Math.sin(i * 0.01));
       const x = tf.tensor4d(pixels, [batch, 28, 28, 1]);
       let step = 0;
@@ -44,6 +50,7 @@ function stepCase(group: string, backend: BenchBackend, batch: number, n: number
         // Drawing the noise (Beta levels and Gaussians, on the host) is part of a diffusion step.
         const noise = cfg.objective === "diffusion" ? drawDiffusionNoise(createRng(step++), cfg, batch) : undefined;
         const { loss, gradNorm } = darlTrainStep(state, x, 1e-4, noise);
+        if (ema) updateWeightEma(ema, step + 1000);
         await loss.data();
         tf.dispose([loss, gradNorm]);
       };
@@ -88,6 +95,7 @@ for (const backend of await benchBackends()) {
 // The default recipe's exchange rates: what a step of each variant costs against the default's (docs/reproduction.md).
 const VARIANTS: Variant[] = [
   { name: "default", overrides: {} },
+  { name: "default, weight EMA", overrides: {}, emaDecay: 0.999 },
   { name: "diffusion", overrides: { objective: "diffusion" } },
   { name: "depth 6, mlp ratio 2", overrides: { depth: 6, mlpRatio: 2 } },
   { name: "head depth 4", overrides: { headDepth: 4 } },

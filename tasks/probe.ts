@@ -18,10 +18,11 @@ import { LINEAR_PROBE_DEFAULTS } from "../src/eval/linear_probe.ts";
 import { PROBE_HEADS, type ProbeHead, probeTable, runProbes } from "../src/eval/probe.ts";
 import { withLockedDir } from "../src/train/lock.ts";
 import { resolveCheckpoint } from "../src/train/checkpoint.ts";
-import { loadModel } from "../src/train/registry.ts";
+import { loadModel, type ModelWeights } from "../src/train/registry.ts";
 
 const PROBE = section("Probe", {
   ckpt: "",
+  weights: "ema",
   data: "",
   layer: "final",
   pool: "mean",
@@ -36,6 +37,10 @@ const PROBE = section("Probe", {
   noCache: false,
 }, {
   ckpt: { doc: "checkpoint or run directory", required: true },
+  weights: {
+    doc: "a run with --ema-decay: its moving average (ema, the saved model) or its live weights",
+    choices: ["ema", "live"],
+  },
   data: { doc: "prepared labelled dataset [data/<the checkpoint's dataset>]" },
   layer: { doc: "final | embed | block<i>" },
   pool: { doc: "mean | last | grid<k> (means over a k×k partition of the patch grid, concatenated)" },
@@ -49,7 +54,7 @@ const PROBE = section("Probe", {
   batchSize: { doc: "linear probe: examples per step", integer: true, min: 1, max: 1e6 },
   blr: { doc: "linear probe: base learning rate per 256 examples", above: 0, max: 1e6 },
   randomSeed: { doc: "seed of the random-init baseline", integer: true, min: 0, max: 2 ** 32 - 1 },
-  out: { doc: "report directory [<run dir>/probe]" },
+  out: { doc: "report directory [<run dir>/probe, or probe-live for --weights live]" },
   noCache: { doc: "recompute features instead of reading .cache/features" },
 });
 const SPEC = {
@@ -64,10 +69,10 @@ if (import.meta.main) {
     if (!f) return;
     const p = sectionValues(f, PROBE);
     parsePooling(p.pool);
-    const out = p.out || `${dirname(await resolveCheckpoint(p.ckpt))}/probe`;
+    const out = p.out || `${dirname(await resolveCheckpoint(p.ckpt))}/probe${p.weights === "live" ? "-live" : ""}`;
     await checkWritableDir(out, "--out");
     await startBackend(f);
-    const model = await loadModel(p.ckpt);
+    const model = await loadModel(p.ckpt, "encoder", p.weights as ModelWeights);
     console.log(`model: ${model.description} (${model.path})`);
     const dataset = await openDataset(p.data || `data/${model.dataset ?? ""}`);
     const encoder = model.encoder();

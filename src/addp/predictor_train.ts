@@ -103,6 +103,7 @@ export const PREDICTOR_RUN_DEFAULTS: PredictorRunConfig = {
   ckptEvery: 500,
   keep: 3,
   sampleEvery: 500,
+  emaDecay: 0,
   evalEvery: 500,
   evalImages: 1000,
 };

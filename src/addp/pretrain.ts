@@ -110,6 +110,7 @@ export const ADDP_RUN_DEFAULTS: AddpRunConfig = {
   ckptEvery: 250,
   keep: 3,
   sampleEvery: 250,
+  emaDecay: 0,
   evalEvery: 500,
   evalImages: 1000,
 };

@@ -99,6 +99,7 @@ export const TOKENIZER_RUN_DEFAULTS: TokenizerRunConfig = {
   ckptEvery: 250,
   keep: 3,
   sampleEvery: 250,
+  emaDecay: 0,
   evalEvery: 300,
   evalImages: 1000,
 };

@@ -109,6 +109,7 @@ export const PRETRAIN_DEFAULTS: DarlRunConfig = {
   ckptEvery: 250,
   keep: 3,
   sampleEvery: 500,
+  emaDecay: 0,
   evalEvery: 1000,
   evalImages: 1000,
 };

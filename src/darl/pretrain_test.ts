@@ -9,6 +9,7 @@ import { getSplit, openDataset } from "../data/store.ts";
 import { darlMseLoss } from "./loss.ts";
 import { initDarl } from "./model.ts";
 import { loadDarl } from "./method.ts";
+import { loadModel } from "../train/registry.ts";
 import { type DarlRunConfig, PRETRAIN_DEFAULTS, pretrainDarl, resolvePretrainConfigs } from "./pretrain.ts";
 import { createTrainState, darlTrainStep } from "./train_step.ts";
 
@@ -50,6 +51,27 @@ Deno.test("pretrainDarl() resumes exactly: the loss sequence equals an uninterru
   const { params } = await loadDarl(`${tmp}/a`);
   const w = full.state.params.blocks[0]!.qkv.w;
   assert.deepEqual(params.blocks[0]!.qkv.w.dataSync(), w.dataSync());
+  await Deno.remove(tmp, { recursive: true });
+});
+
+Deno.test("pretrainDarl() with --ema-decay: the same training, the average saved as the model, loadModel gives either", async () => {
+  await useCpu();
+  const tmp = await Deno.makeTempDir();
+  const plain = await pretrainDarl(cfg, await trainCfg(`${tmp}/a`, { evalEvery: 0 }), { log: quiet });
+  const avg = await pretrainDarl(cfg, await trainCfg(`${tmp}/e`, { evalEvery: 0, emaDecay: 0.5 }), { log: quiet });
+  assert.deepEqual(avg.losses, plain.losses);
+  const ema = await loadModel(`${tmp}/e`), live = await loadModel(`${tmp}/e`, "encoder", "live");
+  const none = await loadModel(`${tmp}/a`);
+  assert.match(ema.description, /; moving average of the weights \(decay 0\.5\)$/);
+  assert.match(live.description, /; live weights$/);
+  assert.notEqual(ema.key, live.key, "feature caches tell the two apart");
+  const w = (m: typeof ema) => m.checkpoint.params.get("blocks.0.qkv.w")!.data;
+  assert.deepEqual(w(live), w(none), "the live weights are the plain run's");
+  assert.notDeepEqual(w(ema), w(none));
+  // The model a loader builds is the average (the method loaders read only the saved weights).
+  const { params } = await loadDarl(`${tmp}/e`);
+  assert.deepEqual(params.blocks[0]!.qkv.w.dataSync(), w(ema));
+  [ema, live, none].forEach((m) => m.dispose());
   await Deno.remove(tmp, { recursive: true });
 });
 

@@ -1,6 +1,7 @@
 /**
  * Checkpoints as safetensors files: model weights (`<path>`), optimiser
- * moments (`opt.m.<path>`, `opt.v.<path>`), and in the header's metadata the
+ * moments (`opt.m.<path>`, `opt.v.<path>`), a weight EMA's live weights
+ * (`live.<path>`, with the averages as the model weights), and in the header's metadata the
  * step, model and training configs, extra state, and the SHA-256 of the
  * tensor data. Files are written atomically and durably (temporary file,
  * fsync, rename) and named `ckpt-<step>.safetensors`. A checkpoint holding
@@ -14,6 +15,7 @@ import { DarlError } from "../errors.ts";
 import { exists, listDir, readInput, sha256Hex, writeFileAtomic } from "../data/files.ts";
 import { namedLeaves, type ParamTree } from "../nn/tree.ts";
 import type { AdamWState } from "./optim.ts";
+import type { WeightEma } from "./ema.ts";
 import { decodeSafetensors, encodeSafetensors, type StoredTensor } from "./safetensors.ts";
 
 /**
@@ -74,6 +76,8 @@ export interface Checkpoint {
   params: Map<string, StoredTensor>;
   /** Optimiser moments by parameter path, when saved. */
   opt: { m: Map<string, StoredTensor>; v: Map<string, StoredTensor> } | null;
+  /** A run with a weight EMA: `params` holds the averages, this the live weights by path. */
+  live?: Map<string, StoredTensor>;
 }
 
 /**
@@ -153,6 +157,7 @@ async function stored(t: tf.Tensor): Promise<StoredTensor> {
  * @param meta Metadata.
  * @param optNames The parameters the optimiser updates, when not all of them (a frozen or EMA-assigned part has no
  *   moments).
+ * @param ema A weight EMA: its averages are saved as the model weights and the live weights as `live.<path>`.
  * @example
  * ```ts
  * import { tf } from "../tf.ts";
@@ -169,10 +174,18 @@ export async function saveCheckpoint(
   opt: AdamWState | null,
   meta: CheckpointMeta,
   optNames?: string[],
+  ema?: WeightEma,
 ): Promise<void> {
   const tensors = new Map<string, StoredTensor>();
   const leaves = namedLeaves(params);
   for (const [name, t] of leaves) tensors.set(name, await stored(t));
+  if (ema) {
+    for (let i = 0; i < ema.names.length; i++) {
+      const name = ema.names[i]!;
+      tensors.set(`live.${name}`, tensors.get(name)!);
+      tensors.set(name, await stored(ema.shadow[i]!));
+    }
+  }
   if (opt) {
     const names = optNames ?? leaves.map(([n]) => n);
     for (let i = 0; i < names.length; i++) {
@@ -261,13 +274,16 @@ export async function loadCheckpoint(path: string): Promise<Checkpoint> {
     );
   }
   const params = new Map<string, StoredTensor>();
-  const m = new Map<string, StoredTensor>(), v = new Map<string, StoredTensor>();
+  const m = new Map<string, StoredTensor>(),
+    v = new Map<string, StoredTensor>(),
+    live = new Map<string, StoredTensor>();
   for (const [name, t] of tensors) {
     if (name.startsWith("opt.m.")) m.set(name.slice(6), t);
     else if (name.startsWith("opt.v.")) v.set(name.slice(6), t);
+    else if (name.startsWith("live.")) live.set(name.slice(5), t);
     else params.set(name, t);
   }
-  return { path, meta, params, opt: m.size > 0 ? { m, v } : null };
+  return { path, meta, params, opt: m.size > 0 ? { m, v } : null, ...(live.size > 0 ? { live } : {}) };
 }
 
 /**

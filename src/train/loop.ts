@@ -4,7 +4,8 @@
  * (not every step), a NaN/Inf guard on the loss, the gradient norm and the
  * parameters (a non-finite checkpoint is never written), JSONL metrics and a
  * loss-curve picture, atomic checkpoints with the last K kept, exact resume
- * (from the newest checkpoint, or a named one), a lock so one run owns its
+ * (from the newest checkpoint, or a named one), an optional moving average
+ * of the weights (saved as the model), a lock so one run owns its
  * directory, and clean-up of temporary files a killed run left behind.
  *
  * @module
@@ -31,6 +32,7 @@ import { lossCurve } from "./loss_curve.ts";
 import { writeRunConfig } from "./run_config.ts";
 import { appendJsonl, type MetricRecord, progressLine, truncateJsonl } from "./metrics.ts";
 import type { AdamWState } from "./optim.ts";
+import { createWeightEma, disposeWeightEma, liveWeights, updateWeightEma, type WeightEma } from "./ema.ts";
 
 /**
  * What one optimiser step returns (scalars stay on the device).
@@ -83,6 +85,12 @@ export interface LoopSpec {
   opt: AdamWState;
   /** The parameters the optimiser updates, when not all (`Trainer.names`); the rest are assigned otherwise (EMA). */
   optNames?: string[];
+  /**
+   * Decay of an exponential moving average of the optimised weights, updated
+   * after every step and saved as the checkpoints' model weights (0 or
+   * absent: none; `ema.ts`).
+   */
+  emaDecay?: number;
   /** Checkpoint metadata (its `step` is filled in). */
   meta: Omit<CheckpointMeta, "step">;
   /** Learning rate at a step. */
@@ -212,12 +220,25 @@ export async function runTrainingLoop(spec: LoopSpec, opts: LoopOptions = {}): P
   }
   await ensureDir(spec.out, "--out");
   const lock = await acquireLock(spec.out, "--out", log);
+  const names = spec.optNames ?? namedLeaves(spec.params).map(([n]) => n);
+  let ema: WeightEma | undefined;
   try {
+    if (spec.emaDecay) ema = createWeightEma(spec.params, spec.emaDecay, names);
     if (spec.config) await writeRunConfig(spec.out, spec.config);
     if (resumed) {
       const ck = resumed;
-      assignParams(spec.params, ck.params, ck.path);
-      const names = spec.optNames ?? namedLeaves(spec.params).map(([n]) => n);
+      if (ema && !ck.live) {
+        throw new DarlError(`${ck.path}: has no moving average of the weights to continue (--ema-decay)`);
+      }
+      assignParams(spec.params, liveWeights(ck.params, ck.live), ck.path);
+      if (ema) {
+        const shadow = ema.shadow;
+        assignParams(
+          Object.fromEntries(names.map((n, i) => [n, shadow[i]!])),
+          new Map(names.map((n) => [n, ck.params.get(n)!])),
+          ck.path,
+        );
+      }
       const moments = (which: "m" | "v") => Object.fromEntries(names.map((n, i) => [n, spec.opt[which][i]!]));
       assignParams(moments("m"), ck.opt!.m, ck.path);
       assignParams(moments("v"), ck.opt!.v, ck.path);
@@ -229,8 +250,9 @@ export async function runTrainingLoop(spec: LoopSpec, opts: LoopOptions = {}): P
       }
       log(`resumed from ${ck.path} at step ${step}`);
     }
-    return await loop(spec, opts, step, log, resumed ? resumed.path : "");
+    return await loop(spec, opts, step, log, resumed ? resumed.path : "", ema);
   } finally {
+    if (ema) disposeWeightEma(ema);
     await lock.release();
   }
 }
@@ -268,6 +290,7 @@ async function loop(
   startStep: number,
   log: (line: string) => void,
   resumedFrom: string,
+  ema: WeightEma | undefined,
 ): Promise<LoopResult> {
   let step = startStep;
   const metricsPath = `${spec.out}/metrics.jsonl`;
@@ -330,6 +353,7 @@ async function loop(
     const r = spec.step(sampler(step), step, lr);
     pending.push({ step, lr, r });
     step++;
+    if (ema) updateWeightEma(ema, step);
     stepsSinceLast++;
     const atCkpt = step % spec.ckptEvery === 0 || step === endStep;
     const atEval = !!spec.evaluate && (step % spec.evaluate.every === 0 || step === spec.steps);
@@ -346,7 +370,7 @@ async function loop(
     if (atCkpt) {
       const path = checkpointPath(spec.out, step);
       try {
-        await saveCheckpoint(path, spec.params, spec.opt, { ...spec.meta, step }, spec.optNames);
+        await saveCheckpoint(path, spec.params, spec.opt, { ...spec.meta, step }, spec.optNames, ema);
       } catch (e) {
         if (!(e instanceof NonFiniteCheckpointError)) throw e;
         throw new DarlError(

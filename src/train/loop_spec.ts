@@ -14,8 +14,8 @@ import type { RunConfig } from "./run_config.ts";
 
 /**
  * The parts of a `LoopSpec` every run takes straight from its run
- * config: directory, steps, batch, logging, checkpoints, seed, and the
- * warm-up + cosine learning rate.
+ * config: directory, steps, batch, logging, checkpoints, seed, the
+ * warm-up + cosine learning rate, and a pretraining run's weight average.
  *
  * @param train The run config.
  * @returns Those fields.
@@ -28,8 +28,8 @@ import type { RunConfig } from "./run_config.ts";
  * ```
  */
 export function loopFields(
-  train: RunConfig,
-): Pick<LoopSpec, "out" | "steps" | "batchSize" | "logEvery" | "ckptEvery" | "keep" | "seed" | "lrAt"> {
+  train: RunConfig & { emaDecay?: number },
+): Pick<LoopSpec, "out" | "steps" | "batchSize" | "logEvery" | "ckptEvery" | "keep" | "seed" | "lrAt" | "emaDecay"> {
   const sched = { lr: train.lr, minLr: train.minLr, warmupSteps: train.warmupSteps, steps: train.steps };
   return {
     out: train.out,
@@ -40,6 +40,7 @@ export function loopFields(
     keep: train.keep,
     seed: train.seed,
     lrAt: (step) => warmupCosine(step, sched),
+    emaDecay: train.emaDecay ?? 0,
   };
 }
 

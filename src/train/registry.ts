@@ -13,6 +13,7 @@ import type { ConfigSchema } from "../config.ts";
 import { sha256Hex } from "../data/files.ts";
 import type { Encoder } from "../nn/encoder.ts";
 import { type Checkpoint, loadCheckpoint, resolveCheckpoint } from "./checkpoint.ts";
+import { liveWeights } from "./ema.ts";
 
 /**
  * What a generator is asked for.
@@ -267,11 +268,27 @@ export function registeredMethods(): MethodLoader[] {
 }
 
 /**
+ * Which weights of a checkpoint to load: a run with `--ema-decay` saves the
+ * moving average as its model ("ema") and the trained weights beside it ("live").
+ *
+ * @example
+ * ```ts
+ * import type { ModelWeights } from "./registry.ts";
+ * const all: ModelWeights[] = ["ema", "live"];
+ * if (all.length !== 2) throw new Error();
+ * ```
+ */
+export type ModelWeights = "ema" | "live";
+
+/**
  * Loads any registered method's checkpoint (a file, or a run directory's
  * newest) into a model.
  *
  * @param pathOrDir A checkpoint file or run directory.
  * @param need What the caller will use: "encoder" (any method) or "generator".
+ * @param weights For a run that kept a moving average of its weights: the
+ *   average ("ema", the default, what the run saved as its model) or the live
+ *   weights it trained ("live"); other checkpoints have one set of weights.
  * @returns The model.
  *
  * @example
@@ -295,9 +312,15 @@ export function registeredMethods(): MethodLoader[] {
  * if (model.encoder().tokens(tf.ones([2, 2, 2, 1])).shape.join() !== "2,1,3" || model.generator) throw new Error();
  * ```
  */
-export async function loadModel(pathOrDir: string, need: "encoder" | "generator" = "encoder"): Promise<LoadedModel> {
+export async function loadModel(
+  pathOrDir: string,
+  need: "encoder" | "generator" = "encoder",
+  weights: ModelWeights = "ema",
+): Promise<LoadedModel> {
   const file = await resolveCheckpoint(pathOrDir);
-  const ck = await loadCheckpoint(file);
+  const saved = await loadCheckpoint(file);
+  const live = weights === "live" && !!saved.live;
+  const ck = live ? { ...saved, params: liveWeights(saved.params, saved.live) } : saved;
   const loader = loaders.get(ck.meta.method);
   if (!loader) {
     const known = [...loaders.keys()].join(", ") || "none registered";
@@ -305,10 +328,16 @@ export async function loadModel(pathOrDir: string, need: "encoder" | "generator"
   }
   const key = `ckpt:${await sha256Hex(
     new TextEncoder().encode(
-      `${ck.meta.method}:${JSON.stringify(ck.meta.model)}:${(ck.meta as unknown as { dataSha256: string }).dataSha256}`,
+      `${ck.meta.method}:${JSON.stringify(ck.meta.model)}:${(ck.meta as unknown as { dataSha256: string }).dataSha256}${
+        live ? ":live" : ""
+      }`,
     ),
   )}`;
   const model = await loader.load(ck, key);
+  if (saved.live) {
+    const decay = (ck.meta.train as { emaDecay?: number }).emaDecay;
+    model.description += live ? "; live weights" : `; moving average of the weights (decay ${decay})`;
+  }
   if (need === "generator" && !model.generator) {
     model.dispose();
     throw new DarlError(`${file}: ${model.cannotGenerate ?? `this ${ck.meta.method} model cannot generate images`}`);

@@ -82,7 +82,7 @@ export interface RunRequest<O, R> {
  * import { resolveRunConfigs } from "./resolve.ts";
  * const spec = { method: "toy", label: "toy", model: { defaults: {}, schema: {} }, stored: () => ({}), build: () => ({}) };
  * const run = { defaults: { data: "data/fashion-mnist", out: "runs/toy", steps: 1, batchSize: 1, lr: 1, minLr: 0, warmupSteps: 0,
- *   weightDecay: 0, beta1: 0.9, beta2: 0.99, clip: 0, seed: 0, augment: "none" as const, logEvery: 1, ckptEvery: 1, keep: 1, sampleEvery: 0 }, schema: PRETRAIN_SCHEMA };
+ *   weightDecay: 0, beta1: 0.9, beta2: 0.99, clip: 0, seed: 0, augment: "none" as const, logEvery: 1, ckptEvery: 1, keep: 1, sampleEvery: 0, emaDecay: 0 }, schema: PRETRAIN_SCHEMA };
  * try { await resolveRunConfigs(spec, run, { train: { data: "/no/such" } }); throw new Error("must fail"); }
  * catch (e) { if (!(e as Error).message.startsWith("--data /no/such: no dataset there")) throw e; }
  * ```

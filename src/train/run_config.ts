@@ -61,7 +61,8 @@ export interface RunConfig {
 }
 
 /**
- * A pretraining run: the generic settings plus periodic pictures.
+ * A pretraining run: the generic settings plus periodic pictures and an
+ * optional moving average of the weights.
  *
  * @example
  * ```ts
@@ -73,6 +74,8 @@ export interface RunConfig {
 export interface PretrainConfig extends RunConfig {
   /** Write a predictions picture every N steps (0: never). */
   sampleEvery: number;
+  /** Decay of a moving average of the weights, saved as the model (0: none). */
+  emaDecay: number;
 }
 
 /** Largest step count, batch and interval accepted (a guard against typos like 1e9). */
@@ -114,13 +117,18 @@ export const RUN_SCHEMA: ConfigSchema<RunConfig> = {
  * import { schemaHelp } from "../config.ts";
  * import { PRETRAIN_SCHEMA, type PretrainConfig } from "./run_config.ts";
  * const defaults: PretrainConfig = { data: "d", out: "o", steps: 10, batchSize: 8, lr: 1e-3, minLr: 0, warmupSteps: 1, weightDecay: 0,
- *   beta1: 0.9, beta2: 0.95, clip: 1, seed: 0, augment: "none", logEvery: 5, ckptEvery: 10, keep: 1, sampleEvery: 5 };
+ *   beta1: 0.9, beta2: 0.95, clip: 1, seed: 0, augment: "none", logEvery: 5, ckptEvery: 10, keep: 1, sampleEvery: 5, emaDecay: 0 };
  * if (!schemaHelp("Training", defaults, PRETRAIN_SCHEMA).includes("--sample-every")) throw new Error();
  * ```
  */
 export const PRETRAIN_SCHEMA: ConfigSchema<PretrainConfig> = {
   ...RUN_SCHEMA,
   sampleEvery: { doc: "predictions PNG every N steps (0: never)", integer: true, min: 0, max: MAX_STEPS },
+  emaDecay: {
+    doc: "moving average of the weights, decay per step, saved as the model (0: none; e.g. 0.999)",
+    min: 0,
+    below: 1,
+  },
 };
 
 /**
@@ -134,7 +142,7 @@ export const PRETRAIN_SCHEMA: ConfigSchema<PretrainConfig> = {
  * ```ts
  * import { PRETRAIN_SCHEMA, validateRunConfig } from "./run_config.ts";
  * const cfg = { data: "d", out: "o", steps: 10, batchSize: 4, lr: 1e-3, minLr: 1e-2, warmupSteps: 0, weightDecay: 0,
- *   beta1: 0.9, beta2: 0.95, clip: 1, seed: 0, augment: "none" as const, logEvery: 1, ckptEvery: 5, keep: 1, sampleEvery: 0 };
+ *   beta1: 0.9, beta2: 0.95, clip: 1, seed: 0, augment: "none" as const, logEvery: 1, ckptEvery: 5, keep: 1, sampleEvery: 0, emaDecay: 0 };
  * try { validateRunConfig(cfg, PRETRAIN_SCHEMA); throw new Error("must fail"); }
  * catch (e) { if (!(e as Error).message.startsWith("--min-lr: 0.01 is above --lr 0.001")) throw e; }
  * ```
@@ -314,12 +322,15 @@ export interface ResumeRules {
   locked: readonly string[];
   /** Run-config fields that may change (with a note that the run will differ). */
   noted: readonly string[];
+  /** The value a field had in checkpoints written before it existed. */
+  absent?: Readonly<Record<string, unknown>>;
 }
 
-/** Pretraining: batch, seed and augmentation fix the data stream; the schedule may change. */
+/** Pretraining: batch, seed and augmentation fix the data stream, the weight average what is saved; the schedule may change. */
 export const PRETRAIN_RESUME: ResumeRules = {
-  locked: ["batchSize", "seed", "augment"],
+  locked: ["batchSize", "seed", "augment", "emaDecay"],
   noted: ["steps", "lr", "minLr", "warmupSteps", "weightDecay", "beta1", "beta2", "clip"],
+  absent: { emaDecay: 0 },
 };
 
 /**
@@ -355,7 +366,7 @@ export function checkResumeCompatible(
       );
     }
   }
-  const t = ck.meta.train as Record<string, unknown>, req = train as Record<string, unknown>;
+  const t = { ...rules.absent, ...ck.meta.train as Record<string, unknown> }, req = train as Record<string, unknown>;
   for (const k of rules.locked) {
     if (t[k] !== req[k]) {
       throw new DarlError(

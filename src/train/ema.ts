@@ -7,7 +7,7 @@
  * the warm-up of d_t keeping a short run's shadow from being anchored to the
  * initialisation. The shadow is the model a run delivers: checkpoints store
  * it under the parameters' own names, so every loader (probes, sampling,
- * fine-tuning, FID) reads the averaged weights, and keep the live weights
+ * fine-tuning, VTAB, the ADDP stages) reads the averaged weights, and keep the live weights
  * beside it as `live.<path>` for an exact resume and for `--weights live`.
  *
  * @module
@@ -148,8 +148,8 @@ export function disposeWeightEma(ema: WeightEma): void {
  */
 export function liveWeights(
   params: Map<string, StoredTensor>,
-  live: Map<string, StoredTensor> | null | undefined,
+  live: Map<string, StoredTensor> | undefined,
 ): Map<string, StoredTensor> {
-  if (!live || live.size === 0) return params;
+  if (!live) return params;
   return new Map([...params].map(([n, t]) => [n, live.get(n) ?? t]));
 }

@@ -275,7 +275,9 @@ export function armLabel(set: Record<string, unknown>): string {
 
 /**
  * Expands a plan into its cells: the product of the grid's axes (or the named
- * arms, each combined with the grid), each with every seed, arms outermost.
+ * arms, each combined with the grid), each with every seed, seeds outermost:
+ * a study cut short holds whole seeds of every arm (paired comparisons), not
+ * every seed of its first arms.
  *
  * @param plan The plan.
  * @returns The cells, in run order.
@@ -299,8 +301,8 @@ export function cellsOf(plan: StudyPlan): StudyCell[] {
     : sets.map((s) => ({ name: armLabel(s), set: s }));
   const ids = new Set<string>();
   const cells: StudyCell[] = [];
-  for (const arm of arms) {
-    for (const seed of plan.seeds) {
+  for (const seed of plan.seeds) {
+    for (const arm of arms) {
       const model: Record<string, unknown> = { ...plan.base.model };
       const train: Record<string, unknown> = { ...plan.base.train };
       let preset = plan.base.preset;

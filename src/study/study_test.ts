@@ -36,7 +36,7 @@ const reportPlan: StudyPlan = {
   evals: [],
 };
 
-Deno.test("cellsOf(): grid product × seeds, stable ids, budget in images, overrides in order", () => {
+Deno.test("cellsOf(): grid product × seeds, seeds outermost, stable ids, budget in images, overrides in order", () => {
   const plan: StudyPlan = {
     name: "s",
     claim: "",
@@ -51,8 +51,9 @@ Deno.test("cellsOf(): grid product × seeds, stable ids, budget in images, overr
   assert.equal(cells.length, 8);
   assert.deepEqual(cells.slice(0, 2).map((c) => c.id), [
     "posEncoding=rope2d_lr=0.001-seed0",
-    "posEncoding=rope2d_lr=0.001-seed7",
+    "posEncoding=rope2d_lr=0.003-seed0",
   ]);
+  assert.equal(cells[4]!.id, "posEncoding=rope2d_lr=0.001-seed7");
   const last = cells.at(-1)!;
   assert.deepEqual(last.model, { dim: 32, posEncoding: "learned" });
   assert.deepEqual(last.train, { batchSize: 16, lr: 3e-3, steps: 20, seed: 7 });

@@ -441,37 +441,32 @@ export {
   classifierAccuracy,
   type ClassifierHyper,
   classifierLogits,
+  disposeClassifier,
+  initClassifier,
+  trainClassifier,
+} from "./src/eval/classifier.ts";
+export {
   finetune,
   FINETUNE_DEFAULTS,
   FINETUNE_SCHEMA,
   type FinetuneConfig,
   type FinetuneOptions,
   type FinetuneResult,
-  initClassifier,
   resolveFinetuneConfig,
-  trainClassifier,
 } from "./src/eval/finetune.ts";
 export {
-  loadVtabTask,
   runVtabTask,
   summariseVtab,
-  type TaskSource,
   VTAB_DEFAULTS,
-  VTAB_TASKS,
-  type VtabGroup,
   vtabMarkdown,
   type VtabOptions,
   type VtabSummary,
-  type VtabTaskData,
   type VtabTaskResult,
 } from "./src/eval/vtab.ts";
+export { loadVtabTask, type TaskSource, VTAB_TASKS, type VtabGroup, type VtabTaskData } from "./src/eval/vtab_tasks.ts";
 export { renderDsprites, renderSprite, type SpriteFactors, spriteFactors } from "./src/eval/dsprites.ts";
 export { renderClevr, renderScene, sampleScene, type Scene, type SceneObject } from "./src/eval/clevr.ts";
 export {
-  FEATURE_NET_DEFAULTS,
-  type FeatureNet,
-  featureNet,
-  type FeatureNetConfig,
   frechetDistance,
   inceptionScore,
   kernelDistance,
@@ -480,6 +475,7 @@ export {
   type SampleQualityReport,
   sampleQualityReport,
 } from "./src/eval/frechet.ts";
+export { FEATURE_NET_DEFAULTS, type FeatureNet, featureNet, type FeatureNetConfig } from "./src/eval/feature_net.ts";
 
 // Pictures
 export { type GridOptions, imageGrid, interleave, sampleGrid, unitToU8, writePng } from "./src/viz/grid.ts";

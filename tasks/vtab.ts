@@ -14,19 +14,18 @@ import "../src/methods.ts";
 import { BACKEND_SECTION, parseTask, runTask, section, sectionValues, startBackend } from "../src/cli.ts";
 import { checkWritableDir, dirname, writeFileAtomic } from "../src/data/files.ts";
 import { featureDim, parsePooling } from "../src/eval/features.ts";
-import { FINETUNE_DEFAULTS, trainClassifier } from "../src/eval/finetune.ts";
+import { trainClassifier } from "../src/eval/classifier.ts";
+import { FINETUNE_DEFAULTS } from "../src/eval/finetune.ts";
 import {
   headSweep,
-  loadVtabTask,
-  resolveVtabTasks,
   runVtabTask,
   summariseVtab,
   VTAB_DEFAULTS,
-  VTAB_TASKS,
   vtabChart,
   vtabMarkdown,
   type VtabTaskResult,
 } from "../src/eval/vtab.ts";
+import { loadVtabTask, resolveVtabTasks, VTAB_TASKS } from "../src/eval/vtab_tasks.ts";
 import { resolveCheckpoint } from "../src/train/checkpoint.ts";
 import { withLockedDir } from "../src/train/lock.ts";
 import { loadModel } from "../src/train/registry.ts";

@@ -5,6 +5,7 @@ import { maxAbsDiff, useCpu } from "../test_util.ts";
 import { darlForward, initDarl, nextPatchHead } from "./model.ts";
 import { patchify, unpatchify } from "../nn/patchify.ts";
 import { darlMseLoss, patchTarget } from "./loss.ts";
+import { disposeTree } from "../nn/tree.ts";
 
 const small = (over = {}) => darlConfig("tiny", { imageSize: 8, patchSize: 2, dim: 32, depth: 2, heads: 2, ...over });
 
@@ -125,6 +126,17 @@ Deno.test("initDarl() is deterministic in its seed", async () => {
   const a = initDarl(cfg, 9), b = initDarl(cfg, 9), c = initDarl(cfg, 10);
   assert.equal(maxAbsDiff(a.blocks[1]!.qkv.w.dataSync(), b.blocks[1]!.qkv.w.dataSync()), 0);
   assert.ok(maxAbsDiff(a.blocks[1]!.qkv.w.dataSync(), c.blocks[1]!.qkv.w.dataSync()) > 0);
+});
+
+Deno.test("initDarl() and disposeTree() leave no tensors behind, with or without the patch decoder", async () => {
+  await useCpu();
+  for (const objective of ["mse", "diffusion"] as const) {
+    const before = tf.memory().numTensors;
+    disposeTree(
+      initDarl(darlConfig("tiny", { imageSize: 8, patchSize: 2, dim: 16, depth: 2, heads: 2, objective }), 0) as never,
+    );
+    assert.equal(tf.memory().numTensors, before, objective);
+  }
 });
 
 Deno.test("an MLP head (headDepth) adds residual blocks after the trunk and keeps the trunk's initialisation", async () => {

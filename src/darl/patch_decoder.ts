@@ -51,7 +51,7 @@ export interface PatchDecoderParams {
 
 function zeroLinear(rng: Rng, i: number, o: number): LinearParams {
   const p = initLinear(rng, i, o);
-  (p.w as tf.Variable).assign(tf.zerosLike(p.w));
+  tf.tidy(() => (p.w as tf.Variable).assign(tf.zerosLike(p.w)));
   return p;
 }
 

@@ -5,7 +5,7 @@ import { drawSubset, perClassSubset, randomSubset, stratifiedSplit, stratifiedSu
 
 import { previewImages } from "../darl/pretrain.ts";
 import { fewShotRidge } from "../eval/ridge.ts";
-import { loadVtabTask } from "../eval/vtab.ts";
+import { loadVtabTask } from "../eval/vtab_tasks.ts";
 import { sampleQualityReport } from "../eval/frechet.ts";
 import { useCpu } from "../test_util.ts";
 

@@ -3,7 +3,8 @@ import { openDataset, type SplitData, writeDataset } from "../data/store.ts";
 import { createRng, shuffle } from "../rng.ts";
 import { useCpu } from "../test_util.ts";
 import { patternImage } from "../../fixtures/make_fixtures.ts";
-import { featureNet, frechetDistance, inceptionScore, kernelDistance, netOutputs, sampleQuality } from "./frechet.ts";
+import { featureNet, netOutputs } from "./feature_net.ts";
+import { frechetDistance, inceptionScore, kernelDistance, sampleQuality } from "./frechet.ts";
 
 function patterns(n: number, offset: number): SplitData {
   const images = new Uint8Array(n * 64), labels = new Uint16Array(n);

@@ -2,21 +2,14 @@ import assert from "node:assert/strict";
 import { darlConfig } from "../darl/config.ts";
 import { darlEncoder } from "../darl/encoder.ts";
 import { initDarl } from "../darl/model.ts";
-import { FINETUNE_DEFAULTS, trainClassifier } from "./finetune.ts";
 import { writeDataset } from "../data/store.ts";
 import { useCpu } from "../test_util.ts";
+import { trainClassifier } from "./classifier.ts";
+import { FINETUNE_DEFAULTS } from "./finetune.ts";
 import { CLEVR_DIST_THRESHOLDS, clevrLabel, renderClevr, type Scene } from "./clevr.ts";
 import { DSPRITES_COUNT, dspritesLabel, dspritesSplitIndices, renderSprite, spriteFactors } from "./dsprites.ts";
-import {
-  loadVtabTask,
-  readVtabConfig,
-  runVtabTask,
-  summariseVtab,
-  VTAB_DEFAULTS,
-  VTAB_TASKS,
-  vtabMarkdown,
-  type VtabTaskResult,
-} from "./vtab.ts";
+import { runVtabTask, summariseVtab, VTAB_DEFAULTS, vtabMarkdown, type VtabTaskResult } from "./vtab.ts";
+import { loadVtabTask, readVtabConfig, VTAB_TASKS } from "./vtab_tasks.ts";
 
 Deno.test("dSprites: the full factor grid, row-major with posY fastest, and VTAB's 16-bin labels", () => {
   assert.equal(DSPRITES_COUNT, 737280);

@@ -19,7 +19,7 @@ import { parsePooling } from "../eval/features.ts";
 import { finetune, FINETUNE_DEFAULTS } from "../eval/finetune.ts";
 import { sampleQualityReport } from "../eval/frechet.ts";
 import { sampleGrid, writePng } from "../viz/grid.ts";
-import { disposeClassifier } from "../eval/finetune.ts";
+import { disposeClassifier } from "../eval/classifier.ts";
 import { listCheckpoints } from "../train/checkpoint.ts";
 import { withLockedDir } from "../train/lock.ts";
 import { formatDuration, readJsonl } from "../train/metrics.ts";

@@ -35,6 +35,32 @@ export interface AdamWConfig {
 }
 
 /**
+ * Attributes of the fused AdamW kernel (`DarlAdamW`), which every backend
+ * implementing it reads: the step's hyper-parameters, bias corrections and
+ * per-tensor weight-decay mask and learning-rate scale.
+ *
+ * @example
+ * ```ts
+ * import type { AdamWKernelAttrs } from "./optim.ts";
+ * const at: AdamWKernelAttrs = { n: 1, lr: 1e-3, beta1: 0.9, beta2: 0.95, eps: 1e-8, weightDecay: 0.05, bc1: 0.1, bc2: 0.05, decayMask: [true], lrScale: [1] };
+ * if (at.decayMask.length !== at.n) throw new Error();
+ * ```
+ */
+export interface AdamWKernelAttrs extends AdamWConfig {
+  /** Number of tensors updated. */
+  n: number;
+  /** Learning rate of this step. */
+  lr: number;
+  /** Bias corrections 1 − β1^t and 1 − β2^t. */
+  bc1: number;
+  bc2: number;
+  /** Which tensors get weight decay. */
+  decayMask: boolean[];
+  /** Per-tensor learning-rate multipliers (all 1 when absent). */
+  lrScale?: number[];
+}
+
+/**
  * Optimiser state: one first and second moment per parameter.
  *
  * @example
@@ -211,7 +237,7 @@ export function adamwUpdate(
     });
     const one = gradScale ? null : tf.scalar(1);
     inputs.scale = gradScale ?? one!;
-    const outs = tf.engine().runKernel(ADAMW_KERNEL, inputs, {
+    const attrs: AdamWKernelAttrs = {
       n: params.length,
       lr,
       beta1: cfg.beta1,
@@ -222,7 +248,8 @@ export function adamwUpdate(
       bc2,
       decayMask,
       lrScale: lrScale ?? params.map(() => 1),
-    }) as tf.Tensor[];
+    };
+    const outs = tf.engine().runKernel(ADAMW_KERNEL, inputs, attrs as unknown as tf.NamedAttrMap) as tf.Tensor[];
     params.forEach((p, i) => {
       p.assign(outs[i]!);
       state.m[i]!.assign(outs[params.length + i]!);

@@ -8,14 +8,10 @@
  */
 import { WebGPUBackend } from "@tensorflow/tfjs-backend-webgpu";
 import { tf } from "../../tf.ts";
+import type { AdamWKernelAttrs } from "../../train/optim.ts";
 import { registerFusedGradients } from "../grads.ts";
 import {
   adamWShader,
-  attnDeltaProgram,
-  attnGradKvProgram,
-  attnGradQProgram,
-  attnLseProgram,
-  attnOutProgram,
   biasGeluGradProgram,
   biasGeluProgram,
   columnSumProgram,
@@ -25,8 +21,15 @@ import {
   layerNormStatsProgram,
   matMulProgram,
   type Program,
-  ropeQkProgram,
 } from "./programs.ts";
+import {
+  attnDeltaProgram,
+  attnGradKvProgram,
+  attnGradQProgram,
+  attnLseProgram,
+  attnOutProgram,
+  ropeQkProgram,
+} from "./attention_programs.ts";
 import {
   col2imProgram,
   groupNormApplyProgram,
@@ -263,18 +266,7 @@ const adamPipelines = new Map<string, GPUComputePipeline>();
 
 function adamW(args: KernelArgs): Info[] {
   const be = args.backend, w = internals(be);
-  const at = args.attrs as {
-    n: number;
-    lr: number;
-    beta1: number;
-    beta2: number;
-    eps: number;
-    weightDecay: number;
-    bc1: number;
-    bc2: number;
-    decayMask: boolean[];
-    lrScale?: number[];
-  };
+  const at = args.attrs as unknown as AdamWKernelAttrs;
   const inputs = args.inputs as Record<string, Info>;
   const scale = inputs.scale!; // read in the shader: no GPU→CPU round trip
   w.uploadToGPU(scale.dataId);

@@ -7,10 +7,8 @@
  *
  * @module
  */
-import type { Program } from "./programs.ts";
+import { ceil, LAYOUT_XY, type Program } from "./programs.ts";
 
-const ceil = (a: number, b: number) => Math.ceil(a / b);
-const LAYOUT_XY = { x: [0], y: [1] };
 const GEOM = "N : i32, H : i32, W : i32, C : i32, KH : i32, KW : i32, PT : i32, PL : i32,";
 
 function elementwise(

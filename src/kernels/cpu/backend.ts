@@ -152,7 +152,8 @@ export class DarlCpuBackend extends tf.MathBackendCPU {
   }
 }
 
-type KernelArgs = { inputs: tf.NamedTensorInfoMap; backend: DarlCpuBackend; attrs: tf.NamedAttrMap };
+/** What tfjs passes each of darl-cpu's kernels. */
+export type KernelArgs = { inputs: tf.NamedTensorInfoMap; backend: DarlCpuBackend; attrs: tf.NamedAttrMap };
 const stockKernels = new Map<string, tf.KernelFunc>();
 
 function stock(name: string, args: KernelArgs): Info | Info[] {

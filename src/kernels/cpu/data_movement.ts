@@ -8,12 +8,9 @@
  * @module
  */
 import { tf } from "../../tf.ts";
-import type { DarlCpuBackend } from "./backend.ts";
+import type { KernelArgs } from "./backend.ts";
 
 type Info = tf.TensorInfo;
-type KernelArgs = { inputs: tf.NamedTensorInfoMap; backend: DarlCpuBackend; attrs: tf.NamedAttrMap };
-
-const prod = (s: number[]) => s.reduce((a, b) => a * b, 1);
 
 /**
  * Copies the box [begin, begin + size) of a row-major tensor into `dst`,
@@ -125,7 +122,7 @@ export function gather(args: KernelArgs): Info | Info[] | null {
   }
   const be = args.backend;
   const idx = be.data.get(indices.dataId).values as Int32Array;
-  const rows = x.shape[0]!, row = prod(x.shape.slice(1));
+  const rows = x.shape[0]!, row = tf.util.sizeFromShape(x.shape.slice(1));
   for (const i of idx) {
     if (i < 0 || i >= rows) return null; // stock tfjs reports the bad index
   }

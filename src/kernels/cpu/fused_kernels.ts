@@ -7,15 +7,14 @@
  *
  * @module
  */
-import type { tf } from "../../tf.ts";
-import type { Block, DarlCpuBackend } from "./backend.ts";
+import { tf } from "../../tf.ts";
+import type { Block, DarlCpuBackend, KernelArgs } from "./backend.ts";
 import type { AdamWKernelAttrs } from "../../train/optim.ts";
 import { FN } from "./runtime.ts";
 
 type Info = tf.TensorInfo;
-type KernelArgs = { inputs: tf.NamedTensorInfoMap; backend: DarlCpuBackend; attrs: tf.NamedAttrMap };
 
-const sizeOf = (t: Info) => t.shape.reduce((a, b) => a * b, 1);
+const sizeOf = (t: Info) => tf.util.sizeFromShape(t.shape);
 
 export function layerNormFwd(args: KernelArgs): Info[] {
   const { x, g, b } = args.inputs as { x: Info; g: Info; b: Info };

@@ -12,10 +12,9 @@
  * @module
  */
 import type { tf } from "../../tf.ts";
-import type { DarlCpuBackend } from "./backend.ts";
+import type { DarlCpuBackend, KernelArgs } from "./backend.ts";
 
 type Info = tf.TensorInfo;
-type KernelArgs = { inputs: tf.NamedTensorInfoMap; backend: DarlCpuBackend; attrs: tf.NamedAttrMap };
 
 const values = (be: DarlCpuBackend, t: Info) => be.data.get(t.dataId).values as Float32Array;
 

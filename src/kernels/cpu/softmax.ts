@@ -8,10 +8,9 @@
  * @module
  */
 import type { tf } from "../../tf.ts";
-import type { DarlCpuBackend } from "./backend.ts";
+import type { KernelArgs } from "./backend.ts";
 
 type Info = tf.TensorInfo;
-type KernelArgs = { inputs: tf.NamedTensorInfoMap; backend: DarlCpuBackend; attrs: tf.NamedAttrMap };
 
 /** Softmax of float32 logits over the last axis; null for anything else (the caller runs stock). */
 export function softmaxLastAxis(args: KernelArgs): Info | null {

@@ -7,10 +7,9 @@
  * @module
  */
 import type { tf } from "../../tf.ts";
-import type { DarlCpuBackend } from "./backend.ts";
+import type { KernelArgs } from "./backend.ts";
 
 type Info = tf.TensorInfo;
-type KernelArgs = { inputs: tf.NamedTensorInfoMap; backend: DarlCpuBackend; attrs: tf.NamedAttrMap };
 
 /**
  * The unary kernels darl-cpu runs itself.

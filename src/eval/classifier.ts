@@ -149,29 +149,40 @@ export function classifierTrainer(
 }
 
 /**
- * One fine-tuning step: label-smoothed cross-entropy, AdamW with layer-wise
+ * One fine-tuning step on a minibatch of a split: the images, augmented
+ * from a stream fixed by the seed and step (so a resumed run sees the same
+ * crops and flips), label-smoothed cross-entropy, AdamW with layer-wise
  * decay and optional clipping.
  *
  * @param clf The classifier.
  * @param t Its trainer.
- * @param x Images [B, H, W, C] in [−1, 1].
- * @param labels Class per image.
+ * @param split Labelled images in the encoder's shape.
+ * @param indices The minibatch.
+ * @param step The step (seeds the augmentation).
  * @param lr Learning rate.
- * @param labelSmoothing Label smoothing.
+ * @param hp Seed, augmentation, label smoothing.
  * @returns Loss and gradient norm (caller disposes).
  */
 export function classifierStep(
   clf: Classifier,
   t: Trainer,
-  x: tf.Tensor,
-  labels: Int32Array,
+  split: SplitData,
+  indices: ArrayLike<number>,
+  step: number,
   lr: number,
-  labelSmoothing: number,
+  hp: Pick<FinetuneConfig, "seed" | "augment" | "labelSmoothing">,
 ): { loss: tf.Scalar; gradNorm: tf.Scalar } {
-  return trainStep(t, () => {
+  const shape = clf.encoder.imageShape, size = shape[0] * shape[1] * shape[2];
+  const rng = createRng(mixSeed(hp.seed, step, 0xf17e));
+  const batch = augmentBatch(gatherImages(split, indices, size), [...shape], hp.augment, rng);
+  const x = tf.tensor4d(toUnitRange(batch), [indices.length, ...shape]);
+  const labels = gatherLabels(split, indices);
+  const r = trainStep(t, () => {
     const y = tf.oneHot(tf.tensor1d(labels, "int32"), clf.classes);
-    return tf.losses.softmaxCrossEntropy(y, classifierLogits(clf, x), undefined, labelSmoothing) as tf.Scalar;
+    return tf.losses.softmaxCrossEntropy(y, classifierLogits(clf, x), undefined, hp.labelSmoothing) as tf.Scalar;
   }, lr);
+  x.dispose();
+  return r;
 }
 
 /**
@@ -341,19 +352,9 @@ export async function trainClassifier(
   const B = Math.min(hp.batchSize, split.count), spe = Math.ceil(split.count / B);
   const steps = Math.max(1, Math.round(hp.epochs * spe));
   const sched = { lr: hp.lr, minLr: 0, warmupSteps: Math.round(steps / 10), steps };
-  const shape = encoder.imageShape, size = shape[0] * shape[1] * shape[2];
   const sampler = createSampler(split.count, B, hp.seed);
   for (let step = 0; step < steps; step++) {
-    const idx = sampler(step);
-    const batch = augmentBatch(
-      gatherImages(split, idx, size),
-      [...shape],
-      hp.augment,
-      createRng(mixSeed(hp.seed, step, 0xf17e)),
-    );
-    const x = tf.tensor4d(toUnitRange(batch), [B, ...shape]);
-    const r = classifierStep(clf, t, x, gatherLabels(split, idx), warmupCosine(step, sched), hp.labelSmoothing);
-    x.dispose();
+    const r = classifierStep(clf, t, split, sampler(step), step, warmupCosine(step, sched), hp);
     if (step % 50 === 49 || step === steps - 1) await r.loss.data();
     tf.dispose([r.loss, r.gradNorm]);
   }

@@ -3,20 +3,20 @@ import { tf } from "../tf.ts";
 import { darlConfig } from "../darl/config.ts";
 import { darlEncoder } from "../darl/encoder.ts";
 import { initDarl } from "../darl/model.ts";
+import { createRng } from "../rng.ts";
 import { useCpu } from "../test_util.ts";
 import { classifierAccuracy, disposeClassifier, initClassifier, layerScales, trainClassifier } from "./classifier.ts";
 import { FINETUNE_DEFAULTS } from "./finetune.ts";
 
 /** 8×8 images, bright on the left half (class 0) or the right half (class 1), with noise. */
 function halves(count: number, seed: number) {
-  let s = seed;
-  const rand = () => ((s = (s * 1103515245 + 12345) >>> 0) / 2 ** 32);
+  const rng = createRng(seed);
   const images = new Uint8Array(count * 64), labels = new Uint16Array(count);
   for (let n = 0; n < count; n++) {
     labels[n] = n % 2;
     for (let i = 0; i < 64; i++) {
       const left = i % 8 < 4;
-      images[n * 64 + i] = Math.round((left === (n % 2 === 0) ? 160 : 40) + 80 * rand());
+      images[n * 64 + i] = Math.round((left === (n % 2 === 0) ? 160 : 40) + 80 * rng.uniform());
     }
   }
   return { count, images, labels };

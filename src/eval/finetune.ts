@@ -9,12 +9,9 @@
  *
  * @module
  */
-import { tf } from "../tf.ts";
 import { check, DarlError } from "../errors.ts";
 import type { ConfigSchema } from "../config.ts";
-import { augmentBatch, gatherImages, gatherLabels, toUnitRange } from "../data/batches.ts";
 import { type Dataset, getSplit } from "../data/store.ts";
-import { createRng, mixSeed } from "../rng.ts";
 import type { Checkpoint } from "../train/checkpoint.ts";
 import { type LoopOptions, type LoopResult, runTrainingLoop } from "../train/loop.ts";
 import { warmupCosine } from "../train/optim.ts";
@@ -213,7 +210,6 @@ export async function finetune(
     warmupSteps: Math.round(train.warmupEpochs * stepsPerEpoch),
     steps,
   };
-  const shape = encoder.imageShape, size = shape[0] * shape[1] * shape[2];
   const stored = { pretrainedMethod: model.method, pretrainedKey: model.key, classes, layer: clf.layer };
   // A from-scratch run records the checkpoint its random init copies, so a resume can rebuild the same init.
   const init = model.randomInitOf ? { randomInitOf: model.randomInitOf } : {};
@@ -243,18 +239,7 @@ export async function finetune(
     },
     config: { method: "finetune", pretrained: model.path, ...init, model: stored, train },
     lrAt: (step) => warmupCosine(step, sched),
-    step: (indices, step, lr) => {
-      const batch = augmentBatch(
-        gatherImages(split, indices, size),
-        [...shape],
-        train.augment,
-        createRng(mixSeed(train.seed, step, 0xf17e)),
-      );
-      const x = tf.tensor4d(toUnitRange(batch), [indices.length, ...shape]);
-      const r = classifierStep(clf, trainer, x, gatherLabels(split, indices), lr, train.labelSmoothing);
-      x.dispose();
-      return r;
-    },
+    step: (indices, step, lr) => classifierStep(clf, trainer, split, indices, step, lr, train),
     checkResume: (c: Checkpoint) =>
       checkResumeCompatible(c, stored, c.meta.model, train, ds.header.checksum, FINETUNE_RESUME),
     plotTitle: `Fine-tuning loss on ${ds.header.name} (label smoothing ${train.labelSmoothing})`,

@@ -94,79 +94,44 @@ export function ropeQkProgram({ B, T, H, dh, segment }: AttnGeom): Program {
   };
 }
 
-/** Log-sum-exp of each attention row: output [B, H, T]; one thread per query. */
-export function attnLseProgram({ B, T, H, dh }: AttnGeom): Program {
+/**
+ * One thread per attention row (b, h, r), r a query, or a key in the dK/dV
+ * pass: the dispatch and the preamble binding w, T, r, h, b and d, which every
+ * pass but RoPE shares, so that each pass states only its loop.
+ */
+function attnRowProgram({ B, T, H, dh }: AttnGeom, pass: {
+  key: string;
+  outputShape: number[];
+  inputs: string[];
+  fns: string;
+  row?: "i" | "j";
+  body: string;
+}): Program {
+  const r = pass.row ?? "i";
   return {
-    outputShape: [B, H, T],
-    shaderKey: `darlAttnLse_${dh}`,
+    outputShape: pass.outputShape,
+    shaderKey: pass.key,
     dispatchLayout: LAYOUT_XY,
     dispatch: [ceil(B * H * T, 64), 1, 1],
-    variableNames: ["qk"],
+    variableNames: pass.inputs,
     uniforms: ATTN_UNIFORMS,
     workgroupSize: [64, 1, 1],
     getUserCode: () =>
-      `${attnGeom(dh)}
+      `${attnGeom(dh)}${pass.fns}
       fn main() {
-        let w = i32(globalId.x);  // (b, h, i)
+        let w = i32(globalId.x);  // (b, h, ${r})
         if (w >= uniforms.B * uniforms.H * uniforms.T) { return; }
         let T = uniforms.T;
-        let i = w % T;
+        let ${r} = w % T;
         let h = (w / T) % uniforms.H;
         let b = w / (T * uniforms.H);
-        let d = uniforms.H * DH;
-        var m = -3.0e38;
-        var z = 0.0;
-        for (var j = 0; j <= lastKey(i); j = j + 1) {
-          var s = 0.0;
-          for (var c = 0; c < DH; c = c + 1) {
-            s = s + qk[(b * T + i) * 2 * d + h * DH + c] * qk[(b * T + j) * 2 * d + d + h * DH + c];
-          }
-          s = s * uniforms.scale;
-          let mNew = max(m, s);
-          z = z * exp(m - mNew) + exp(s - mNew);
-          m = mNew;
-        }
-        result[w] = m + log(z);
+        let d = uniforms.H * DH;${pass.body}
       }`,
   };
 }
 
-/** Attention output [B, T, d]: o_i = Σ_j exp(s_ij − lse_i)·v_j. */
-export function attnOutProgram({ B, T, H, dh }: AttnGeom): Program {
-  return {
-    outputShape: [B, T, H * dh],
-    shaderKey: `darlAttnOut_${dh}`,
-    dispatchLayout: LAYOUT_XY,
-    dispatch: [ceil(B * H * T, 64), 1, 1],
-    variableNames: ["qk", "qkv", "lse"],
-    uniforms: ATTN_UNIFORMS,
-    workgroupSize: [64, 1, 1],
-    getUserCode: () =>
-      `${attnGeom(dh)}
-      fn main() {
-        let w = i32(globalId.x);
-        if (w >= uniforms.B * uniforms.H * uniforms.T) { return; }
-        let T = uniforms.T;
-        let i = w % T;
-        let h = (w / T) % uniforms.H;
-        let b = w / (T * uniforms.H);
-        let d = uniforms.H * DH;
-        let l = lse[w];
-        var o : array<f32, ${dh}>;
-        for (var j = 0; j <= lastKey(i); j = j + 1) {
-          var s = 0.0;
-          for (var c = 0; c < DH; c = c + 1) {
-            s = s + qk[(b * T + i) * 2 * d + h * DH + c] * qk[(b * T + j) * 2 * d + d + h * DH + c];
-          }
-          let p = exp(s * uniforms.scale - l);
-          for (var c = 0; c < DH; c = c + 1) { o[c] = o[c] + p * qkv[(b * T + j) * 3 * d + 2 * d + h * DH + c]; }
-        }
-        for (var c = 0; c < DH; c = c + 1) { result[(b * T + i) * d + h * DH + c] = o[c]; }
-      }`,
-  };
-}
-
-const ATTN_BWD_ROW = `
+/** The scaled score q_i·k_j of one head (needs input qk). */
+const ATTN_SCORE = `
   fn score(b : i32, h : i32, i : i32, j : i32) -> f32 {
     let T = uniforms.T;
     let d = uniforms.H * DH;
@@ -176,6 +141,10 @@ const ATTN_BWD_ROW = `
     }
     return s * uniforms.scale;
   }
+`;
+
+/** dp_ij = dout_i·v_j of one head, for the backward passes (needs dout, qkv). */
+const ATTN_DP = `
   fn dpdot(b : i32, h : i32, i : i32, j : i32) -> f32 {
     let T = uniforms.T;
     let d = uniforms.H * DH;
@@ -187,54 +156,72 @@ const ATTN_BWD_ROW = `
   }
 `;
 
-/** D_i = Σ_j p_ij·dp_ij per query: output [B, H, T]. */
-export function attnDeltaProgram({ B, T, H, dh }: AttnGeom): Program {
-  return {
+/** Log-sum-exp of each attention row: output [B, H, T]; one thread per query. */
+export function attnLseProgram(geom: AttnGeom): Program {
+  const { B, T, H, dh } = geom;
+  return attnRowProgram(geom, {
+    key: `darlAttnLse_${dh}`,
     outputShape: [B, H, T],
-    shaderKey: `darlAttnDelta_${dh}`,
-    dispatchLayout: LAYOUT_XY,
-    dispatch: [ceil(B * H * T, 64), 1, 1],
-    variableNames: ["qk", "qkv", "lse", "dout"],
-    uniforms: ATTN_UNIFORMS,
-    workgroupSize: [64, 1, 1],
-    getUserCode: () =>
-      `${attnGeom(dh)}${ATTN_BWD_ROW}
-      fn main() {
-        let w = i32(globalId.x);
-        if (w >= uniforms.B * uniforms.H * uniforms.T) { return; }
-        let T = uniforms.T;
-        let i = w % T;
-        let h = (w / T) % uniforms.H;
-        let b = w / (T * uniforms.H);
+    inputs: ["qk"],
+    fns: ATTN_SCORE,
+    body: `
+        var m = -3.0e38;
+        var z = 0.0;
+        for (var j = 0; j <= lastKey(i); j = j + 1) {
+          let s = score(b, h, i, j);
+          let mNew = max(m, s);
+          z = z * exp(m - mNew) + exp(s - mNew);
+          m = mNew;
+        }
+        result[w] = m + log(z);`,
+  });
+}
+
+/** Attention output [B, T, d]: o_i = Σ_j exp(s_ij − lse_i)·v_j. */
+export function attnOutProgram(geom: AttnGeom): Program {
+  const { B, T, H, dh } = geom;
+  return attnRowProgram(geom, {
+    key: `darlAttnOut_${dh}`,
+    outputShape: [B, T, H * dh],
+    inputs: ["qk", "qkv", "lse"],
+    fns: ATTN_SCORE,
+    body: `
+        let l = lse[w];
+        var o : array<f32, ${dh}>;
+        for (var j = 0; j <= lastKey(i); j = j + 1) {
+          let p = exp(score(b, h, i, j) - l);
+          for (var c = 0; c < DH; c = c + 1) { o[c] = o[c] + p * qkv[(b * T + j) * 3 * d + 2 * d + h * DH + c]; }
+        }
+        for (var c = 0; c < DH; c = c + 1) { result[(b * T + i) * d + h * DH + c] = o[c]; }`,
+  });
+}
+
+/** D_i = Σ_j p_ij·dp_ij per query: output [B, H, T]. */
+export function attnDeltaProgram(geom: AttnGeom): Program {
+  const { B, T, H, dh } = geom;
+  return attnRowProgram(geom, {
+    key: `darlAttnDelta_${dh}`,
+    outputShape: [B, H, T],
+    inputs: ["qk", "qkv", "lse", "dout"],
+    fns: ATTN_SCORE + ATTN_DP,
+    body: `
         var D = 0.0;
         for (var j = 0; j <= lastKey(i); j = j + 1) {
           D = D + exp(score(b, h, i, j) - lse[w]) * dpdot(b, h, i, j);
         }
-        result[w] = D;
-      }`,
-  };
+        result[w] = D;`,
+  });
 }
 
 /** dq [B, T, d]: per query, Σ_j ds_ij·k_j, mapped back through RoPE. */
-export function attnGradQProgram({ B, T, H, dh, segment }: AttnGeom): Program {
-  return {
+export function attnGradQProgram(geom: AttnGeom): Program {
+  const { B, T, H, dh, segment } = geom;
+  return attnRowProgram(geom, {
+    key: `darlAttnGradQ_${dh}_${segment}`,
     outputShape: [B, T, H * dh],
-    shaderKey: `darlAttnGradQ_${dh}_${segment}`,
-    dispatchLayout: LAYOUT_XY,
-    dispatch: [ceil(B * H * T, 64), 1, 1],
-    variableNames: ["qk", "qkv", "lse", "dout", "delta", "cosT", "sinT"],
-    uniforms: ATTN_UNIFORMS,
-    workgroupSize: [64, 1, 1],
-    getUserCode: () =>
-      `${attnGeom(dh)}${ropeFns(dh, segment)}${ATTN_BWD_ROW}
-      fn main() {
-        let w = i32(globalId.x);
-        if (w >= uniforms.B * uniforms.H * uniforms.T) { return; }
-        let T = uniforms.T;
-        let i = w % T;
-        let h = (w / T) % uniforms.H;
-        let b = w / (T * uniforms.H);
-        let d = uniforms.H * DH;
+    inputs: ["qk", "qkv", "lse", "dout", "delta", "cosT", "sinT"],
+    fns: ropeFns(dh, segment) + ATTN_SCORE + ATTN_DP,
+    body: `
         var g : array<f32, ${dh}>;
         for (var j = 0; j <= lastKey(i); j = j + 1) {
           let p = exp(score(b, h, i, j) - lse[w]);
@@ -242,31 +229,20 @@ export function attnGradQProgram({ B, T, H, dh, segment }: AttnGeom): Program {
           for (var c = 0; c < DH; c = c + 1) { g[c] = g[c] + ds * qk[(b * T + j) * 2 * d + d + h * DH + c]; }
         }
         let o = rotAdjoint(g, i);
-        for (var c = 0; c < DH; c = c + 1) { result[(b * T + i) * d + h * DH + c] = o[c]; }
-      }`,
-  };
+        for (var c = 0; c < DH; c = c + 1) { result[(b * T + i) * d + h * DH + c] = o[c]; }`,
+  });
 }
 
 /** dqkv [B, T, 3d]: copies dq, and per key computes dk (through RoPE) and dv. */
-export function attnGradKvProgram({ B, T, H, dh, segment }: AttnGeom): Program {
-  return {
+export function attnGradKvProgram(geom: AttnGeom): Program {
+  const { B, T, H, dh, segment } = geom;
+  return attnRowProgram(geom, {
+    key: `darlAttnGradKv_${dh}_${segment}`,
     outputShape: [B, T, 3 * H * dh],
-    shaderKey: `darlAttnGradKv_${dh}_${segment}`,
-    dispatchLayout: LAYOUT_XY,
-    dispatch: [ceil(B * H * T, 64), 1, 1],
-    variableNames: ["qk", "qkv", "lse", "dout", "delta", "dq", "cosT", "sinT"],
-    uniforms: ATTN_UNIFORMS,
-    workgroupSize: [64, 1, 1],
-    getUserCode: () =>
-      `${attnGeom(dh)}${ropeFns(dh, segment)}${ATTN_BWD_ROW}
-      fn main() {
-        let w = i32(globalId.x);  // (b, h, j)
-        if (w >= uniforms.B * uniforms.H * uniforms.T) { return; }
-        let T = uniforms.T;
-        let j = w % T;
-        let h = (w / T) % uniforms.H;
-        let b = w / (T * uniforms.H);
-        let d = uniforms.H * DH;
+    inputs: ["qk", "qkv", "lse", "dout", "delta", "dq", "cosT", "sinT"],
+    fns: ropeFns(dh, segment) + ATTN_SCORE + ATTN_DP,
+    row: "j",
+    body: `
         var gk : array<f32, ${dh}>;
         var gv : array<f32, ${dh}>;
         var i0 = 0;
@@ -286,7 +262,6 @@ export function attnGradKvProgram({ B, T, H, dh, segment }: AttnGeom): Program {
           result[base + c] = dq[(b * T + j) * d + h * DH + c];
           result[base + d + c] = ok[c];
           result[base + 2 * d + c] = gv[c];
-        }
-      }`,
-  };
+        }`,
+  });
 }

@@ -12,11 +12,14 @@
  */
 import { tf } from "../tf.ts";
 import { DarlError } from "../errors.ts";
-import { exists, listDir, readInput, sha256Hex, writeFileAtomic } from "../data/files.ts";
+import { readInput, sha256Hex, writeFileAtomic } from "../data/files.ts";
 import { namedLeaves, type ParamTree } from "../nn/tree.ts";
 import type { AdamWState } from "./optim.ts";
 import type { WeightEma } from "./ema.ts";
 import { decodeSafetensors, encodeSafetensors, type StoredTensor } from "./safetensors.ts";
+import { resolveCheckpoint } from "./run_checkpoints.ts";
+
+export { checkpointPath, listCheckpoints, pruneCheckpoints, resolveCheckpoint } from "./run_checkpoints.ts";
 
 /**
  * Format tag in every darl checkpoint.
@@ -310,73 +313,6 @@ export function assignParams(tree: ParamTree, values: Map<string, StoredTensor>,
     (t as tf.Variable).assign(value);
     value.dispose();
   }
-}
-
-/**
- * The file name of the checkpoint at a step.
- *
- * @param dir The run directory.
- * @param step The step.
- * @returns `<dir>/ckpt-<step, 7 digits>.safetensors`.
- */
-export function checkpointPath(dir: string, step: number): string {
-  return `${dir}/ckpt-${String(step).padStart(7, "0")}.safetensors`;
-}
-
-/**
- * Checkpoints in a run directory, oldest first.
- *
- * @param dir The run directory.
- * @returns Their paths and steps.
- */
-export async function listCheckpoints(dir: string): Promise<{ path: string; step: number }[]> {
-  if (!(await exists(dir))) return [];
-  const out = [];
-  for (const e of await listDir(dir, "checkpoints")) {
-    const m = /^ckpt-(\d+)\.safetensors$/.exec(e.name);
-    if (e.isFile && m) out.push({ path: `${dir}/${e.name}`, step: Number(m[1]) });
-  }
-  return out.sort((a, b) => a.step - b.step);
-}
-
-/**
- * Deletes all but the newest `keep` checkpoints.
- *
- * @param dir The run directory.
- * @param keep How many to keep (≥ 1).
- */
-export async function pruneCheckpoints(dir: string, keep: number): Promise<void> {
-  const all = await listCheckpoints(dir);
-  for (const c of all.slice(0, Math.max(0, all.length - Math.max(1, keep)))) await Deno.remove(c.path);
-}
-
-/**
- * Resolves a checkpoint argument: a file, or a run directory (its newest).
- *
- * @param pathOrDir A `.safetensors` file or a run directory.
- * @returns The checkpoint file.
- *
- * @example
- * ```ts
- * import { tf } from "../tf.ts";
- * import { checkpointPath, resolveCheckpoint, saveCheckpoint } from "./checkpoint.ts";
- * const dir = await Deno.makeTempDir();
- * const meta = { format: "darl-checkpoint" as const, method: "demo", model: {}, train: {}, state: {} };
- * for (const step of [1, 2]) await saveCheckpoint(checkpointPath(dir, step), { w: tf.ones([1]) }, null, { ...meta, step });
- * if (!(await resolveCheckpoint(dir)).endsWith("ckpt-0000002.safetensors")) throw new Error(); // the newest
- * ```
- */
-export async function resolveCheckpoint(pathOrDir: string): Promise<string> {
-  let info: Deno.FileInfo;
-  try {
-    info = await Deno.stat(pathOrDir);
-  } catch {
-    throw new DarlError(`${pathOrDir}: not found (expected a checkpoint file or a run directory)`);
-  }
-  if (info.isFile) return pathOrDir;
-  const all = await listCheckpoints(pathOrDir);
-  if (all.length === 0) throw new DarlError(`${pathOrDir}: no ckpt-*.safetensors checkpoints in this directory`);
-  return all[all.length - 1]!.path;
 }
 
 /**

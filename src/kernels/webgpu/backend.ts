@@ -8,10 +8,8 @@
  */
 import { WebGPUBackend } from "@tensorflow/tfjs-backend-webgpu";
 import { tf } from "../../tf.ts";
-import type { AdamWKernelAttrs } from "../../train/optim.ts";
 import { registerFusedGradients } from "../grads.ts";
 import {
-  adamWShader,
   biasGeluGradProgram,
   biasGeluProgram,
   columnSumProgram,
@@ -38,36 +36,16 @@ import {
   groupNormStatsProgram,
   im2colProgram,
 } from "./image_programs.ts";
+import { type Info, internals, type KernelArgs, prod, type Uniform } from "./internals.ts";
+import { adamW } from "./adamw_dispatch.ts";
+
+export { countDispatches } from "./internals.ts";
 
 /** The tfjs backend name of darl's WebGPU kernels. */
 export const DARL_WEBGPU = "darl-webgpu";
 
-type Info = tf.TensorInfo;
-type Uniform = { type: "int32" | "float32" | "uint32"; data: number[] };
-/** The parts of tfjs-webgpu's backend that custom dispatches use (pinned at 4.22.0). */
-interface WebGPUInternals {
-  device: GPUDevice;
-  tensorMap: { get(id: object): { resource: GPUBuffer | null } };
-  commandEncoder: GPUCommandEncoder | null;
-  computePassEncoder: GPUComputePassEncoder | null;
-  commandQueueOwnedIds: WeakSet<object>;
-  dispatchCountInPass: number;
-  runWebGPUProgram(p: Program, inputs: Info[], dtype: tf.DataType, uniforms?: Uniform[]): Info;
-  makeTensorInfo(shape: number[], dtype: tf.DataType): Info;
-  uploadToGPU(id: object): void;
-  makeUniforms(u: Uniform[]): GPUBufferBinding;
-  ensureCommandEncoderReady(): void;
-  endComputePassEncoder(): void;
-  submitQueue(): void;
-  incRef(id: object): void;
-  recordAndSubmit(...args: unknown[]): void;
-}
-type KernelArgs = { inputs: tf.NamedTensorInfoMap; backend: WebGPUBackend; attrs: tf.NamedAttrMap };
-
-const prod = (s: number[]) => s.reduce((a, b) => a * b, 1);
 const isF32 = (...ts: (Info | undefined)[]) => ts.every((t) => !t || t.dtype === "float32");
 const int = (...v: number[]): Uniform[] => v.map((x) => ({ type: "int32", data: [x] }));
-const internals = (b: WebGPUBackend) => b as unknown as WebGPUInternals;
 const stockKernels = new Map<string, tf.KernelFunc>();
 
 function stock(name: string, args: KernelArgs): Info | Info[] {
@@ -258,107 +236,6 @@ function attentionBwd(args: KernelArgs): Info {
   );
   dispose(be, qk, delta, dq);
   return dqkv;
-}
-
-// --- multi-tensor AdamW (raw dispatches: three outputs per tensor) ---------------------
-
-const adamPipelines = new Map<string, GPUComputePipeline>();
-
-function adamW(args: KernelArgs): Info[] {
-  const be = args.backend, w = internals(be);
-  const at = args.attrs as unknown as AdamWKernelAttrs;
-  const inputs = args.inputs as Record<string, Info>;
-  const scale = inputs.scale!; // read in the shader: no GPU→CPU round trip
-  w.uploadToGPU(scale.dataId);
-  const perDispatch = Math.max(1, Math.floor(((w.device.limits.maxStorageBuffersPerShaderStage ?? 8) - 1) / 7));
-  const outs: Info[][] = [[], [], []];
-  for (let start = 0; start < at.n; start += perDispatch) {
-    const idx = Array.from({ length: Math.min(perDispatch, at.n - start) }, (_, k) => start + k);
-    const key = `${idx.length}`;
-    let pipeline = adamPipelines.get(key);
-    if (!pipeline) {
-      pipeline = w.device.createComputePipeline({
-        layout: "auto",
-        compute: { module: w.device.createShaderModule({ code: adamWShader(idx.length) }), entryPoint: "main" },
-      });
-      adamPipelines.set(key, pipeline);
-    }
-    const buffers: GPUBuffer[] = [];
-    let maxN = 0;
-    const uniforms: Uniform[] = [at.lr, at.beta1, at.beta2, at.eps, at.bc1, at.bc2, 0, 0].map((v) => ({
-      type: "float32",
-      data: [v],
-    }));
-    for (const i of idx) {
-      const p = inputs[`p${i}`]!;
-      const ins = [p, inputs[`g${i}`]!, inputs[`m${i}`]!, inputs[`v${i}`]!];
-      const made = [0, 1, 2].map(() => w.makeTensorInfo(p.shape, "float32"));
-      for (const t of [...ins, ...made]) {
-        w.uploadToGPU(t.dataId);
-        buffers.push(w.tensorMap.get(t.dataId).resource!);
-        w.commandQueueOwnedIds.add(t.dataId);
-      }
-      made.forEach((t, k) => outs[k]!.push(t));
-      const n = prod(p.shape);
-      maxN = Math.max(maxN, n);
-      uniforms.push(
-        { type: "uint32", data: [n] },
-        { type: "float32", data: [at.decayMask[i] ? at.weightDecay : 0] },
-        { type: "float32", data: [at.lrScale?.[i] ?? 1] },
-      );
-    }
-    buffers.push(w.tensorMap.get(scale.dataId).resource!);
-    w.commandQueueOwnedIds.add(scale.dataId);
-    const entries: GPUBindGroupEntry[] = buffers.map((buffer, binding) => ({ binding, resource: { buffer } }));
-    entries.push({ binding: buffers.length, resource: w.makeUniforms(uniforms) });
-    const bindGroup = w.device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries });
-    w.ensureCommandEncoderReady();
-    if (!w.computePassEncoder) w.computePassEncoder = w.commandEncoder!.beginComputePass({});
-    const groups = Math.ceil(maxN / 256);
-    const gx = Math.min(groups, 65535);
-    w.computePassEncoder.setPipeline(pipeline);
-    w.computePassEncoder.setBindGroup(0, bindGroup);
-    w.computePassEncoder.dispatchWorkgroups(gx, Math.ceil(groups / gx), 1);
-    countDispatch(be);
-    if (++w.dispatchCountInPass >= (tf.env().get("WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE") as number)) {
-      w.endComputePassEncoder();
-      w.submitQueue();
-    }
-  }
-  return [...outs[0]!, ...outs[1]!, ...outs[2]!];
-}
-
-// --- dispatch counting -------------------------------------------------------------------
-
-const dispatchCounts = new WeakMap<object, { n: number }>();
-
-function countDispatch(be: object): void {
-  const c = dispatchCounts.get(be);
-  if (c) c.n++;
-}
-
-/**
- * Starts counting the compute dispatches a WebGPU backend (stock or darl)
- * records, and returns a function that reads the count.
- *
- * @param backend A tfjs WebGPU backend (e.g. `tf.backend()`).
- * @returns A function returning dispatches since the call.
- */
-export function countDispatches(backend: object): () => number {
-  let c = dispatchCounts.get(backend);
-  if (!c) {
-    c = { n: 0 };
-    dispatchCounts.set(backend, c);
-    const w = backend as WebGPUInternals;
-    const original = w.recordAndSubmit.bind(w);
-    const counter = c;
-    w.recordAndSubmit = (...a: unknown[]) => {
-      counter.n++;
-      original(...a);
-    };
-  }
-  const start = c.n;
-  return () => c!.n - start;
 }
 
 const OVERRIDES: Record<string, (args: KernelArgs) => Info | Info[]> = {

@@ -102,3 +102,42 @@ export function benchCase(c: BenchCase): void {
 export async function sync(t: tf.Tensor): Promise<void> {
   await t.data();
 }
+
+/**
+ * Floating-point operations of one matrix product, from the shapes a
+ * `tf.profile` records (it keeps no transpose flags): A's last two
+ * dimensions are M and K in some order and the output ends in M, N; when A's
+ * two are equal, so are M and K. Batch and broadcast dimensions count
+ * through the output's size.
+ *
+ * @param a The first input's shape.
+ * @param out The output's shape.
+ * @returns 2·M·N·K times the batch.
+ * @example
+ * ```ts
+ * import { matMulFlops } from "./_harness.ts";
+ * // Aᵀ·B with A [512, 256] (K = 512, M = 256) and N = 1024:
+ * if (matMulFlops([512, 256], [256, 1024]) !== 2 * 256 * 1024 * 512) throw new Error();
+ * ```
+ */
+export function matMulFlops(a: number[], out: number[]): number {
+  const [r, c] = a.slice(-2) as [number, number];
+  return 2 * out.reduce((x, y) => x * y, 1) * (r === out.at(-2) ? c : r);
+}
+
+/**
+ * Floating-point operations of one `DarlCpuBackend.fmaPeak(iters)` call: 12
+ * chains of 4-lane multiply-adds per thread per iteration.
+ *
+ * @param threads The runtime's threads.
+ * @param iters Iterations per thread.
+ * @returns The operations (a multiply-add counts two).
+ * @example
+ * ```ts
+ * import { fmaPeakFlops } from "./_harness.ts";
+ * if (fmaPeakFlops(2, 10) !== 1920) throw new Error();
+ * ```
+ */
+export function fmaPeakFlops(threads: number, iters: number): number {
+  return threads * iters * 12 * 4 * 2;
+}

@@ -7,7 +7,15 @@
  */
 import { tf } from "../src/tf.ts";
 import type { DarlCpuBackend } from "../src/kernels/cpu/backend.ts";
-import { type BenchBackend, benchBackends, benchCase, softwareGpu, sync, useBackend } from "./_harness.ts";
+import {
+  type BenchBackend,
+  benchBackends,
+  benchCase,
+  fmaPeakFlops,
+  softwareGpu,
+  sync,
+  useBackend,
+} from "./_harness.ts";
 
 type Shape = { name: string; a: number[]; b: number[]; tA: boolean; tB: boolean };
 const N = 1568; // 32 images × 49 tokens
@@ -43,7 +51,7 @@ const PEAK_ITERS = 5_000_000;
 benchCase({
   group: "FMA ceiling: 12 chains per thread, no memory",
   runner: "darl-cpu",
-  flops: navigator.hardwareConcurrency * PEAK_ITERS * 12 * 8,
+  flops: fmaPeakFlops(navigator.hardwareConcurrency, PEAK_ITERS),
   n: 10,
   warmup: 3,
   async setup() {

@@ -1,11 +1,15 @@
 /**
  * Where one DARL training step's (or ADDP's targets') time goes: wall time
- * over 10 steps, then a `tf.profile` of one step, its kernel time per kernel
+ * over 10 steps, then a `tf.profile` of 5 steps, a step's kernel time per kernel
  * name and per matrix product shape. `deno run -A bench/profile_step.ts
  * [--batch 32] [--backend darl-cpu] [--step darl|addp-targets] [--preset tiny]`
  * (addp-targets: ADDP's two predictor passes and VQ decode; --preset: the
  * DARL preset, e.g. wide for the default `deno task pretrain` model); run it on an
- * idle machine (e.g. under `../shared/tools/quiet.sh`).
+ * idle machine (e.g. under `../shared/tools/quiet.sh`). On darl-cpu it ends
+ * with the products' arithmetic rate against the machine's multiply-add
+ * ceiling (the matmul benchmark's FMA case, median of 15) and the step time
+ * the products would allow at that ceiling (the most any GEMM kernel can
+ * still give this step here), and with every other kernel free as well.
  *
  * @module
  */
@@ -15,7 +19,8 @@ import { darlConfig } from "../src/darl/config.ts";
 import { initDarl } from "../src/darl/model.ts";
 import { PRETRAIN_DEFAULTS } from "../src/darl/pretrain.ts";
 import { createTrainState, darlTrainStep } from "../src/darl/train_step.ts";
-import { type BenchBackend, useBackend } from "./_harness.ts";
+import { type BenchBackend, fmaPeakFlops, matMulFlops, useBackend } from "./_harness.ts";
+import type { DarlCpuBackend } from "../src/kernels/cpu/backend.ts";
 import { createRng } from "../src/rng.ts";
 import { alternatingTargets } from "../src/addp/alternating_denoising.ts";
 import { timestepGrid } from "../src/addp/mask_schedule.ts";
@@ -60,15 +65,21 @@ for (let i = 0; i < 5; i++) await step();
 const t0 = performance.now();
 for (let i = 0; i < 10; i++) await step();
 const wall = (performance.now() - t0) / 10;
-const kernels = (await tf.profile(step)).kernels.filter((k) => !k.name.endsWith("__op"));
-const ms = (k: { kernelTimeMs: unknown }) => Number(k.kernelTimeMs);
+// Five steps, reported per step: one step's products vary by ±5% from run to run.
+const PROFILED = 5;
+const kernels = (await tf.profile(async () => {
+  for (let i = 0; i < PROFILED; i++) await step();
+})).kernels.filter((k) => !k.name.endsWith("__op"));
+const ms = (k: { kernelTimeMs: unknown }) => Number(k.kernelTimeMs) / PROFILED;
 const total = kernels.reduce((a, k) => a + ms(k), 0);
 console.log(
   `${values.backend}, ${values.step === "darl" ? `${values.preset} DARL step` : "ADDP targets"}, batch ${batch}: wall ${
     wall.toFixed(1)
   } ms (mean of 10)`,
 );
-console.log(`profiled: ${kernels.length} kernels, ${total.toFixed(1)} ms of kernel time`);
+console.log(
+  `profiled: ${kernels.length / PROFILED} kernels, ${total.toFixed(1)} ms of kernel time a step (mean of ${PROFILED})`,
+);
 const table = (key: (k: (typeof kernels)[number]) => string | null, top: number) => {
   const agg = new Map<string, [number, number]>();
   for (const k of kernels) {
@@ -79,10 +90,41 @@ const table = (key: (k: (typeof kernels)[number]) => string | null, top: number)
     agg.set(name, a);
   }
   for (const [n, [t, c]] of [...agg].sort((a, b) => b[1][0] - a[1][0]).slice(0, top)) {
-    console.log(`  ${t.toFixed(1).padStart(7)} ms  ×${String(c).padEnd(4)} ${n}`);
+    console.log(`  ${t.toFixed(1).padStart(7)} ms  ×${String(c / PROFILED).padEnd(4)} ${n}`);
   }
 };
 console.log("by kernel:");
 table((k) => k.name, 20);
 console.log("matrix products by shape:");
 table((k) => (k.name.includes("MatMul") ? `${k.name} ${JSON.stringify(k.inputShapes)}` : null), 12);
+
+const products = kernels.filter((k) => k.name.includes("MatMul"));
+const flops = products.reduce((sum, k) => sum + matMulFlops(k.inputShapes[0]!, k.outputShapes[0]!), 0) / PROFILED;
+const productMs = products.reduce((a, k) => a + ms(k), 0);
+console.log(
+  `matrix products: ${(flops / 1e9).toFixed(2)} GFLOP in ${productMs.toFixed(1)} ms (${
+    (flops / productMs / 1e6).toFixed(1)
+  } GFLOP/s)`,
+);
+if (values.backend === "darl-cpu") {
+  const be = tf.backend() as DarlCpuBackend, iters = 5_000_000;
+  for (let i = 0; i < 3; i++) be.fmaPeak(iters);
+  const times = Array.from({ length: 15 }, () => {
+    const t = performance.now();
+    be.fmaPeak(iters);
+    return performance.now() - t;
+  }).sort((a, b) => a - b);
+  const ceiling = fmaPeakFlops(be.rt.threads, iters) / times[7]! / 1e6;
+  const atCeiling = wall - productMs + flops / ceiling / 1e6;
+  console.log(
+    `FMA ceiling (${be.rt.threads} threads, no memory): ${ceiling.toFixed(1)} GFLOP/s; the products run at ${
+      (100 * flops / productMs / 1e6 / ceiling).toFixed(0)
+    }% of it; at the ceiling the step would take ${atCeiling.toFixed(1)} ms (${(wall / atCeiling).toFixed(2)}× faster)`,
+  );
+  const floor = flops / ceiling / 1e6;
+  console.log(
+    `the products alone at the ceiling, every other kernel free: ${floor.toFixed(1)} ms (${
+      (wall / floor).toFixed(2)
+    }× faster): no WebAssembly kernel (4-lane SIMD) makes the step faster than that here`,
+  );
+}

@@ -122,8 +122,11 @@ export async function sync(t: tf.Tensor): Promise<void> {
  */
 export function matMulFlops(a: number[], out: number[]): number {
   const [r, c] = a.slice(-2) as [number, number];
-  return 2 * out.reduce((x, y) => x * y, 1) * (r === out.at(-2) ? c : r);
+  return 2 * tf.util.sizeFromShape(out) * (r === out.at(-2) ? c : r);
 }
+
+/** Iterations per thread of one FMA-ceiling measurement (`DarlCpuBackend.fmaPeak`): about 10 ms on two threads here. */
+export const FMA_PEAK_ITERS = 5_000_000;
 
 /**
  * Floating-point operations of one `DarlCpuBackend.fmaPeak(iters)` call: 12

@@ -11,6 +11,7 @@ import {
   type BenchBackend,
   benchBackends,
   benchCase,
+  FMA_PEAK_ITERS,
   fmaPeakFlops,
   softwareGpu,
   sync,
@@ -47,11 +48,10 @@ function skipReason(s: Shape, b: BenchBackend): string | undefined {
 }
 
 // The ceiling darl-cpu's products run under on this machine: multiply-adds alone, every thread, no memory traffic.
-const PEAK_ITERS = 5_000_000;
 benchCase({
   group: "FMA ceiling: 12 chains per thread, no memory",
   runner: "darl-cpu",
-  flops: fmaPeakFlops(navigator.hardwareConcurrency, PEAK_ITERS),
+  flops: fmaPeakFlops(navigator.hardwareConcurrency, FMA_PEAK_ITERS),
   n: 10,
   warmup: 3,
   async setup() {
@@ -59,7 +59,7 @@ benchCase({
     const be = tf.backend() as DarlCpuBackend;
     if (be.rt.threads !== navigator.hardwareConcurrency) throw new Error("unset DARL_THREADS for this case");
     return () => {
-      be.fmaPeak(PEAK_ITERS);
+      be.fmaPeak(FMA_PEAK_ITERS);
       return Promise.resolve();
     };
   },

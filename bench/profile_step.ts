@@ -19,7 +19,7 @@ import { darlConfig } from "../src/darl/config.ts";
 import { initDarl } from "../src/darl/model.ts";
 import { PRETRAIN_DEFAULTS } from "../src/darl/pretrain.ts";
 import { createTrainState, darlTrainStep } from "../src/darl/train_step.ts";
-import { type BenchBackend, fmaPeakFlops, matMulFlops, useBackend } from "./_harness.ts";
+import { type BenchBackend, FMA_PEAK_ITERS, fmaPeakFlops, matMulFlops, useBackend } from "./_harness.ts";
 import type { DarlCpuBackend } from "../src/kernels/cpu/backend.ts";
 import { createRng } from "../src/rng.ts";
 import { alternatingTargets } from "../src/addp/alternating_denoising.ts";
@@ -80,6 +80,7 @@ console.log(
 console.log(
   `profiled: ${kernels.length / PROFILED} kernels, ${total.toFixed(1)} ms of kernel time a step (mean of ${PROFILED})`,
 );
+const isProduct = (k: { name: string }) => k.name.includes("MatMul");
 const table = (key: (k: (typeof kernels)[number]) => string | null, top: number) => {
   const agg = new Map<string, [number, number]>();
   for (const k of kernels) {
@@ -96,18 +97,17 @@ const table = (key: (k: (typeof kernels)[number]) => string | null, top: number)
 console.log("by kernel:");
 table((k) => k.name, 20);
 console.log("matrix products by shape:");
-table((k) => (k.name.includes("MatMul") ? `${k.name} ${JSON.stringify(k.inputShapes)}` : null), 12);
+table((k) => (isProduct(k) ? `${k.name} ${JSON.stringify(k.inputShapes)}` : null), 12);
 
-const products = kernels.filter((k) => k.name.includes("MatMul"));
+const products = kernels.filter(isProduct);
 const flops = products.reduce((sum, k) => sum + matMulFlops(k.inputShapes[0]!, k.outputShapes[0]!), 0) / PROFILED;
 const productMs = products.reduce((a, k) => a + ms(k), 0);
+const rate = flops / productMs / 1e6; // GFLOP/s
 console.log(
-  `matrix products: ${(flops / 1e9).toFixed(2)} GFLOP in ${productMs.toFixed(1)} ms (${
-    (flops / productMs / 1e6).toFixed(1)
-  } GFLOP/s)`,
+  `matrix products: ${(flops / 1e9).toFixed(2)} GFLOP in ${productMs.toFixed(1)} ms (${rate.toFixed(1)} GFLOP/s)`,
 );
 if (values.backend === "darl-cpu") {
-  const be = tf.backend() as DarlCpuBackend, iters = 5_000_000;
+  const be = tf.backend() as DarlCpuBackend, iters = FMA_PEAK_ITERS;
   for (let i = 0; i < 3; i++) be.fmaPeak(iters);
   const times = Array.from({ length: 15 }, () => {
     const t = performance.now();
@@ -118,7 +118,7 @@ if (values.backend === "darl-cpu") {
   const atCeiling = wall - productMs + flops / ceiling / 1e6;
   console.log(
     `FMA ceiling (${be.rt.threads} threads, no memory): ${ceiling.toFixed(1)} GFLOP/s; the products run at ${
-      (100 * flops / productMs / 1e6 / ceiling).toFixed(0)
+      (100 * rate / ceiling).toFixed(0)
     }% of it; at the ceiling the step would take ${atCeiling.toFixed(1)} ms (${(wall / atCeiling).toFixed(2)}× faster)`,
   );
   const floor = flops / ceiling / 1e6;

@@ -269,8 +269,9 @@ export { readResults, runStudy, type StudyOptions } from "./src/study/runner.ts"
 export { aggregate, type ArmRow, reportMarkdown, type StudyRecord, writeReport } from "./src/study/report.ts";
 
 // Layers
-export { type Encoder, encoderLayers, layerBlocks, type TokenOptions } from "./src/nn/encoder.ts";
+export { type Encoder, encoderLayers, layerBlocks, type TokenOptions, vitBlockIndex } from "./src/nn/encoder.ts";
 export { patchify, unpatchify } from "./src/nn/patchify.ts";
+export { inverseOrder, PATCH_ORDERS, type PatchOrder, patchOrder } from "./src/nn/patch_order.ts";
 export { blockForward, type BlockParams, blockStep, initBlock, type LayerCache } from "./src/nn/transformer.ts";
 export { applyRope, type RopeTables, ropeTables, rotateHalf, type TokenPosition } from "./src/nn/rope.ts";
 export { attention, causalMaskBias, type RopeTensors } from "./src/nn/attention.ts";

@@ -6,7 +6,8 @@
  * @module
  */
 import type { tf } from "../tf.ts";
-import { type Encoder, encoderLayers, layerBlocks, randomInitKey, type TokenOptions } from "../nn/encoder.ts";
+import type { Encoder, TokenOptions } from "../nn/encoder.ts";
+import { encoderLayers, layerBlocks, randomInitKey, vitBlockIndex } from "../nn/encoder.ts";
 import { disposeTree, type ParamTree } from "../nn/tree.ts";
 import { type AddpConfig, addpEncode, type AddpParams, initAddp } from "./model.ts";
 
@@ -58,11 +59,7 @@ export function addpEncoder(params: AddpParams, cfg: AddpConfig, key: string, na
         },
       };
     },
-    blockIndex(paramName: string): number {
-      const m = /^encoder\.blocks\.(\d+)\./.exec(paramName);
-      if (m) return Number(m[1]) + 1;
-      return /^encoder\.(patchEmbed|cls|pos|inputNorm)\b/.test(paramName) ? 0 : cfg.depth + 1;
-    },
+    blockIndex: vitBlockIndex("encoder.", ["patchEmbed", "cls", "pos", "inputNorm"], cfg.depth),
     randomInit(seed: number): Encoder {
       return addpEncoder(
         initAddp(cfg, seed),

@@ -8,6 +8,7 @@
  */
 import { check, DarlError } from "../errors.ts";
 import { type ConfigSchema, kebab, validateConfig } from "../config.ts";
+import { PATCH_ORDERS, type PatchOrder } from "../nn/patch_order.ts";
 
 /**
  * Position encodings the backbone can use.
@@ -72,6 +73,8 @@ export interface DarlConfig {
   mlpRatio: number;
   /** Position encoding (axial 2D RoPE by default, spec §1). */
   posEncoding: PosEncoding;
+  /** The order the patches are predicted in: raster (spec §1) or nested raster (2×2 blocks, spec §6). */
+  patchOrder: PatchOrder;
   /** RoPE base θ (10000 as in EVA-02; 100 as in rope-vit axial). */
   ropeBase: number;
   /** Target normalisation: per-patch (MAE-style, default for MSE) or global (needed for diffusion and sampling). */
@@ -185,6 +188,7 @@ export const DARL_DEFAULTS: DarlConfig = {
   channels: 1,
   ...DARL_PRESETS.tiny!,
   posEncoding: "rope2d",
+  patchOrder: "raster",
   ropeBase: 10000,
   target: "patch",
   objective: "mse",
@@ -219,6 +223,7 @@ export const DARL_SCHEMA: ConfigSchema<DarlConfig> = {
   heads: { doc: "attention heads", integer: true, min: 1, max: 1024 },
   mlpRatio: { doc: "MLP width / token width", above: 0, max: 64 },
   posEncoding: { doc: "position encoding", choices: ["rope2d", "rope1d", "learned", "sincos", "none"] },
+  patchOrder: { doc: "patch order: raster, or nested (2×2 blocks in raster order)", choices: [...PATCH_ORDERS] },
   ropeBase: { doc: "RoPE frequency base", above: 1 },
   target: { doc: "next-patch target: per-patch normalised or global", choices: ["patch", "global"] },
   objective: { doc: "training objective", choices: ["mse", "diffusion"] },
@@ -229,12 +234,7 @@ export const DARL_SCHEMA: ConfigSchema<DarlConfig> = {
   decoderCondition: { doc: "diffusion: decoder conditioning on log-SNR", choices: ["logsnr", "none"] },
   prediction: { doc: "diffusion: decoder output", choices: ["x0", "eps"] },
   noiseDraws: { doc: "diffusion: noise draws per patch and step", integer: true, min: 1, max: 64 },
-  headDepth: {
-    doc: "MSE: residual MLP blocks in the next-patch head (0: LN → Linear)",
-    integer: true,
-    min: 0,
-    max: 64,
-  },
+  headDepth: { doc: "MSE: residual MLP blocks in the next-patch head (0: none)", integer: true, min: 0, max: 64 },
   attention: {
     doc: "pretraining attention: causal, or AIM's prefix (random prefix per step; features read bidirectionally)",
     choices: ["causal", "prefix"],

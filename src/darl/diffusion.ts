@@ -90,7 +90,7 @@ export function darlDiffusionLoss(
   images: tf.Tensor,
   noise: DiffusionNoise,
 ): DarlLoss {
-  const patches = patchify(images, cfg.patchSize); // global normalisation: the target is the pixels
+  const patches = patchify(images, cfg.patchSize, cfg.patchOrder); // global normalisation: the target is the pixels
   const forward = darlForward(params, cfg, patches, { causal: true, shift: true, head: false });
   const [B, T, D] = patches.shape as [number, number, number];
   const k = cfg.noiseDraws, rows = k * B * T;

@@ -7,7 +7,9 @@
  * @module
  */
 import { tf } from "../tf.ts";
-import { type Encoder, encoderLayers, layerBlocks, randomInitKey, type TokenOptions } from "../nn/encoder.ts";
+import type { Encoder, TokenOptions } from "../nn/encoder.ts";
+import { encoderLayers, layerBlocks, randomInitKey, vitBlockIndex } from "../nn/encoder.ts";
+import { inverseOrder, patchOrder } from "../nn/patch_order.ts";
 import { patchify } from "../nn/patchify.ts";
 import { disposeTree, type ParamTree } from "../nn/tree.ts";
 import { type DarlConfig, gridSize } from "./config.ts";
@@ -48,13 +50,14 @@ export function darlEncoder(params: DarlParams, cfg: DarlConfig, key: string, na
     tokens(images: tf.Tensor, opts: TokenOptions = {}): tf.Tensor3D {
       const layer = opts.layer ?? "final", blocks = layerBlocks(layer, cfg.depth);
       return tf.tidy(() => {
-        const out = darlForward(params, cfg, patchify(images, cfg.patchSize), {
+        const out = darlForward(params, cfg, patchify(images, cfg.patchSize, cfg.patchOrder), {
           causal: opts.causal ?? cfg.attention === "causal",
           shift: false,
           head: false,
           ...(blocks === undefined ? {} : { blocks }),
         });
-        return layer === "final" ? out.normed! : layer === "embed" ? out.embed : out.blocks[blocks! - 1]!;
+        const x = layer === "final" ? out.normed! : layer === "embed" ? out.embed : out.blocks[blocks! - 1]!;
+        return rasterTokens(x, cfg);
       });
     },
     params(layer = "final"): ParamTree {
@@ -68,11 +71,7 @@ export function darlEncoder(params: DarlParams, cfg: DarlConfig, key: string, na
         ...(params.pos ? { pos: params.pos } : {}),
       };
     },
-    blockIndex(paramName: string): number {
-      const m = /^blocks\.(\d+)\./.exec(paramName);
-      if (m) return Number(m[1]) + 1;
-      return /^(patchEmbed|sos|pos)\b/.test(paramName) ? 0 : cfg.depth + 1;
-    },
+    blockIndex: vitBlockIndex("", ["patchEmbed", "sos", "pos"], cfg.depth),
     randomInit(seed: number): Encoder {
       return darlEncoder(
         initDarl(cfg, seed),
@@ -85,6 +84,30 @@ export function darlEncoder(params: DarlParams, cfg: DarlConfig, key: string, na
       disposeTree(params as never);
     },
   };
+}
+
+/**
+ * Puts a model's tokens [SOS, patches in `cfg.patchOrder`] back into raster
+ * order, as every reader of an {@linkcode Encoder}'s tokens (grid pooling,
+ * attention maps) expects.
+ *
+ * @param tokens [B, 1 + T, d] in sequence order.
+ * @param cfg The model config.
+ * @returns [B, 1 + T, d]: SOS, then the patches in raster order.
+ * @example
+ * ```ts
+ * import { tf } from "../tf.ts";
+ * import { darlConfig } from "./config.ts";
+ * import { rasterTokens } from "./encoder.ts";
+ * const seq = tf.tensor3d([0, 1, 2, 3, 4], [1, 5, 1]); // SOS, then a 2×2 grid
+ * const same = rasterTokens(seq, darlConfig("tiny", { imageSize: 8, patchSize: 4, patchOrder: "nested" }));
+ * if ((await same.data()).join() !== "0,1,2,3,4") throw new Error();
+ * ```
+ */
+export function rasterTokens(tokens: tf.Tensor3D, cfg: DarlConfig): tf.Tensor3D {
+  if (cfg.patchOrder === "raster") return tokens;
+  const g = gridSize(cfg), inv = inverseOrder(patchOrder(cfg.patchOrder, g, g));
+  return tf.gather(tokens, [0, ...Array.from(inv, (t) => t + 1)], 1) as tf.Tensor3D;
 }
 
 /**

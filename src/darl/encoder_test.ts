@@ -4,6 +4,7 @@ import { useCpu } from "../test_util.ts";
 import { darlConfig } from "./config.ts";
 import { DARL_OUTSIDE_ENCODER, darlEncoder } from "./encoder.ts";
 import { initDarl } from "./model.ts";
+import { namedLeaves } from "../nn/tree.ts";
 
 const small = { dim: 32, depth: 2, heads: 2 } as const;
 
@@ -63,4 +64,24 @@ Deno.test("a prefix-attention model's encoder reads bidirectionally unless told 
   assert.deepEqual(byDefault, bidirectional);
   assert.notDeepEqual(byDefault, causal);
   tf.dispose([images, model as never]);
+});
+
+Deno.test("blockIndex() places every DARL parameter: embeddings 0, block i at i + 1, norm and head after", () => {
+  const cfg = darlConfig("tiny", { ...small, depth: 3, posEncoding: "learned", headDepth: 1 });
+  const params = initDarl(cfg, 0);
+  const enc = darlEncoder(params, cfg, "k");
+  const byIndex = new Map<number, string[]>();
+  for (const [name] of namedLeaves(params as never)) {
+    const i = enc.blockIndex(name);
+    byIndex.set(i, [...(byIndex.get(i) ?? []), name]);
+  }
+  assert.deepEqual(byIndex.get(0)!.sort(), ["patchEmbed.b", "patchEmbed.w", "pos", "sos"]);
+  for (const i of [1, 2, 3]) {
+    assert.equal(byIndex.get(i)!.length, 12);
+    assert.ok(byIndex.get(i)!.every((n) => n.startsWith(`blocks.${i - 1}.`)));
+  }
+  // The head's own blocks come after the trunk, with the final norm.
+  assert.ok(byIndex.get(4)!.includes("norm.g") && byIndex.get(4)!.includes("head.blocks.0.mlp.fc1.w"));
+  assert.deepEqual([...byIndex.keys()].sort(), [0, 1, 2, 3, 4]);
+  enc.dispose();
 });

@@ -9,10 +9,9 @@
 import { tf } from "../tf.ts";
 import { layerNorm } from "../nn/layer_norm.ts";
 import { linear } from "../nn/linear.ts";
-import { sincos2d } from "../nn/posenc.ts";
 import { blockStep, type LayerCache } from "../nn/transformer.ts";
 import { type DarlConfig, gridSize } from "./config.ts";
-import { type DarlParams, ropeFor } from "./model.ts";
+import { type DarlParams, ropeFor, sincosTokens } from "./model.ts";
 
 /**
  * Per-layer keys and values of the tokens decoded so far.
@@ -118,7 +117,7 @@ export function decodeStep(
     let x = patch ? linear(params.patchEmbed, patch) : tf.broadcastTo(params.sos.reshape([1, d]), [batch, d]);
     if (cfg.posEncoding === "learned") x = tf.add(x, params.pos!.slice([i, 0], [1, d]));
     if (cfg.posEncoding === "sincos" && i > 0) {
-      x = tf.add(x, tf.tensor2d(sincos2d(gridSize(cfg), d).subarray((i - 1) * d, i * d), [1, d]));
+      x = tf.add(x, tf.tensor2d(sincosTokens(cfg, i + 1).subarray(i * d), [1, d]));
     }
     const rope = cache.rope && {
       cos: cache.rope.cos.slice([i, 0], [1, dh]),

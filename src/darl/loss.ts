@@ -83,7 +83,7 @@ export interface DarlLoss {
  * ```
  */
 export function darlMseLoss(params: DarlParams, cfg: DarlConfig, images: tf.Tensor, prefix = 1): DarlLoss {
-  const patches = patchify(images, cfg.patchSize);
+  const patches = patchify(images, cfg.patchSize, cfg.patchOrder);
   const T = patches.shape[1]!;
   if (!(Number.isInteger(prefix) && prefix >= 1 && prefix <= T)) {
     throw new Error(`darlMseLoss: prefix ${prefix} is not an integer in [1, ${T}]`);

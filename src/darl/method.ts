@@ -10,6 +10,7 @@ import { tf } from "../tf.ts";
 import { check } from "../errors.ts";
 import type { ConfigSchema } from "../config.ts";
 import { patchify } from "../nn/patchify.ts";
+import { patchOrder } from "../nn/patch_order.ts";
 import { disposeTree, type ParamTree } from "../nn/tree.ts";
 import { disposeTrainer } from "../train/trainer.ts";
 import { toUnitRange } from "../data/batches.ts";
@@ -119,8 +120,14 @@ export function darlGenerator(params: DarlParams, cfg: DarlConfig): Generator {
       let prefix: tf.Tensor | undefined;
       if (o.completeRows > 0) {
         check(req.images?.length === req.count * shape[0] * shape[1] * shape[2], "--complete-rows: needs real images");
+        // The given rows are a prefix of the sequence only if the order visits them first.
+        const first = patchOrder(cfg.patchOrder, g, g).subarray(0, o.completeRows * g);
+        check(
+          first.every((r) => r < o.completeRows * g),
+          `--complete-rows: this model's ${cfg.patchOrder} patch order does not visit the top ${o.completeRows} rows first (give an even number)`,
+        );
         prefix = tf.tidy(() =>
-          patchify(tf.tensor4d(toUnitRange(req.images!), [req.count, ...shape]), cfg.patchSize)
+          patchify(tf.tensor4d(toUnitRange(req.images!), [req.count, ...shape]), cfg.patchSize, cfg.patchOrder)
             .slice([0, 0, 0], [req.count, o.completeRows * g, -1])
         );
       }

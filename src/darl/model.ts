@@ -19,6 +19,7 @@ import { truncNormal } from "../nn/init.ts";
 import { initLayerNorm, layerNorm, type LayerNormParams } from "../nn/layer_norm.ts";
 import { initLinear, linear, type LinearParams } from "../nn/linear.ts";
 import { initMlp, mlp, type MlpParams } from "../nn/mlp.ts";
+import { type PatchOrder, patchOrder } from "../nn/patch_order.ts";
 import { sincos2d } from "../nn/posenc.ts";
 import { blockForward, type BlockParams, initBlock } from "../nn/transformer.ts";
 import { disposeTree } from "../nn/tree.ts";
@@ -254,11 +255,28 @@ export function darlForward(
   return out;
 }
 
-/** Grid coordinates of the tokens [SOS, patch 0, patch 1, …]. */
-export function tokenPositions(grid: number, length: number): TokenPosition[] {
+/**
+ * Grid coordinates of the tokens [SOS, patch 0, patch 1, …], the patches
+ * visited in `order`; `index` is the place in the sequence (1D RoPE's
+ * position), so it follows the order too.
+ *
+ * @param grid Patches per side.
+ * @param length Tokens, SOS included.
+ * @param order The patch order.
+ * @returns One position per token (null for SOS).
+ * @example
+ * ```ts
+ * import { tokenPositions } from "./model.ts";
+ * const p = tokenPositions(4, 4, "nested"); // SOS, (0,0), (0,1), (1,0)
+ * if (p[3]?.row !== 1 || p[3]?.col !== 0 || p[3]?.index !== 3) throw new Error();
+ * ```
+ */
+export function tokenPositions(grid: number, length: number, order: PatchOrder = "raster"): TokenPosition[] {
+  const perm = patchOrder(order, grid, grid);
   const pos: TokenPosition[] = [null];
   for (let i = 1; i < length; i++) {
-    pos.push({ row: Math.floor((i - 1) / grid), col: (i - 1) % grid, index: i });
+    const r = perm[i - 1]!;
+    pos.push({ row: Math.floor(r / grid), col: r % grid, index: i });
   }
   return pos;
 }
@@ -277,10 +295,10 @@ const ropeCache = new Map<string, RopeTables>();
 export function ropeFor(cfg: DarlConfig, length: number): RopeTensors | null {
   if (cfg.posEncoding !== "rope2d" && cfg.posEncoding !== "rope1d") return null;
   const dh = cfg.dim / cfg.heads;
-  const key = `${cfg.posEncoding}:${gridSize(cfg)}:${length}:${dh}:${cfg.ropeBase}`;
+  const key = `${cfg.posEncoding}:${gridSize(cfg)}:${length}:${dh}:${cfg.ropeBase}:${cfg.patchOrder}`;
   let t = ropeCache.get(key);
   if (!t) {
-    t = ropeTables(tokenPositions(gridSize(cfg), length), dh, cfg.posEncoding, cfg.ropeBase);
+    t = ropeTables(tokenPositions(gridSize(cfg), length, cfg.patchOrder), dh, cfg.posEncoding, cfg.ropeBase);
     ropeCache.set(key, t);
   }
   return {
@@ -290,10 +308,25 @@ export function ropeFor(cfg: DarlConfig, length: number): RopeTensors | null {
   };
 }
 
-function sincosTokens(cfg: DarlConfig, length: number): Float32Array {
-  const table = sincos2d(gridSize(cfg), cfg.dim);
-  const out = new Float32Array(length * cfg.dim); // SOS row stays zero
-  out.set(table.subarray(0, (length - 1) * cfg.dim), cfg.dim);
+/**
+ * Absolute 2D sin-cos embeddings of the tokens [SOS, patch 0, …], each
+ * patch's row of the table at its grid place in the config's patch order.
+ *
+ * @param cfg The model config.
+ * @param length Tokens, SOS included.
+ * @returns [length, d] values; SOS's row is zero.
+ * @example
+ * ```ts
+ * import { darlConfig } from "./config.ts";
+ * import { sincosTokens } from "./model.ts";
+ * const cfg = darlConfig("tiny", { posEncoding: "sincos" });
+ * if (sincosTokens(cfg, 3).length !== 3 * cfg.dim || sincosTokens(cfg, 3)[0] !== 0) throw new Error();
+ * ```
+ */
+export function sincosTokens(cfg: DarlConfig, length: number): Float32Array {
+  const g = gridSize(cfg), d = cfg.dim, table = sincos2d(g, d), perm = patchOrder(cfg.patchOrder, g, g);
+  const out = new Float32Array(length * d); // SOS row stays zero
+  for (let t = 1; t < length; t++) out.set(table.subarray(perm[t - 1]! * d, (perm[t - 1]! + 1) * d), t * d);
   return out;
 }
 

@@ -6,6 +6,7 @@ import { darlForward, initDarl, nextPatchHead } from "./model.ts";
 import { patchify, unpatchify } from "../nn/patchify.ts";
 import { darlMseLoss, patchTarget } from "./loss.ts";
 import { disposeTree } from "../nn/tree.ts";
+import { darlEncoder } from "./encoder.ts";
 
 const small = (over = {}) => darlConfig("tiny", { imageSize: 8, patchSize: 2, dim: 32, depth: 2, heads: 2, ...over });
 
@@ -163,4 +164,26 @@ Deno.test("an MLP head (headDepth) adds residual blocks after the trunk and keep
     return darlMseLoss({ ...deep, head }, small({ headDepth: 2 }), images).loss;
   })(fc2.w);
   assert.ok(maxAbsDiff(g.dataSync(), new Float32Array(g.size)) > 0);
+});
+
+Deno.test("nested patch order: positions follow the patches, so only the causal pass changes", async () => {
+  await useCpu();
+  const images = tf.randomUniform([2, 8, 8, 1], 0, 1, "float32", 4); // a 4×4 grid of 2×2 patches
+  for (const posEncoding of ["rope2d", "sincos"] as const) {
+    const raster = small({ posEncoding }), nested = small({ posEncoding, patchOrder: "nested" });
+    const params = initDarl(raster, 1);
+    const tokens = async (cfg: typeof raster, causal: boolean) => {
+      const t = darlEncoder(params, cfg, "k").tokens(images, { causal });
+      const v = await t.data();
+      t.dispose();
+      return v;
+    };
+    // Bidirectional attention with each patch at its own grid place is blind to the order.
+    const bidirectional = maxAbsDiff(await tokens(raster, false), await tokens(nested, false));
+    assert.ok(bidirectional < 1e-5, `${posEncoding}: ${bidirectional}`);
+    // Causally, patch (1, 0) sees 4 patches in raster order and 2 in nested order.
+    assert.ok(maxAbsDiff(await tokens(raster, true), await tokens(nested, true)) > 1e-3, posEncoding);
+    disposeTree(params as never);
+  }
+  images.dispose();
 });

@@ -134,7 +134,7 @@ export async function predictionGrid(
   const [H, W, C] = shape, n = images.length / (H * W * C), g = gridSize(cfg);
   const pred = tf.tidy(() => {
     const x = tf.tensor4d(toUnitRange(images), [n, H, W, C]);
-    const patches = patchify(x, cfg.patchSize);
+    const patches = patchify(x, cfg.patchSize, cfg.patchOrder);
     const fwd = darlForward(params, cfg, patches, { causal: true, shift: true });
     // Diffusion models draw each next patch from their decoder (25 DDPM steps).
     let p = cfg.objective === "diffusion" ? teacherForcedPatches(params, cfg, fwd.normed!, 0) : fwd.pred!;
@@ -142,7 +142,7 @@ export async function predictionGrid(
       const { mean, variance } = tf.moments(patches, -1, true);
       p = tf.add(tf.mul(p, tf.sqrt(tf.add(variance, 1e-6))), mean) as tf.Tensor3D;
     }
-    return unpatchify(p, cfg.patchSize, g, g);
+    return unpatchify(p, cfg.patchSize, g, g, cfg.patchOrder);
   });
   const predU8 = unitToU8(await pred.data());
   pred.dispose();

@@ -253,7 +253,7 @@ export async function sampleDarl(params: DarlParams, cfg: DarlConfig, opts: Samp
       patch.dispose();
       opts.onPatch?.(t + 1, T);
     }
-    return tf.tidy(() => unpatchify(tf.tensor3d(all, [B, T, D]), cfg.patchSize, g, g));
+    return tf.tidy(() => unpatchify(tf.tensor3d(all, [B, T, D]), cfg.patchSize, g, g, cfg.patchOrder));
   } finally {
     h?.dispose();
     disposeKvCache(cache);

@@ -6,6 +6,7 @@ import { createRng } from "../rng.ts";
 import { fixture, maxAbsDiff, useCpu } from "../test_util.ts";
 import { darlDiffusionLoss, drawDiffusionNoise } from "./diffusion.ts";
 import { darlForward, initDarl } from "./model.ts";
+import { darlGenerator } from "./method.ts";
 import { betaNoiseLevel, cosineGrid, logSnr } from "./noise.ts";
 import { patchDecoder } from "./patch_decoder.ts";
 import { PRETRAIN_DEFAULTS, pretrainDarl } from "./pretrain.ts";
@@ -57,8 +58,13 @@ Deno.test("samplePatches() with an oracle x0-predictor returns the true patch (D
 
 Deno.test("decodeStep() with the key/value cache equals the full causal forward pass", async () => {
   await useCpu();
-  for (const posEncoding of ["rope2d", "learned", "sincos"] as const) {
-    const cfg = diffCfg({ posEncoding });
+  for (
+    const [posEncoding, patchOrder] of [["rope2d", "raster"], ["learned", "raster"], ["sincos", "raster"], [
+      "rope2d",
+      "nested",
+    ], ["sincos", "nested"]] as const
+  ) {
+    const cfg = diffCfg({ posEncoding, patchOrder });
     const params = initDarl(cfg, 5);
     const patches = tf.randomUniform([2, 16, 4], -1, 1, "float32", 6);
     const full = darlForward(params, cfg, patches, { shift: true }).normed!; // [2, 16, d]
@@ -66,7 +72,7 @@ Deno.test("decodeStep() with the key/value cache equals the full causal forward 
     let h = decodeStep(params, cfg, cache, null, 2);
     for (let t = 0; t < 16; t++) {
       const want = full.slice([0, t, 0], [2, 1, 16]).reshape([2, 16]);
-      assert.ok(maxAbsDiff(await h.data(), await want.data()) < 1e-4, `${posEncoding}, position ${t}`);
+      assert.ok(maxAbsDiff(await h.data(), await want.data()) < 1e-4, `${posEncoding}, ${patchOrder}, position ${t}`);
       if (t < 15) {
         const next = decodeStep(params, cfg, cache, patches.slice([0, t, 0], [2, 1, 4]).reshape([2, 4]), 2);
         h.dispose();
@@ -160,4 +166,28 @@ Deno.test("sampleDarl() refuses MSE models trained on per-patch targets", async 
   const imgs = await sampleDarl(initDarl(global, 0), global, { ...SAMPLE_DEFAULTS, count: 2, mseNoise: 0.1 });
   assert.deepEqual(imgs.shape, [2, 8, 8, 1]);
   imgs.dispose();
+});
+
+Deno.test("completions in nested order keep the given rows, and refuse rows the order does not visit first", async () => {
+  await useCpu();
+  const cfg = darlConfig("tiny", {
+    imageSize: 8,
+    patchSize: 2,
+    dim: 16,
+    depth: 1,
+    heads: 2,
+    target: "global",
+    patchOrder: "nested",
+  });
+  const gen = darlGenerator(initDarl(cfg, 0), cfg);
+  const images = new Uint8Array(2 * 64).map((_, i) => (i * 37) % 256);
+  const complete = (rows: number) => gen.sample({ count: 2, seed: 0, images, options: { completeRows: rows } });
+  await assert.rejects(complete(1), /nested patch order does not visit the top 1 rows first/);
+  const out = (await complete(2)).images;
+  for (let b = 0; b < 2; b++) {
+    // Two rows of 2×2 patches: the top 4 pixel rows come back as given (up to the round trip through [−1, 1]).
+    const top = (x: Uint8Array) => [...x.subarray(b * 64, b * 64 + 32)];
+    assert.ok(top(out).every((v, i) => Math.abs(v - top(images)[i]!) <= 1), `image ${b}`);
+    assert.notDeepEqual([...out.subarray(b * 64 + 32, (b + 1) * 64)], [...images.subarray(b * 64 + 32, (b + 1) * 64)]);
+  }
 });

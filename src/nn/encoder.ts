@@ -159,3 +159,32 @@ export function randomInitKey(seed: number, cfg: object, outsideEncoder: readonl
   const kept = Object.entries(cfg).filter(([k]) => !outsideEncoder.includes(k)).sort(([a], [b]) => a < b ? -1 : 1);
   return `random:${seed}:${JSON.stringify(kept)}`;
 }
+
+/**
+ * {@linkcode Encoder.blockIndex} for a ViT whose parameters are named
+ * `<prefix>blocks.<i>.…` and `<prefix><embedding>…`: 0 for the embeddings,
+ * i + 1 for block i, depth + 1 for everything after the blocks.
+ *
+ * @param prefix The encoder's path in the method's parameter tree ("" at the root).
+ * @param embeddings Names of the parameters before the first block.
+ * @param depth Transformer blocks.
+ * @returns The indexer.
+ * @example
+ * ```ts
+ * import { vitBlockIndex } from "./encoder.ts";
+ * const index = vitBlockIndex("encoder.", ["patchEmbed", "cls"], 4);
+ * if (index("encoder.blocks.2.qkv.w") !== 3 || index("encoder.cls") !== 0 || index("encoder.norm.g") !== 5) {
+ *   throw new Error();
+ * }
+ * ```
+ */
+export function vitBlockIndex(prefix: string, embeddings: readonly string[], depth: number): (name: string) => number {
+  const escape = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+  const block = new RegExp(`^${escape(prefix)}blocks\\.(\\d+)\\.`);
+  const embedding = new RegExp(`^${escape(prefix)}(${embeddings.map(escape).join("|")})\\b`);
+  return (name) => {
+    const m = block.exec(name);
+    if (m) return Number(m[1]) + 1;
+    return embedding.test(name) ? 0 : depth + 1;
+  };
+}

@@ -35,6 +35,8 @@ export interface KvCache {
   length: number;
   /** RoPE tables for the full sequence (rows are token positions). */
   rope: { cos: tf.Tensor; sin: tf.Tensor; segment: number } | null;
+  /** Sin-cos position rows [T + 1, d] for the full sequence, when the model adds them. */
+  sincos: Float32Array | null;
 }
 
 /**
@@ -52,12 +54,13 @@ export interface KvCache {
  * ```
  */
 export function createKvCache(cfg: DarlConfig): KvCache {
-  const rope = ropeFor(cfg, gridSize(cfg) ** 2 + 1);
+  const length = gridSize(cfg) ** 2 + 1, rope = ropeFor(cfg, length);
   if (rope) {
     tf.keep(rope.cos);
     tf.keep(rope.sin);
   }
-  return { layers: Array.from({ length: cfg.depth }, () => ({ k: null, v: null })), length: 0, rope };
+  const sincos = cfg.posEncoding === "sincos" ? sincosTokens(cfg, length) : null;
+  return { layers: Array.from({ length: cfg.depth }, () => ({ k: null, v: null })), length: 0, rope, sincos };
 }
 
 /**
@@ -116,9 +119,7 @@ export function decodeStep(
   const out = tf.tidy(() => {
     let x = patch ? linear(params.patchEmbed, patch) : tf.broadcastTo(params.sos.reshape([1, d]), [batch, d]);
     if (cfg.posEncoding === "learned") x = tf.add(x, params.pos!.slice([i, 0], [1, d]));
-    if (cfg.posEncoding === "sincos" && i > 0) {
-      x = tf.add(x, tf.tensor2d(sincosTokens(cfg, i + 1).subarray(i * d), [1, d]));
-    }
+    if (cache.sincos && i > 0) x = tf.add(x, tf.tensor2d(cache.sincos.subarray(i * d, (i + 1) * d), [1, d]));
     const rope = cache.rope && {
       cos: cache.rope.cos.slice([i, 0], [1, dh]),
       sin: cache.rope.sin.slice([i, 0], [1, dh]),

@@ -58,12 +58,14 @@ Deno.test("samplePatches() with an oracle x0-predictor returns the true patch (D
 
 Deno.test("decodeStep() with the key/value cache equals the full causal forward pass", async () => {
   await useCpu();
-  for (
-    const [posEncoding, patchOrder] of [["rope2d", "raster"], ["learned", "raster"], ["sincos", "raster"], [
-      "rope2d",
-      "nested",
-    ], ["sincos", "nested"]] as const
-  ) {
+  const cases = [
+    ["rope2d", "raster"],
+    ["learned", "raster"],
+    ["sincos", "raster"],
+    ["rope2d", "nested"],
+    ["sincos", "nested"],
+  ] as const;
+  for (const [posEncoding, patchOrder] of cases) {
     const cfg = diffCfg({ posEncoding, patchOrder });
     const params = initDarl(cfg, 5);
     const patches = tf.randomUniform([2, 16, 4], -1, 1, "float32", 6);

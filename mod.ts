@@ -59,6 +59,7 @@ export {
   type BackendInfo,
   describeBackend,
   type GpuAdapterSummary,
+  gpuDeviceNodes,
   type KernelChoice,
   probeGpuAdapter,
   selectBackend,

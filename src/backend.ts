@@ -4,7 +4,9 @@
  * `--backend auto|webgpu|wasm|cpu` and `--kernels auto|fast|stock`:
  * - `auto` uses WebGPU when `navigator.gpu` gives a hardware adapter, and the
  *   fastest CPU path (darl's fast CPU kernels) when the only adapter is a
- *   software rasteriser such as llvmpipe, or there is none.
+ *   software rasteriser such as llvmpipe, or there is none. On Linux without a
+ *   GPU device node it does not ask `navigator.gpu` at all (see
+ *   {@linkcode gpuDeviceNodes}).
  * - `fast` kernels are darl's own (registered as the tfjs backends
  *   `darl-cpu` and `darl-webgpu`); `stock` is plain tfjs.
  *
@@ -69,8 +71,9 @@ export interface BackendInfo {
  *
  * @example
  * ```ts
- * import { type GpuAdapterSummary, probeGpuAdapter } from "./backend.ts";
- * const gpu: GpuAdapterSummary | null = await probeGpuAdapter();
+ * import { gpuDeviceNodes, type GpuAdapterSummary, probeGpuAdapter } from "./backend.ts";
+ * // Without a device node the answer could only be a software rasteriser (see gpuDeviceNodes).
+ * const gpu: GpuAdapterSummary | null = gpuDeviceNodes()?.length === 0 ? null : await probeGpuAdapter();
  * console.log(gpu ? `${gpu.description}${gpu.software ? " (software)" : ""}` : "no WebGPU adapter");
  * ```
  */
@@ -82,14 +85,18 @@ export interface GpuAdapterSummary {
 }
 
 /**
- * Asks `navigator.gpu` for an adapter and says whether it is software.
+ * Asks `navigator.gpu` for an adapter and says whether it is software. This
+ * loads the GPU driver into the process (Mesa's llvmpipe where there is no
+ * GPU), so `auto` asks only where {@linkcode gpuDeviceNodes} finds a device.
  *
  * @returns The adapter summary, or null.
  * @example
  * ```ts
- * import { probeGpuAdapter } from "./backend.ts";
- * const a = await probeGpuAdapter();
- * if (a && typeof a.software !== "boolean") throw new Error();
+ * import { gpuDeviceNodes, probeGpuAdapter } from "./backend.ts";
+ * if (gpuDeviceNodes()?.length !== 0) {
+ *   const a = await probeGpuAdapter();
+ *   if (a && typeof a.software !== "boolean") throw new Error();
+ * }
  * ```
  */
 export async function probeGpuAdapter(): Promise<GpuAdapterSummary | null> {
@@ -110,6 +117,46 @@ export async function probeGpuAdapter(): Promise<GpuAdapterSummary | null> {
     `${info.description} ${info.vendor} ${info.architecture}`,
   );
   return { description, software };
+}
+
+/**
+ * The GPU device nodes under `dev` on Linux: entries of `dri/` (Mesa's and
+ * AMD's drivers), `nvidia*`, `dxg` (WSL), `mali*` and `kgsl*`. A hardware
+ * WebGPU adapter needs one of them, so with none the only adapter
+ * `navigator.gpu` could give is a software rasteriser, and `auto` skips the
+ * probe: asking loads Mesa's llvmpipe and LLVM into the process, and a process
+ * that has loaded them in more than one isolate (a `deno test` run with several
+ * modules that did) sometimes aborts at exit with glibc heap corruption (exit
+ * code 134) after all its work is done.
+ *
+ * @param dev The device folder (a test passes a fake one).
+ * @returns The nodes found (possibly none), or null where this cannot be told:
+ *   not Linux, or `dev` unreadable.
+ * @example
+ * ```ts
+ * import { gpuDeviceNodes } from "./backend.ts";
+ * const nodes = gpuDeviceNodes();
+ * console.log(nodes === null ? "unknown: auto asks navigator.gpu" : `${nodes.length} GPU device nodes`);
+ * ```
+ */
+export function gpuDeviceNodes(dev = "/dev"): string[] | null {
+  if (Deno.build.os !== "linux") return null;
+  const list = (dir: string) => [...Deno.readDirSync(dir)].map((e) => e.name).sort();
+  let names: string[];
+  try {
+    names = list(dev);
+  } catch {
+    return null;
+  }
+  const nodes = names.filter((n) => /^(nvidia|mali|kgsl)|^dxg$/.test(n)).map((n) => `${dev}/${n}`);
+  if (names.includes("dri")) {
+    try {
+      nodes.push(...list(`${dev}/dri`).map((n) => `${dev}/dri/${n}`));
+    } catch {
+      return null;
+    }
+  }
+  return nodes.sort();
 }
 
 /**
@@ -188,7 +235,9 @@ export async function selectBackend(
   let device: "webgpu" | "wasm" | "cpu" = backend === "auto" ? "cpu" : backend;
   let reason: string | undefined;
   let adapter = "";
-  if (backend === "auto" || backend === "webgpu") {
+  const noGpuNode = backend === "auto" && gpuDeviceNodes()?.length === 0;
+  if (noGpuNode) reason = "no GPU device node (/dev/dri, /dev/nvidia*, /dev/dxg)";
+  if ((backend === "auto" && !noGpuNode) || backend === "webgpu") {
     const gpu = await probeGpuAdapter();
     if (backend === "webgpu" && !gpu) {
       throw new DarlError(`--backend webgpu: navigator.gpu gave no adapter on this machine`);

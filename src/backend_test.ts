@@ -1,10 +1,14 @@
 import assert from "node:assert/strict";
 import { tf } from "./tf.ts";
-import { describeBackend, probeGpuAdapter, selectBackend } from "./backend.ts";
+import { describeBackend, gpuDeviceNodes, probeGpuAdapter, selectBackend } from "./backend.ts";
 import { darlConfig } from "./darl/config.ts";
 import { darlMseLoss } from "./darl/loss.ts";
 import { initDarl } from "./darl/model.ts";
 import { namedLeaves } from "./nn/tree.ts";
+import { inOwnProcess } from "./test_util.ts";
+
+// Checks that use WebGPU are exported and run by inOwnProcess, never in the
+// test process itself (see inOwnProcess for why).
 
 /** Loss and gradients of a small DARL model on the active backend. */
 async function lossAndGrads(): Promise<{ loss: number; grads: Map<string, Float32Array> }> {
@@ -33,13 +37,49 @@ Deno.test("selectBackend() starts what is asked for and rejects bad flags", asyn
   assert.equal(wasm.kernels, "stock");
   await assert.rejects(selectBackend("tpu" as never), /--backend: expected auto, webgpu, wasm or cpu, got "tpu"/);
   await assert.rejects(selectBackend("wasm", "fast"), /--kernels fast/);
-  const auto = await selectBackend("auto", "stock");
-  const gpu = await probeGpuAdapter();
-  assert.equal(auto.device, gpu && !gpu.software ? "webgpu" : "wasm");
-  assert.ok(auto.reason);
+  await selectBackend("cpu", "stock");
 });
 
-Deno.test("WebGPU (llvmpipe here) and CPU agree on the DARL loss and every gradient", async () => {
+Deno.test("gpuDeviceNodes() lists DRM, NVIDIA, WSL and embedded GPU nodes, and nothing else", async () => {
+  if (Deno.build.os !== "linux") return assert.equal(gpuDeviceNodes(), null);
+  const dev = await Deno.makeTempDir();
+  for (const f of ["null", "tty0", "nvme0", "kvm", "nvidia0", "nvidiactl", "dxg", "mali0", "kgsl-3d0"]) {
+    await Deno.writeTextFile(`${dev}/${f}`, "");
+  }
+  assert.deepEqual(
+    gpuDeviceNodes(dev),
+    ["nvidia0", "nvidiactl", "dxg", "mali0", "kgsl-3d0"].map((f) => `${dev}/${f}`).sort(),
+  );
+  await Deno.mkdir(`${dev}/dri`);
+  await Deno.writeTextFile(`${dev}/dri/renderD128`, "");
+  assert.ok(gpuDeviceNodes(dev)!.includes(`${dev}/dri/renderD128`));
+  for (const f of ["nvidia0", "nvidiactl", "dxg", "mali0", "kgsl-3d0", "dri/renderD128"]) {
+    await Deno.remove(`${dev}/${f}`);
+  }
+  assert.deepEqual(gpuDeviceNodes(dev), [], "an empty dri/ is no device");
+  assert.equal(gpuDeviceNodes(`${dev}/missing`), null, "an unreadable folder cannot tell");
+  await Deno.remove(dev, { recursive: true });
+});
+
+/** `auto` takes WebGPU exactly when a hardware adapter answers, and never asks without a device node. */
+export async function autoFollowsTheAdapter(): Promise<void> {
+  const gpu = navigator.gpu, request = gpu.requestAdapter.bind(gpu);
+  let asked = 0;
+  gpu.requestAdapter = (options) => (asked++, request(options));
+  const auto = await selectBackend("auto", "stock");
+  assert.ok(auto.reason);
+  const nodes = gpuDeviceNodes();
+  assert.equal(asked, nodes?.length === 0 ? 0 : 1, `device nodes: ${nodes}`);
+  if (nodes?.length === 0) assert.match(auto.reason, /no GPU device node/);
+  const adapter = await probeGpuAdapter();
+  assert.equal(auto.device, adapter && !adapter.software ? "webgpu" : "wasm");
+}
+
+Deno.test("selectBackend('auto') takes WebGPU only on a hardware adapter", () =>
+  inOwnProcess(import.meta.url, autoFollowsTheAdapter.name));
+
+/** The DARL loss and every gradient agree between stock webgpu and stock cpu. */
+export async function webgpuMatchesCpuGradients(): Promise<void> {
   const gpu = await probeGpuAdapter();
   assert.ok(gpu, "navigator.gpu gave no adapter: this test needs WebGPU (Mesa llvmpipe is enough)");
   await selectBackend("cpu", "stock");
@@ -60,10 +100,15 @@ Deno.test("WebGPU (llvmpipe here) and CPU agree on the DARL loss and every gradi
     }
     assert.ok(maxDiff <= tol * scale, `${name}: max |Δ| ${maxDiff} vs max |g| ${scale}`);
   }
-  await selectBackend("cpu", "stock");
-});
+}
 
-Deno.test("every backend trains alike: losses of four steps agree (cpu, darl-cpu, webgpu, darl-webgpu)", async () => {
+Deno.test(
+  "WebGPU (llvmpipe here) and CPU agree on the DARL loss and every gradient",
+  () => inOwnProcess(import.meta.url, webgpuMatchesCpuGradients.name),
+);
+
+/** Four training steps give the same losses on cpu, darl-cpu, webgpu and darl-webgpu. */
+export async function backendsTrainAlike(): Promise<void> {
   const { createTrainState, darlTrainStep } = await import("./darl/train_step.ts");
   await import("./kernels/mod.ts");
   const cfg = darlConfig("tiny", { imageSize: 8, channels: 1, patchSize: 2, dim: 32, depth: 2, heads: 2 });
@@ -87,5 +132,9 @@ Deno.test("every backend trains alike: losses of four steps agree (cpu, darl-cpu
   for (const o of others) {
     o.forEach((l, i) => assert.ok(Math.abs(l - ref[i]!) <= 1e-4 * Math.abs(ref[i]!), `step ${i}: ${o} vs ${ref}`));
   }
-  await selectBackend("cpu", "stock");
-});
+}
+
+Deno.test(
+  "every backend trains alike: losses of four steps agree (cpu, darl-cpu, webgpu, darl-webgpu)",
+  () => inOwnProcess(import.meta.url, backendsTrainAlike.name),
+);

@@ -49,6 +49,35 @@ export async function runTaskProcess(
 }
 
 /**
+ * Runs `name`, an exported async function of the module at `moduleUrl`, in a
+ * process of its own (`deno eval`), and fails with its output if it throws.
+ * WebGPU checks run this way: a `deno test` process in which more than one
+ * module has loaded Mesa's llvmpipe through `navigator.gpu` sometimes aborts at
+ * exit with glibc heap corruption, after every test has passed (2 of 40 runs
+ * of twelve such modules did; 0 of 300 single-module processes). A test file
+ * may export its own checks: `Deno.test` registers nothing outside `deno test`.
+ *
+ * @param moduleUrl The module (`import.meta.url` for the calling test file).
+ * @param name The export to call.
+ */
+export async function inOwnProcess(moduleUrl: string, name: string): Promise<void> {
+  const code = `import { ${name} } from ${JSON.stringify(moduleUrl)};\nawait ${name}();\n`;
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["eval", "--config", `${ROOT}deno.json`, code],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const dec = new TextDecoder();
+  if (out.stdout.length && out.success) console.log(dec.decode(out.stdout).trimEnd());
+  if (!out.success) {
+    throw new Error(
+      `${name} failed in its own process (exit ${out.code}${out.signal ? `, ${out.signal}` : ""}):\n` +
+        `${dec.decode(out.stdout)}${dec.decode(out.stderr)}`,
+    );
+  }
+}
+
+/**
  * Writes a dataset of blank 8×8 grey images without labels (for the "no
  * labels" errors).
  *

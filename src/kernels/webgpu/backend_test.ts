@@ -3,8 +3,10 @@ import { tf } from "../../tf.ts";
 import { probeGpuAdapter, selectBackend } from "../../backend.ts";
 import "../mod.ts";
 import { assertClose, type CaseResults, kernelCases, runCase } from "../kernel_test_util.ts";
+import { inOwnProcess } from "../../test_util.ts";
 
-Deno.test("darl-webgpu kernels match stock tfjs CPU, forward and gradient (llvmpipe here)", async () => {
+/** Every darl-webgpu kernel case against stock tfjs CPU (run by inOwnProcess, which says why). */
+export async function webgpuKernelsMatchCpu(): Promise<void> {
   assert.ok(await probeGpuAdapter(), "navigator.gpu gave no adapter: this test needs WebGPU (Mesa llvmpipe is enough)");
   const cases = kernelCases();
   await selectBackend("cpu", "stock");
@@ -20,5 +22,9 @@ Deno.test("darl-webgpu kernels match stock tfjs CPU, forward and gradient (llvmp
     if (Deno.env.get("DARL_TEST_TIMES")) console.log(c.name, (performance.now() - t0).toFixed(0), "ms");
   }
   assert.equal(tf.memory().numTensors, before, "kernels must not leak tensors");
-  await selectBackend("cpu", "stock");
-});
+}
+
+Deno.test(
+  "darl-webgpu kernels match stock tfjs CPU, forward and gradient (llvmpipe here)",
+  () => inOwnProcess(import.meta.url, webgpuKernelsMatchCpu.name),
+);

@@ -7,15 +7,41 @@
  */
 import "../src/kernels/mod.ts";
 import { tf } from "../src/tf.ts";
-import { type BackendInfo, probeGpuAdapter, selectBackend } from "../src/backend.ts";
+import {
+  type BackendInfo,
+  type GpuAdapterSummary,
+  gpuDeviceNodes,
+  probeGpuAdapter,
+  selectBackend,
+} from "../src/backend.ts";
 
 /** A backend as benchmarks name it. */
 export type BenchBackend = "cpu" | "wasm" | "webgpu" | "darl-cpu" | "darl-webgpu";
 
-/** Backends available on this machine (WebGPU only when an adapter exists). */
+// bench:report runs each runner in a process of its own: the others' cases are ignored there.
+const onlyRunner = Deno.env.get("DARL_BENCH_RUNNER");
+
+let gpu: Promise<GpuAdapterSummary | null> | undefined;
+
+/**
+ * The WebGPU adapter the benchmarks of this process may use, or null. Asking
+ * `navigator.gpu` loads the driver (Mesa's llvmpipe where there is no GPU)
+ * into the bench module's isolate, and a `deno bench` process that has done
+ * so sometimes aborts at exit with glibc heap corruption (exit code 134; see
+ * `inOwnProcess` in `src/test_util.ts`). So only a process that runs a WebGPU
+ * runner asks, and plain `deno bench` asks only where a GPU device node exists
+ * (a software adapter there is measured with `DARL_BENCH_RUNNER=darl-webgpu`
+ * or `deno task bench:report`).
+ */
+function benchGpu(): Promise<GpuAdapterSummary | null> {
+  const ask = onlyRunner ? onlyRunner.endsWith("webgpu") : gpuDeviceNodes()?.length !== 0;
+  return gpu ??= ask ? probeGpuAdapter() : Promise.resolve(null);
+}
+
+/** Backends the benchmarks of this process run (WebGPU only when {@linkcode benchGpu} gives an adapter). */
 export async function benchBackends(): Promise<BenchBackend[]> {
   const list: BenchBackend[] = ["darl-cpu", "wasm", "cpu"];
-  if (await probeGpuAdapter()) list.push("darl-webgpu", "webgpu");
+  if (await benchGpu()) list.push("darl-webgpu", "webgpu");
   return list;
 }
 
@@ -24,7 +50,7 @@ export async function benchBackends(): Promise<BenchBackend[]> {
  * cases take minutes each and are skipped.
  */
 export async function softwareGpu(): Promise<boolean> {
-  return (await probeGpuAdapter())?.software ?? false;
+  return (await benchGpu())?.software ?? false;
 }
 
 const infos = new Map<BenchBackend, BackendInfo>();
@@ -66,8 +92,6 @@ export interface BenchCase extends Rate {
 }
 
 const samplesPath = Deno.env.get("DARL_BENCH_SAMPLES");
-// bench:report runs each runner in a process of its own: the others' cases are ignored there.
-const onlyRunner = Deno.env.get("DARL_BENCH_RUNNER");
 
 /**
  * Registers a case with `Deno.bench`. Only the work is timed; when

@@ -10,7 +10,7 @@
  *
  * @module
  */
-import { benchBackends } from "./_harness.ts";
+import { probeGpuAdapter } from "../src/backend.ts";
 import { DarlError } from "../src/errors.ts";
 
 /** One measured iteration, as `bench/_harness.ts` records it. */
@@ -121,13 +121,14 @@ function childrenBusy(): number {
  * @param args `deno bench` arguments.
  * @param env Extra environment.
  * @param what A label for the load record.
- * @returns Exit success and the load record (null when /proc is not readable).
+ * @returns Exit success, whether it aborted (SIGABRT), and the load record
+ *   (null when /proc is not readable).
  */
 export async function runMeasured(
   args: string[],
   env: Record<string, string>,
   what: string,
-): Promise<{ ok: boolean; load: LoadRecord | null }> {
+): Promise<{ ok: boolean; aborted: boolean; load: LoadRecord | null }> {
   let canRead = true;
   try {
     machineBusy();
@@ -147,15 +148,62 @@ export async function runMeasured(
     : undefined;
   const status = await proc.status;
   clearInterval(timer);
-  if (!canRead) return { ok: status.success, load: null };
+  const aborted = status.signal === "SIGABRT";
+  if (!canRead) return { ok: status.success, aborted, load: null };
   const seconds = (performance.now() - t0) / 1000, own = childrenBusy() - children0;
   const othersMean = Math.max(0, machineBusy() - all0 - own) / HZ / seconds;
-  return { ok: status.success, load: { what, seconds, othersMean, othersPeak: Math.max(peak, othersMean) } };
+  return { ok: status.success, aborted, load: { what, seconds, othersMean, othersPeak: Math.max(peak, othersMean) } };
 }
 
-/** Runners in the benchmarks: darl's backends, stock tfjs, and the jax-js peer. */
+/**
+ * Runs one bench file for one runner ({@linkcode runMeasured}) and appends
+ * its samples to `samplesPath`. A process that aborts (SIGABRT) is run again,
+ * up to `retries` times, its samples dropped: a `deno bench` process that
+ * used WebGPU sometimes aborts at exit with glibc heap corruption after its
+ * work is done (see `benchGpu` in `_harness.ts`). Any other failure throws.
+ *
+ * @param file The bench file.
+ * @param runner The runner (`DARL_BENCH_RUNNER`).
+ * @param filter `--filter` ("" for none).
+ * @param samplesPath The JSONL file that collects every run's samples.
+ * @param retries Reruns allowed after an abort.
+ * @returns The load record of the run that counted.
+ */
+export async function runBenchFile(
+  file: string,
+  runner: string,
+  filter: string,
+  samplesPath: string,
+  retries = 2,
+): Promise<LoadRecord | null> {
+  const args = ["bench", "-A", "--no-check", ...(filter ? ["--filter", filter] : []), file];
+  const own = await Deno.makeTempFile({ suffix: ".jsonl" });
+  try {
+    for (let attempt = 0;; attempt++) {
+      console.log(`running [${runner}]: deno ${args.join(" ")}`);
+      await Deno.writeTextFile(own, "");
+      const r = await runMeasured(args, { DARL_BENCH_SAMPLES: own, DARL_BENCH_RUNNER: runner }, `${file} [${runner}]`);
+      if (r.ok) {
+        await Deno.writeTextFile(samplesPath, await Deno.readTextFile(own), { append: true });
+        return r.load;
+      }
+      if (!r.aborted || attempt >= retries) throw new Error(`deno bench failed for ${file} [${runner}]`);
+      console.log(`${file} [${runner}]: deno bench aborted (SIGABRT); running it again, its samples dropped`);
+    }
+  } finally {
+    await Deno.remove(own);
+  }
+}
+
+/**
+ * Runners in the benchmarks: darl's backends, stock tfjs (WebGPU where an
+ * adapter answers, llvmpipe included), and the jax-js peer. It asks
+ * `navigator.gpu` itself: bench:report's own process is a plain `deno run`,
+ * where that is safe, unlike a bench module's isolate (see `benchGpu`).
+ */
 export async function benchRunners(): Promise<string[]> {
-  return [...await benchBackends(), "jax-js"];
+  const webgpu = (await probeGpuAdapter()) ? ["darl-webgpu", "webgpu"] : [];
+  return ["darl-cpu", "wasm", "cpu", ...webgpu, "jax-js"];
 }
 
 /**

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { chooseRunners, runMeasured } from "./report.ts";
+import { chooseRunners, runBenchFile, runMeasured } from "./report.ts";
 import { DarlError } from "../src/errors.ts";
 import { reportMarkdown } from "./report_markdown.ts";
 
@@ -11,6 +11,44 @@ Deno.test("runMeasured() runs a process and records how many cores other process
   assert.ok(r.load.seconds > 0);
   // The loop's own CPU time is not counted as other processes' load.
   assert.ok(r.load.othersMean >= 0 && r.load.othersMean < 2.5, String(r.load.othersMean));
+});
+
+Deno.test("runBenchFile() reruns a bench process that aborts, keeping only the samples of the run that counts", async () => {
+  const dir = await Deno.makeTempDir(), samples = `${dir}/samples.jsonl`, runs = `${dir}/runs`;
+  // A bench file that records a sample per run and aborts on the runs named in ABORT_ON (1-based).
+  const file = `${dir}/fake_bench.ts`;
+  await Deno.writeTextFile(
+    file,
+    `const n = (() => { try { return Deno.readTextFileSync(${
+      JSON.stringify(runs)
+    }).length; } catch { return 0; } })() + 1;
+Deno.writeTextFileSync(${JSON.stringify(runs)}, "x", { append: true });
+Deno.writeTextFileSync(Deno.env.get("DARL_BENCH_SAMPLES")!, JSON.stringify({ run: n, runner: Deno.env.get("DARL_BENCH_RUNNER") }) + "\\n", { append: true });
+if ((Deno.env.get("ABORT_ON") ?? "").split(",").includes(String(n))) Deno.kill(Deno.pid, "SIGABRT");
+if (Deno.env.get("FAIL")) Deno.exit(1);
+Deno.bench("nothing", () => {});
+`,
+  );
+  const lines = async () => (await Deno.readTextFile(samples)).trim().split("\n").map((l) => JSON.parse(l));
+  const withEnv = async (env: Record<string, string>, f: () => Promise<unknown>) => {
+    for (const [k, v] of Object.entries(env)) Deno.env.set(k, v);
+    try {
+      return await f();
+    } finally {
+      for (const k of Object.keys(env)) Deno.env.delete(k);
+    }
+  };
+  await Deno.writeTextFile(samples, "");
+  await withEnv({ ABORT_ON: "1,2" }, () => runBenchFile(file, "darl-cpu", "", samples));
+  assert.deepEqual(await lines(), [{ run: 3, runner: "darl-cpu" }], "the two aborted runs' samples are dropped");
+  await withEnv(
+    { ABORT_ON: "4,5,6" },
+    () => assert.rejects(runBenchFile(file, "wasm", "", samples), /deno bench failed/),
+  );
+  await withEnv({ FAIL: "1" }, () => assert.rejects(runBenchFile(file, "cpu", "", samples), /deno bench failed/));
+  assert.equal((await Deno.readTextFile(runs)).length, 7, "three runs, three aborts, and a plain failure not rerun");
+  assert.deepEqual(await lines(), [{ run: 3, runner: "darl-cpu" }]);
+  await Deno.remove(dir, { recursive: true });
 });
 
 Deno.test("reportMarkdown() marks a report LOADED when any process ran beside more than 0.2 other cores", () => {

@@ -51,11 +51,13 @@ export async function runTaskProcess(
 /**
  * Runs `name`, an exported async function of the module at `moduleUrl`, in a
  * process of its own (`deno eval`), and fails with its output if it throws.
- * WebGPU checks run this way: a `deno test` process in which more than one
- * module has loaded Mesa's llvmpipe through `navigator.gpu` sometimes aborts at
- * exit with glibc heap corruption, after every test has passed (2 of 40 runs
- * of twelve such modules did; 0 of 300 single-module processes). A test file
- * may export its own checks: `Deno.test` registers nothing outside `deno test`.
+ * WebGPU checks run this way: a `deno test` or `deno bench` process whose
+ * modules have loaded Mesa's llvmpipe through `navigator.gpu` sometimes aborts
+ * at exit with glibc heap corruption, after every test has passed (2 of 40
+ * runs of twelve such test modules, 1 of 30 `deno bench` runs of one), while a
+ * `deno run` or `deno eval` process, whose module runs on the main thread, did
+ * not (0 of 300). A test file may export its own checks: `Deno.test`
+ * registers nothing outside `deno test`.
  *
  * @param moduleUrl The module (`import.meta.url` for the calling test file).
  * @param name The export to call.

@@ -21,9 +21,9 @@ import { initDarl } from "../src/darl/model.ts";
 import { PRETRAIN_DEFAULTS } from "../src/darl/pretrain.ts";
 import { createTrainState, darlTrainStep } from "../src/darl/train_step.ts";
 import { countDispatches } from "../src/kernels/mod.ts";
-import { benchRunners, chooseRunners, type LoadRecord, runMeasured, type Sample, summarise } from "../bench/report.ts";
+import { benchRunners, chooseRunners, type LoadRecord, runBenchFile, type Sample, summarise } from "../bench/report.ts";
 import { reportMarkdown } from "../bench/report_markdown.ts";
-import { type BenchBackend, benchBackends, useBackend } from "../bench/_harness.ts";
+import { type BenchBackend, useBackend } from "../bench/_harness.ts";
 
 const REPORT = section("Benchmark report", { filter: "", runners: "" }, {
   filter: { doc: "deno bench --filter (a name substring, or /regex/) [every case]" },
@@ -74,12 +74,8 @@ if (import.meta.main) {
     const loads: LoadRecord[] = [];
     for (const runner of runners) {
       for (const file of files) {
-        const args = ["bench", "-A", "--no-check", ...(filter ? ["--filter", filter] : []), file];
-        console.log(`running [${runner}]: deno ${args.join(" ")}`);
-        const env = { DARL_BENCH_SAMPLES: samplesPath, DARL_BENCH_RUNNER: runner };
-        const r = await runMeasured(args, env, `${file} [${runner}]`);
-        if (!r.ok) throw new Error(`deno bench failed for ${file} [${runner}]`);
-        if (r.load) loads.push(r.load);
+        const load = await runBenchFile(file, runner, filter, samplesPath);
+        if (load) loads.push(load);
       }
     }
     const samples: Sample[] = (await Deno.readTextFile(samplesPath)).split("\n").filter((l) => l).map((l) =>
@@ -87,9 +83,8 @@ if (import.meta.main) {
     );
     const rows = summarise(samples);
     // The tfjs backends among the runners (jax-js is a peer, not a backend), as the benchmarks selected them.
-    const tfjsBackends: string[] = await benchBackends();
     const backends: string[] = [];
-    for (const runner of runners.filter((r) => tfjsBackends.includes(r))) {
+    for (const runner of runners.filter((r) => r !== "jax-js")) {
       backends.push(describeBackend(await useBackend(runner as BenchBackend)));
     }
     const dispatches = runners.some((r) => r.endsWith("webgpu")) ? await webgpuDispatches() : null;

@@ -124,10 +124,9 @@ export async function probeGpuAdapter(): Promise<GpuAdapterSummary | null> {
  * AMD's drivers), `nvidia*`, `dxg` (WSL), `mali*` and `kgsl*`. A hardware
  * WebGPU adapter needs one of them, so with none the only adapter
  * `navigator.gpu` could give is a software rasteriser, and `auto` skips the
- * probe: asking loads Mesa's llvmpipe and LLVM into the process, and a process
- * that has loaded them in more than one isolate (a `deno test` run with several
- * modules that did) sometimes aborts at exit with glibc heap corruption (exit
- * code 134) after all its work is done.
+ * probe: asking loads Mesa's llvmpipe and LLVM into the process, and a
+ * `deno test` or `deno bench` process whose modules did so sometimes aborts at
+ * exit with glibc heap corruption (exit code 134) after all its work is done.
  *
  * @param dev The device folder (a test passes a fake one).
  * @returns The nodes found (possibly none), or null where this cannot be told:
@@ -236,7 +235,7 @@ export async function selectBackend(
   let reason: string | undefined;
   let adapter = "";
   const noGpuNode = backend === "auto" && gpuDeviceNodes()?.length === 0;
-  if (noGpuNode) reason = "no GPU device node (/dev/dri, /dev/nvidia*, /dev/dxg)";
+  if (noGpuNode) reason = "no GPU device node under /dev";
   if ((backend === "auto" && !noGpuNode) || backend === "webgpu") {
     const gpu = await probeGpuAdapter();
     if (backend === "webgpu" && !gpu) {

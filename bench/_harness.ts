@@ -21,27 +21,35 @@ export type BenchBackend = "cpu" | "wasm" | "webgpu" | "darl-cpu" | "darl-webgpu
 // bench:report runs each runner in a process of its own: the others' cases are ignored there.
 const onlyRunner = Deno.env.get("DARL_BENCH_RUNNER");
 
-let gpu: Promise<GpuAdapterSummary | null> | undefined;
+let probed: Promise<GpuAdapterSummary | null> | undefined;
 
 /**
- * The WebGPU adapter the benchmarks of this process may use, or null. Asking
- * `navigator.gpu` loads the driver (Mesa's llvmpipe where there is no GPU)
- * into the bench module's isolate, and a `deno bench` process that has done
- * so sometimes aborts at exit with glibc heap corruption (exit code 134; see
- * `inOwnProcess` in `src/test_util.ts`). So only a process that runs a WebGPU
- * runner asks, and plain `deno bench` asks only where a GPU device node exists
- * (a software adapter there is measured with `DARL_BENCH_RUNNER=darl-webgpu`
- * or `deno task bench:report`).
+ * Whether this process may ask `navigator.gpu`. Asking loads the driver
+ * (Mesa's llvmpipe where there is no GPU) into the bench module's isolate, and
+ * a `deno bench` process that has done so sometimes aborts at exit with glibc
+ * heap corruption (exit code 134; see `inOwnProcess` in `src/test_util.ts`).
+ * So only a process that runs a WebGPU runner asks, and plain `deno bench`
+ * asks only where a GPU device node exists (a software adapter there is
+ * measured with `DARL_BENCH_RUNNER=darl-webgpu` or `deno task bench:report`).
  */
-function benchGpu(): Promise<GpuAdapterSummary | null> {
-  const ask = onlyRunner ? onlyRunner.endsWith("webgpu") : gpuDeviceNodes()?.length !== 0;
-  return gpu ??= ask ? probeGpuAdapter() : Promise.resolve(null);
+function mayAskGpu(): boolean {
+  return onlyRunner ? onlyRunner.endsWith("webgpu") : gpuDeviceNodes()?.length !== 0;
 }
 
-/** Backends the benchmarks of this process run (WebGPU only when {@linkcode benchGpu} gives an adapter). */
-export async function benchBackends(): Promise<BenchBackend[]> {
+/** The WebGPU adapter, asked for at most once per module, or null when `ask` is false. */
+function benchGpu(ask = mayAskGpu()): Promise<GpuAdapterSummary | null> {
+  return ask ? (probed ??= probeGpuAdapter()) : Promise.resolve(null);
+}
+
+/**
+ * Backends the benchmarks run: WebGPU only when an adapter answers.
+ *
+ * @param askGpu Whether to ask `navigator.gpu` ({@linkcode mayAskGpu} by
+ *   default; bench:report's own process, a plain `deno run`, always may).
+ */
+export async function benchBackends(askGpu = mayAskGpu()): Promise<BenchBackend[]> {
   const list: BenchBackend[] = ["darl-cpu", "wasm", "cpu"];
-  if (await benchGpu()) list.push("darl-webgpu", "webgpu");
+  if (await benchGpu(askGpu)) list.push("darl-webgpu", "webgpu");
   return list;
 }
 

@@ -10,7 +10,7 @@
  *
  * @module
  */
-import { probeGpuAdapter } from "../src/backend.ts";
+import { benchBackends } from "./_harness.ts";
 import { DarlError } from "../src/errors.ts";
 
 /** One measured iteration, as `bench/_harness.ts` records it. */
@@ -160,7 +160,7 @@ export async function runMeasured(
  * its samples to `samplesPath`. A process that aborts (SIGABRT) is run again,
  * up to `retries` times, its samples dropped: a `deno bench` process that
  * used WebGPU sometimes aborts at exit with glibc heap corruption after its
- * work is done (see `benchGpu` in `_harness.ts`). Any other failure throws.
+ * work is done (see `mayAskGpu` in `_harness.ts`). Any other failure throws.
  *
  * @param file The bench file.
  * @param runner The runner (`DARL_BENCH_RUNNER`).
@@ -198,12 +198,11 @@ export async function runBenchFile(
 /**
  * Runners in the benchmarks: darl's backends, stock tfjs (WebGPU where an
  * adapter answers, llvmpipe included), and the jax-js peer. It asks
- * `navigator.gpu` itself: bench:report's own process is a plain `deno run`,
- * where that is safe, unlike a bench module's isolate (see `benchGpu`).
+ * `navigator.gpu` whatever the machine: bench:report's own process is a plain
+ * `deno run`, where that is safe, unlike a bench module's isolate.
  */
 export async function benchRunners(): Promise<string[]> {
-  const webgpu = (await probeGpuAdapter()) ? ["darl-webgpu", "webgpu"] : [];
-  return ["darl-cpu", "wasm", "cpu", ...webgpu, "jax-js"];
+  return [...await benchBackends(true), "jax-js"];
 }
 
 /**

@@ -23,7 +23,7 @@ import { createTrainState, darlTrainStep } from "../src/darl/train_step.ts";
 import { countDispatches } from "../src/kernels/mod.ts";
 import { benchRunners, chooseRunners, type LoadRecord, runBenchFile, type Sample, summarise } from "../bench/report.ts";
 import { reportMarkdown } from "../bench/report_markdown.ts";
-import { type BenchBackend, useBackend } from "../bench/_harness.ts";
+import { type BenchBackend, benchBackends, useBackend } from "../bench/_harness.ts";
 
 const REPORT = section("Benchmark report", { filter: "", runners: "" }, {
   filter: { doc: "deno bench --filter (a name substring, or /regex/) [every case]" },
@@ -83,8 +83,9 @@ if (import.meta.main) {
     );
     const rows = summarise(samples);
     // The tfjs backends among the runners (jax-js is a peer, not a backend), as the benchmarks selected them.
+    const tfjsBackends: string[] = await benchBackends(true);
     const backends: string[] = [];
-    for (const runner of runners.filter((r) => r !== "jax-js")) {
+    for (const runner of runners.filter((r) => tfjsBackends.includes(r))) {
       backends.push(describeBackend(await useBackend(runner as BenchBackend)));
     }
     const dispatches = runners.some((r) => r.endsWith("webgpu")) ? await webgpuDispatches() : null;

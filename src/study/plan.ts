@@ -185,7 +185,69 @@ export function checkPlan(raw: unknown, file: string): StudyPlan {
   if (b.images !== undefined && !positive(b.images)) fail(file, `"budget.images" must be an integer ≥ 1`);
   if (!Array.isArray(p.evals)) fail(file, `"evals" must be a list`);
   for (const [i, e] of (p.evals as unknown[]).entries()) checkEval(e, file, i);
+  // Fine-tuning evals of one kind are told apart by their epochs (their folders and metrics are named so).
+  const seen = new Set<string>();
+  for (const [i, e] of (p.evals as StudyEval[]).entries()) {
+    if (e.kind !== "finetune") continue;
+    const key = `${!!e.scratch} ${e.epochs}`;
+    if (seen.has(key)) {
+      fail(
+        file,
+        `"evals[${i}]": a second ${
+          e.scratch ? "from-scratch" : "pretrained"
+        } finetune eval of ${e.epochs} epochs (those of one kind must differ in "epochs")`,
+      );
+    }
+    seen.add(key);
+  }
   return p as unknown as StudyPlan;
+}
+
+/** Where a fine-tuning eval's run lives in a cell, the metric it reports, and its label in charts. */
+export interface FinetuneRun {
+  /** Metric name in results and reports. */
+  metric: string;
+  /** Folder in the cell. */
+  dir: string;
+  /** Short label for charts. */
+  label: string;
+  /** Whether it trains a random init. */
+  scratch: boolean;
+}
+
+/**
+ * Names each fine-tuning eval of a plan, in plan order. The only eval of
+ * its kind (pretrained or from scratch) is "finetune" or "finetune from
+ * scratch" in folder "finetune" or "finetune-scratch"; several of one kind
+ * (which {@linkcode checkPlan} requires to differ in epochs) add their
+ * epochs, so none writes over another's run or score.
+ *
+ * @param evals A plan's evals.
+ * @returns One entry per finetune eval.
+ * @example
+ * ```ts
+ * import { finetuneRuns } from "./plan.ts";
+ * const runs = finetuneRuns([
+ *   { kind: "finetune", epochs: 5 },
+ *   { kind: "finetune", epochs: 5, scratch: true },
+ *   { kind: "finetune", epochs: 7, scratch: true },
+ * ]);
+ * if (runs[0]!.dir !== "finetune" || runs[2]!.dir !== "finetune-scratch-7ep") throw new Error();
+ * if (runs[1]!.metric !== "finetune from scratch (5 epochs)") throw new Error();
+ * ```
+ */
+export function finetuneRuns(evals: StudyEval[]): FinetuneRun[] {
+  const ft = evals.filter((e) => e.kind === "finetune");
+  return ft.map((e) => {
+    const scratch = !!e.scratch, several = ft.filter((x) => !!x.scratch === scratch).length > 1;
+    const [metric, dir, label] = scratch
+      ? ["finetune from scratch", "finetune-scratch", "from scratch"]
+      : ["finetune", "finetune", "pretrained"];
+    const epochs = `${e.epochs} epoch${e.epochs === 1 ? "" : "s"}`;
+    return several
+      ? { metric: `${metric} (${epochs})`, dir: `${dir}-${e.epochs}ep`, label: `${label} ${e.epochs} ep`, scratch }
+      : { metric, dir, label, scratch };
+  });
 }
 
 function checkKey(key: string, file: string, where: string): void {

@@ -8,7 +8,7 @@
  *
  * @module
  */
-import { armLabel, type StudyPlan } from "./plan.ts";
+import { armLabel, finetuneRuns, type StudyPlan } from "./plan.ts";
 import { type Bar, barChart, linePlot, PALETTE, type RefLine, type Series } from "../viz/plot.ts";
 import { readJsonl } from "../train/metrics.ts";
 import { writePng } from "../viz/grid.ts";
@@ -327,28 +327,14 @@ export async function writeReport(
   return files;
 }
 
-/**
- * A fine-tuning eval's metric name and its folder in a cell, from the
- * pretrained weights or (`scratch`) from a random init.
- *
- * @example
- * ```ts
- * import { FINETUNE_RUNS } from "./report.ts";
- * if (FINETUNE_RUNS.scratch.dir !== "finetune-scratch") throw new Error();
- * ```
- */
-export const FINETUNE_RUNS = {
-  pretrained: { metric: "finetune", dir: "finetune", label: "pretrained" },
-  scratch: { metric: "finetune from scratch", dir: "finetune-scratch", label: "from scratch" },
-} as const;
-
-// Pretrained beside from-scratch fine-tuning per arm (one bar chart, not one per metric), and the training-loss
-// curves behind them as means over 50 windows: the per-step loss of label-smoothed batches is too noisy to read.
+// Pretrained beside from-scratch fine-tuning per arm (one bar chart with each of the plan's fine-tuning runs, not one
+// per metric), and the training-loss curves behind them as means over 50 windows: the per-step loss of label-smoothed
+// batches is too noisy to read.
 async function finetuneCharts(dir: string, plan: StudyPlan, records: StudyRecord[], rows: ArmRow[]): Promise<string[]> {
-  const runs = Object.values(FINETUNE_RUNS).filter((f) => records.some((r) => r.metrics[f.metric] !== undefined));
+  const runs = finetuneRuns(plan.evals).filter((f) => records.some((r) => r.metrics[f.metric] !== undefined));
   if (runs.length === 0) return [];
   const files: string[] = [];
-  if (runs.length === 2) {
+  if (runs.some((f) => f.scratch) && runs.some((f) => !f.scratch)) {
     const bars = rows.flatMap((r) =>
       runs.flatMap((f, group) =>
         r.stats[f.metric] ? [{ ...armBar(r, f.metric, `${r.arm.slice(0, 12)} ${f.label}`), group }] : []

@@ -24,8 +24,8 @@ import { listCheckpoints } from "../train/checkpoint.ts";
 import { withLockedDir } from "../train/lock.ts";
 import { formatDuration, readJsonl } from "../train/metrics.ts";
 import { type LoadedModel, loadModel, randomInitModel, registeredMethods } from "../train/registry.ts";
-import { cellsOf, type StudyCell, type StudyEval, type StudyPlan } from "./plan.ts";
-import { FINETUNE_RUNS, type StudyRecord, writeReport } from "./report.ts";
+import { cellsOf, finetuneRuns, type StudyCell, type StudyEval, type StudyPlan } from "./plan.ts";
+import { type StudyRecord, writeReport } from "./report.ts";
 
 /**
  * Reads the finished cells of a study folder; a last line cut short by a
@@ -194,7 +194,8 @@ async function evaluateCell(
           encoder.dispose();
         }
       } else if (e.kind === "finetune") {
-        const run = e.scratch ? FINETUNE_RUNS.scratch : FINETUNE_RUNS.pretrained, name = run.metric;
+        const run = finetuneRuns(evals)[evals.slice(0, i).filter((x) => x.kind === "finetune").length]!;
+        const name = run.metric;
         const source: LoadedModel = e.scratch ? randomInitModel(model, cell.seed) : model;
         const out = `${dir}/${run.dir}`;
         const resume = (await listCheckpoints(out).catch(() => [])).length > 0;

@@ -6,6 +6,7 @@ import { decodePngImage } from "../data/png.ts";
 import { openDataset } from "../data/store.ts";
 import { PALETTE } from "../viz/plot.ts";
 import { readResults, runStudy } from "./runner.ts";
+import { listCheckpoints } from "../train/run_checkpoints.ts";
 import "../methods.ts";
 import { readPlan } from "./plan.ts";
 import { DARL_SCHEMA } from "../darl/config.ts";
@@ -99,6 +100,10 @@ Deno.test("checkPlan(): each malformed field is one line naming the plan and the
     [{ evals: [{ kind: "finetune", epochs: 1, train: { seed: 3 } }] }, /"train.seed" is not one of/],
     [{ evals: [{ kind: "finetune", epochs: 1, train: { layerDecay: 2 } }] }, /"train": --layer-decay: expected/],
     [{ evals: [{ kind: "vtab" }] }, /"kind" must be probe, finetune or sample/],
+    [
+      { evals: [{ kind: "finetune", epochs: 5 }, { kind: "finetune", epochs: 5, train: { lr: 1e-3 } }] },
+      /"evals\[1\]": a second pretrained finetune eval of 5 epochs/,
+    ],
     [{ name: "a b" }, /"name" must be letters/],
     [{ base: { optim: {} } }, /"base.optim": expected preset, model or train/],
   ];
@@ -330,7 +335,7 @@ Deno.test("every DARL plan in studies/ sets its batch and warm-up instead of tak
   assert.ok(darl.length >= 6, `${darl.length} DARL plans`);
 });
 
-Deno.test("a finetune eval fine-tunes the cell's model, and with scratch a random init that its config names as such", async () => {
+Deno.test("a finetune eval fine-tunes the cell's model, with scratch a random init that its config names as such, and evals of one kind keep their own runs", async () => {
   const tmp = await Deno.makeTempDir(), data = await fixtureDataset();
   const plan: StudyPlan = {
     name: "ft",
@@ -346,24 +351,39 @@ Deno.test("a finetune eval fine-tunes the cell's model, and with scratch a rando
     evals: [
       { kind: "finetune", epochs: 1, train: { batchSize: 8, logEvery: 5 } },
       { kind: "finetune", epochs: 1, scratch: true, train: { batchSize: 8, logEvery: 5, layerDecay: 1 } },
+      // Equal compute: the scratch baseline given the pretraining's share as well.
+      { kind: "finetune", epochs: 2, scratch: true, train: { batchSize: 8, logEvery: 5, layerDecay: 1 } },
     ],
   };
   const lines: string[] = [];
   const [r] = await runStudy(plan, { out: `${tmp}/out`, log: (l) => lines.push(l) });
-  for (const m of ["finetune", "finetune from scratch"]) {
+  assert.deepEqual(Object.keys(r!.metrics).filter((m) => m.startsWith("finetune")).sort(), [
+    "finetune",
+    "finetune from scratch (1 epoch)",
+    "finetune from scratch (2 epochs)",
+  ]);
+  for (const m of Object.keys(r!.metrics).filter((m) => m.startsWith("finetune"))) {
     assert.ok(r!.metrics[m]! >= 0 && r!.metrics[m]! <= 1, m);
     const pct = (100 * r!.metrics[m]!).toFixed(2);
     assert.ok(lines.some((l) => l.includes(`${m}: ${pct}% on the test split`)), `${m} logged`);
   }
   const config = async (d: string) =>
     JSON.parse(await Deno.readTextFile(`${tmp}/out/cells/base-seed0/${d}/config.json`));
-  const [pre, scratch] = [await config("finetune"), await config("finetune-scratch")];
+  const [pre, scratch, scratch2] = [
+    await config("finetune"),
+    await config("finetune-scratch-1ep"),
+    await config("finetune-scratch-2ep"),
+  ];
   assert.match(pre.pretrained, /base-seed0\/ckpt-0000010\.safetensors$/);
   assert.equal(pre.train.layerDecay, 0.75);
   assert.match(scratch.pretrained, /^random init \(seed 0\) of .*ckpt-0000010\.safetensors$/);
   assert.notEqual(scratch.model.pretrainedKey, pre.model.pretrainedKey);
   assert.equal(scratch.train.layerDecay, 1);
-  for (const c of ["finetune-vs-scratch", "finetune-loss", "finetune", "finetune-from-scratch"]) {
+  // The second scratch eval trained its own run (twice the steps), not a resume of the first's.
+  assert.deepEqual([scratch.train.epochs, scratch2.train.epochs], [1, 2]);
+  const lastStep = async (d: string) => (await listCheckpoints(`${tmp}/out/cells/base-seed0/${d}`)).at(-1)!.step;
+  assert.equal(await lastStep("finetune-scratch-2ep"), 2 * await lastStep("finetune-scratch-1ep"));
+  for (const c of ["finetune-vs-scratch", "finetune-loss", "finetune", "finetune-from-scratch-1-epoch"]) {
     assert.ok((await Deno.stat(`${tmp}/out/charts/${c}.png`)).size > 500, c);
   }
   await Deno.remove(tmp, { recursive: true });

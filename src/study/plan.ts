@@ -185,20 +185,18 @@ export function checkPlan(raw: unknown, file: string): StudyPlan {
   if (b.images !== undefined && !positive(b.images)) fail(file, `"budget.images" must be an integer ≥ 1`);
   if (!Array.isArray(p.evals)) fail(file, `"evals" must be a list`);
   for (const [i, e] of (p.evals as unknown[]).entries()) checkEval(e, file, i);
-  // Fine-tuning evals of one kind are told apart by their epochs (their folders and metrics are named so).
-  const seen = new Set<string>();
-  for (const [i, e] of (p.evals as StudyEval[]).entries()) {
-    if (e.kind !== "finetune") continue;
-    const key = `${!!e.scratch} ${e.epochs}`;
-    if (seen.has(key)) {
-      fail(
-        file,
-        `"evals[${i}]": a second ${
-          e.scratch ? "from-scratch" : "pretrained"
-        } finetune eval of ${e.epochs} epochs (those of one kind must differ in "epochs")`,
-      );
-    }
-    seen.add(key);
+  // Fine-tuning runs are named by kind and, where a kind has several, by epochs: refuse two that would share a folder.
+  const evals = p.evals as StudyEval[], at = evals.flatMap((e, i) => e.kind === "finetune" ? [i] : []);
+  const runs = finetuneRuns(evals);
+  for (const [k, r] of runs.entries()) {
+    if (runs.findIndex((x) => x.dir === r.dir) === k) continue;
+    const { epochs } = evals[at[k]!] as { epochs: number };
+    fail(
+      file,
+      `"evals[${at[k]}]": a second ${
+        r.scratch ? "from-scratch" : "pretrained"
+      } finetune eval of ${epochs} epochs (those of one kind must differ in "epochs")`,
+    );
   }
   return p as unknown as StudyPlan;
 }

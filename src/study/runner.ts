@@ -171,6 +171,7 @@ async function evaluateCell(
       m.dispose();
     }
   };
+  const finetunes = finetuneRuns(evals);
   for (const [i, e] of evals.entries()) {
     await withModel(e.kind === "sample" ? "generator" : "encoder", async (model) => {
       const data = String((model.checkpoint.meta.train as { data?: unknown }).data ?? "");
@@ -194,7 +195,7 @@ async function evaluateCell(
           encoder.dispose();
         }
       } else if (e.kind === "finetune") {
-        const run = finetuneRuns(evals)[evals.slice(0, i).filter((x) => x.kind === "finetune").length]!;
+        const run = finetunes[evals.slice(0, i).filter((x) => x.kind === "finetune").length]!;
         const name = run.metric;
         const source: LoadedModel = e.scratch ? randomInitModel(model, cell.seed) : model;
         const out = `${dir}/${run.dir}`;
